@@ -1,0 +1,17 @@
+//! MiniTwit's database schema as sea-orm-migration migrations, one file per migration.
+//!
+//! `Migrator::up` alone takes no lock, so replicas starting together could race; the app
+//! runs it through `minitwit::store::migrate`, which holds a PostgreSQL advisory lock.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_tables;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_create_tables::Migration)]
+    }
+}

@@ -1,0 +1,100 @@
+//! The simulator API of SPEC §2, mounted at `/api`: one file per resource.
+//!
+//! Every response body is built here by hand, so it stays byte-for-byte what the
+//! simulator expects, errors included.
+
+mod docs;
+mod follows;
+mod latest;
+mod messages;
+mod register;
+
+use poem::http::StatusCode;
+use poem::web::Data;
+use poem::{get, post, EndpointExt, IntoEndpoint, Request, Response, Route};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// `no` when it is missing or not an integer (SPEC §2).
+const DEFAULT_NO: u64 = 100;
+/// The most messages or follows one response holds, so one request cannot exhaust memory.
+pub const MAX_NO: u64 = 10_000;
+
+pub fn routes() -> impl IntoEndpoint {
+    Route::new()
+        .at("/latest", get(latest::get_latest))
+        .at("/register", post(register::register))
+        .at("/msgs", get(messages::public_messages))
+        .at(
+            "/msgs/:username",
+            get(messages::user_messages).post(messages::post_message),
+        )
+        .at(
+            "/fllws/:username",
+            get(follows::list_follows).post(follows::change_follow),
+        )
+        .at("/openapi.json", get(docs::openapi_json))
+        .at("/docs", get(docs::docs_page))
+        .around(latest::record_latest)
+}
+
+/// The value of query parameter `name`, percent-decoded.
+fn query_param(req: &Request, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(req.uri().query()?.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+/// `?no=N`: 100 when missing or not an integer, 0 for negatives, capped at [`MAX_NO`].
+fn no_param(req: &Request) -> u64 {
+    match query_param(req, "no").map(|v| v.trim().parse::<i64>()) {
+        Some(Ok(n)) => n.clamp(0, MAX_NO as i64) as u64,
+        _ => DEFAULT_NO,
+    }
+}
+
+/// 403 unless the request carries the simulator's Basic-auth credential.
+fn require_simulator(req: &Request, state: &AppState) -> Result<(), ApiError> {
+    let header = req
+        .headers()
+        .get(poem::http::header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
+    if state.simulator.accepts(header) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden())
+    }
+}
+
+/// Parses a JSON body; malformed JSON, a missing key or a wrong type is a 400, never a 500.
+fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "The request body is not valid JSON for this endpoint: {e}"
+        ))
+    })
+}
+
+fn json_response<T: Serialize>(value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => Response::builder()
+            .content_type("application/json")
+            .body(body),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot serialise response");
+            Response::builder()
+                .status(StatusCode::INTERNAL_SERVER_ERROR)
+                .finish()
+        }
+    }
+}
+
+fn no_content() -> Response {
+    Response::builder().status(StatusCode::NO_CONTENT).finish()
+}
+
+/// Handler argument for the shared state.
+type State<'a> = Data<&'a AppState>;

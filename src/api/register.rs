@@ -1,0 +1,29 @@
+//! `POST /api/register`: the classic checks, in the classic order, with the classic texts.
+
+use serde::Deserialize;
+
+use super::{no_content, parse_json, State};
+use crate::error::ApiError;
+use crate::registration::{register_user, Registration};
+
+#[derive(Deserialize)]
+struct RegisterBody {
+    username: Option<String>,
+    email: Option<String>,
+    pwd: Option<String>,
+}
+
+#[poem::handler]
+pub async fn register(state: State<'_>, body: Vec<u8>) -> Result<poem::Response, ApiError> {
+    let body: RegisterBody = parse_json(&body)?;
+    let registration = Registration {
+        username: body.username.as_deref().unwrap_or(""),
+        email: body.email.as_deref().unwrap_or(""),
+        password: body.pwd.as_deref().unwrap_or(""),
+        password_repeat: None,
+    };
+    register_user(&state.store, registration)
+        .await
+        .map_err(|e| e.into_api_error())?;
+    Ok(no_content())
+}

@@ -1,0 +1,37 @@
+//! `MessageText`: a message body of 1–1000 characters (SPEC §6), kept exactly as written.
+
+pub const MAX_MESSAGE_CHARS: usize = 1000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageText(String);
+
+impl MessageText {
+    pub fn parse(raw: &str) -> Result<MessageText, &'static str> {
+        if raw.trim().is_empty() {
+            return Err("The message may not be empty");
+        }
+        if raw.chars().count() > MAX_MESSAGE_CHARS {
+            return Err("The message must be at most 1000 characters");
+        }
+        Ok(MessageText(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_unicode_exactly_and_bounds_length() {
+        let text = "Ünïcødé 🐦 <b>\"quotes\"</b>\n";
+        assert_eq!(MessageText::parse(text).map(|m| m.0), Ok(text.to_owned()));
+        assert!(MessageText::parse(&"🐦".repeat(1000)).is_ok());
+        assert!(MessageText::parse(&"a".repeat(1001)).is_err());
+        assert!(MessageText::parse("").is_err());
+        assert!(MessageText::parse("  \n").is_err());
+    }
+}

@@ -1,0 +1,23 @@
+//! MiniTwit: a realtime Twitter-like microblog, compatible with the ITU MiniTwit simulator.
+//!
+//! - [`config`]: the command line and settings (flags with environment fallbacks).
+//! - [`startup`]: builds the app from settings and serves it; tests use it too.
+//! - [`domain`]: usernames, emails, passwords and message texts, parsed once.
+//! - [`store`]: SeaORM entities, migrations and every query.
+//! - [`registration`], [`posting`]: the actions shared by the API and the pages.
+//! - [`api`]: the simulator API under `/api`.
+//! - [`realtime`]: publishing of new messages and follow changes to open streams.
+//! - [`health`], [`telemetry`], [`error`]: the operational edges.
+
+pub mod api;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod health;
+pub mod posting;
+pub mod realtime;
+pub mod registration;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;

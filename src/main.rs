@@ -1,0 +1,66 @@
+//! The `minitwit` binary: parse settings, set up logging, run the chosen command.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use minitwit::config::{Cli, Command};
+use minitwit::startup::Application;
+use minitwit::store::Store;
+use minitwit::telemetry;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(&cli.settings);
+    let settings = cli.settings;
+    let outcome = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => migrate(&settings.database_url).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("minitwit: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: minitwit::config::Settings) -> Result<(), String> {
+    let app = Application::build(settings).await?;
+    tracing::info!(addr = %app.addr(), "MiniTwit is serving on http://{}", app.addr());
+    app.run_until_stopped(shutdown_signal())
+        .await
+        .map_err(|e| format!("server failed: {e}"))
+}
+
+async fn migrate(database_url: &str) -> Result<(), String> {
+    let store = Store::connect(database_url).await?;
+    store.migrate().await?;
+    tracing::info!("migrations applied");
+    store.close().await;
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM (what Docker sends on a rolling update).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received, finishing in-flight requests");
+}

@@ -1,0 +1,69 @@
+//! Registering a user: the one code path behind the API's `/api/register` and the web form.
+
+use crate::domain::{Email, Password, Username};
+use crate::error::ApiError;
+use crate::store::{CreateUserError, Store, StoreError};
+
+/// What a client submitted to register.
+pub struct Registration<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub password: &'a str,
+    /// The web form's "repeat password"; the API has none.
+    pub password_repeat: Option<&'a str>,
+}
+
+#[derive(Debug)]
+pub enum RegisterError {
+    /// A rule the user broke, with the text to show them.
+    Invalid(&'static str),
+    Store(StoreError),
+}
+
+impl RegisterError {
+    pub fn into_api_error(self) -> ApiError {
+        match self {
+            RegisterError::Invalid(message) => ApiError::bad_request(message),
+            RegisterError::Store(e) => e.into(),
+        }
+    }
+}
+
+const TAKEN: &str = "The username is already taken";
+
+/// Checks a registration in the classic order (username, email, password, repeated
+/// password, name taken), hashes the password with Argon2id off the async threads, and
+/// stores the user. Returns the new user's id.
+pub async fn register_user(store: &Store, form: Registration<'_>) -> Result<i64, RegisterError> {
+    let username = Username::parse(form.username).map_err(RegisterError::Invalid)?;
+    let email = Email::parse(form.email).map_err(RegisterError::Invalid)?;
+    let password = Password::parse(form.password).map_err(RegisterError::Invalid)?;
+    if form
+        .password_repeat
+        .is_some_and(|repeat| repeat != form.password)
+    {
+        return Err(RegisterError::Invalid("The two passwords do not match"));
+    }
+    // Checked before hashing so a taken name costs no Argon2 work; the unique constraint
+    // below still decides races.
+    if store
+        .username_taken(username.as_str())
+        .await
+        .map_err(RegisterError::Store)?
+    {
+        return Err(RegisterError::Invalid(TAKEN));
+    }
+    let pw_hash = tokio::task::spawn_blocking(move || password.hash())
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "password hashing task failed");
+            RegisterError::Invalid("Could not register, please try again")
+        })?;
+    store
+        .create_user(&username, &email, &pw_hash)
+        .await
+        .map_err(|e| match e {
+            CreateUserError::Taken => RegisterError::Invalid(TAKEN),
+            CreateUserError::Store(e) => RegisterError::Store(e),
+        })
+}

@@ -1,0 +1,53 @@
+//! What every handler can reach: the store, the realtime hub and the simulator's credential.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use subtle::ConstantTimeEq;
+
+use crate::config::Settings;
+use crate::realtime::Hub;
+use crate::store::Store;
+
+/// Shared application state; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub hub: Hub,
+    pub simulator: SimulatorAuth,
+    pub settings: Arc<Settings>,
+}
+
+/// The simulator's Basic-auth header, precomputed so each check is one comparison.
+#[derive(Clone)]
+pub struct SimulatorAuth {
+    expected_header: Arc<[u8]>,
+}
+
+impl SimulatorAuth {
+    pub fn new(user: &str, password: &str) -> SimulatorAuth {
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        SimulatorAuth {
+            expected_header: format!("Basic {token}").into_bytes().into(),
+        }
+    }
+
+    /// Compares in constant time, so response timing does not reveal the credential.
+    pub fn accepts(&self, authorization: Option<&[u8]>) -> bool {
+        authorization.is_some_and(|given| bool::from(given.ct_eq(&self.expected_header)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_only_the_configured_credential() {
+        let auth = SimulatorAuth::new("simulator", "super_safe!");
+        assert!(auth.accepts(Some(b"Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUh")));
+        assert!(!auth.accepts(Some(b"Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUi")));
+        assert!(!auth.accepts(Some(b"")));
+        assert!(!auth.accepts(None));
+    }
+}
