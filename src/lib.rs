@@ -7,6 +7,7 @@
 //! - [`registration`], [`posting`]: the actions shared by the API and the pages.
 //! - [`api`]: the simulator API under `/api`.
 //! - [`realtime`]: publishing of new messages and follow changes to open streams.
+//! - [`metrics`]: the Prometheus registry with every family of SPEC §5.
 //! - [`health`], [`telemetry`], [`error`]: the operational edges.
 
 pub mod api;
@@ -14,6 +15,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod health;
+pub mod metrics;
 pub mod posting;
 pub mod realtime;
 pub mod registration;

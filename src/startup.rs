@@ -7,9 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::session::{CookieConfig, CookieSession};
+use poem::web::cookie::{CookieKey, SameSite};
 use poem::{get, EndpointExt, IntoEndpoint, Route, Server};
+use sha2::{Digest, Sha512};
 
 use crate::config::Settings;
+use crate::metrics::Metrics;
 use crate::realtime::Hub;
 use crate::state::{AppState, SimulatorAuth};
 use crate::store::Store;
@@ -36,6 +40,7 @@ impl Application {
                 &settings.simulator_user,
                 settings.simulator_password.expose(),
             ),
+            metrics: Metrics::new(),
             settings: Arc::new(settings.clone()),
         };
         let acceptor = TcpListener::bind(settings.bind)
@@ -80,11 +85,37 @@ impl Application {
     }
 }
 
-/// Every route of the app, with the state attached.
+/// Every route of the app, with the state and the session middleware attached.
 pub fn routes(state: AppState) -> impl IntoEndpoint {
+    let sessions = CookieSession::new(session_cookie_config(&state.settings));
     Route::new()
         .nest("/api", api::routes())
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
+        .with(sessions)
         .data(state)
+}
+
+/// Name of the signed session cookie; the session holds `user_id` (i64) once logged in.
+pub const SESSION_COOKIE: &str = "minitwit_session";
+
+/// Sessions live in a signed cookie keyed by `MINITWIT_SECRET_KEY`, so any replica sharing
+/// the key accepts any session.
+fn session_cookie_config(settings: &Settings) -> CookieConfig {
+    let key = match &settings.secret_key {
+        // SHA-512 stretches a secret of any length to the 64 bytes a cookie key needs.
+        Some(secret) => CookieKey::from(Sha512::digest(secret.expose().as_bytes()).as_slice()),
+        None => {
+            tracing::warn!(
+                "MINITWIT_SECRET_KEY is not set: using a random key, so sessions end on restart \
+                 and are not shared between replicas"
+            );
+            CookieKey::generate()
+        }
+    };
+    CookieConfig::signed(key)
+        .name(SESSION_COOKIE)
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(false)
 }

@@ -6,6 +6,7 @@ use base64::Engine;
 use subtle::ConstantTimeEq;
 
 use crate::config::Settings;
+use crate::metrics::Metrics;
 use crate::realtime::Hub;
 use crate::store::Store;
 
@@ -15,6 +16,7 @@ pub struct AppState {
     pub store: Store,
     pub hub: Hub,
     pub simulator: SimulatorAuth,
+    pub metrics: Metrics,
     pub settings: Arc<Settings>,
 }
 

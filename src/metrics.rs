@@ -1,0 +1,179 @@
+//! Prometheus metrics: one registry holding every family SPEC §5 names.
+//!
+//! Handlers and tasks update the families through [`Metrics`]; `/metrics` encodes the
+//! registry in the text format.
+
+use std::sync::Arc;
+
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+};
+
+/// Every metric family, registered once; cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Families>,
+}
+
+pub struct Families {
+    pub registry: Registry,
+    /// Labels: method, route (the pattern, never the raw path), status.
+    pub http_requests_total: IntCounterVec,
+    /// Labels: method, route.
+    pub http_request_duration_seconds: HistogramVec,
+    /// Websockets open on this instance.
+    pub ws_connections: IntGauge,
+    /// Frames written to websockets.
+    pub ws_messages_sent_total: IntCounter,
+    /// Sockets closed with 4008 because their outgoing queue overflowed.
+    pub ws_slow_disconnects_total: IntCounter,
+    /// From a message's commit to its frame being written to a socket.
+    pub fanout_delay_seconds: Histogram,
+    /// Events this instance received from Redis pub/sub.
+    pub pubsub_messages_received_total: IntCounter,
+    /// Redis publish or subscribe failures.
+    pub pubsub_errors_total: IntCounter,
+    /// Business gauges, refreshed from the database (correct across replicas).
+    pub users: IntGauge,
+    pub messages: IntGauge,
+    pub follows: IntGauge,
+    pub latest_sim_action: IntGauge,
+    /// Label: limiter (login, register, ws_connect, post).
+    pub rate_limited_total: IntCounterVec,
+    /// Open connections in the database pools.
+    pub db_pool_connections: IntGauge,
+}
+
+impl std::ops::Deref for Metrics {
+    type Target = Families;
+    fn deref(&self) -> &Families {
+        &self.inner
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+/// Latency buckets from 0.5 ms to 10 s: our requests and fan-out live at the low end.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let families = Families {
+            http_requests_total: IntCounterVec::new(
+                Opts::new("minitwit_http_requests_total", "HTTP requests answered"),
+                &["method", "route", "status"],
+            )
+            .expect("valid metric"),
+            http_request_duration_seconds: HistogramVec::new(
+                HistogramOpts::new(
+                    "minitwit_http_request_duration_seconds",
+                    "HTTP request latency",
+                )
+                .buckets(LATENCY_BUCKETS.to_vec()),
+                &["method", "route"],
+            )
+            .expect("valid metric"),
+            ws_connections: IntGauge::new("minitwit_ws_connections", "Open websockets")
+                .expect("valid metric"),
+            ws_messages_sent_total: IntCounter::new(
+                "minitwit_ws_messages_sent_total",
+                "Frames written to websockets",
+            )
+            .expect("valid metric"),
+            ws_slow_disconnects_total: IntCounter::new(
+                "minitwit_ws_slow_disconnects_total",
+                "Websockets closed with 4008 because their queue overflowed",
+            )
+            .expect("valid metric"),
+            fanout_delay_seconds: Histogram::with_opts(
+                HistogramOpts::new(
+                    "minitwit_fanout_delay_seconds",
+                    "Delay from a message's commit to its frame being written",
+                )
+                .buckets(LATENCY_BUCKETS.to_vec()),
+            )
+            .expect("valid metric"),
+            pubsub_messages_received_total: IntCounter::new(
+                "minitwit_pubsub_messages_received_total",
+                "Events received from Redis pub/sub",
+            )
+            .expect("valid metric"),
+            pubsub_errors_total: IntCounter::new(
+                "minitwit_pubsub_errors_total",
+                "Redis publish or subscribe failures",
+            )
+            .expect("valid metric"),
+            users: IntGauge::new("minitwit_users", "Registered users").expect("valid metric"),
+            messages: IntGauge::new("minitwit_messages", "Messages posted").expect("valid metric"),
+            follows: IntGauge::new("minitwit_follows", "Follow relations").expect("valid metric"),
+            latest_sim_action: IntGauge::new(
+                "minitwit_latest_sim_action",
+                "Latest simulator action id recorded",
+            )
+            .expect("valid metric"),
+            rate_limited_total: IntCounterVec::new(
+                Opts::new(
+                    "minitwit_rate_limited_total",
+                    "Requests refused with 429 by a rate limiter",
+                ),
+                &["limiter"],
+            )
+            .expect("valid metric"),
+            db_pool_connections: IntGauge::new(
+                "minitwit_db_pool_connections",
+                "Open connections in the database pools",
+            )
+            .expect("valid metric"),
+            registry,
+        };
+        let f = &families;
+        let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
+            Box::new(f.http_requests_total.clone()),
+            Box::new(f.http_request_duration_seconds.clone()),
+            Box::new(f.ws_connections.clone()),
+            Box::new(f.ws_messages_sent_total.clone()),
+            Box::new(f.ws_slow_disconnects_total.clone()),
+            Box::new(f.fanout_delay_seconds.clone()),
+            Box::new(f.pubsub_messages_received_total.clone()),
+            Box::new(f.pubsub_errors_total.clone()),
+            Box::new(f.users.clone()),
+            Box::new(f.messages.clone()),
+            Box::new(f.follows.clone()),
+            Box::new(f.latest_sim_action.clone()),
+            Box::new(f.rate_limited_total.clone()),
+            Box::new(f.db_pool_connections.clone()),
+        ];
+        for collector in collectors {
+            f.registry
+                .register(collector)
+                .expect("each family registered once");
+        }
+        #[cfg(target_os = "linux")]
+        f.registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("process collector registered once");
+        Metrics {
+            inner: Arc::new(families),
+        }
+    }
+
+    /// The registry in Prometheus text format.
+    pub fn encode(&self) -> String {
+        use prometheus::Encoder;
+        let mut out = Vec::new();
+        let encoder = prometheus::TextEncoder::new();
+        if let Err(e) = encoder.encode(&self.registry.gather(), &mut out) {
+            tracing::error!(error = %e, "cannot encode metrics");
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
