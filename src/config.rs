@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -25,6 +26,34 @@ pub enum Command {
     Serve,
     /// Apply migrations and exit (safe to run from several replicas at once).
     Migrate,
+    /// Replay a simulator scenario against any MiniTwit API.
+    Sim(SimArgs),
+    /// Fill the database with generated users, messages and follows, for benchmarks.
+    Seed(SeedArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SimArgs {
+    /// Base URL of the API, e.g. http://127.0.0.1:8080/api
+    pub url: String,
+    /// Tab-separated scenario: id, delay, timestamp, command, user, argument[, password].
+    pub scenario: PathBuf,
+    /// Requests in flight at once; each user's actions still run in order.
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: usize,
+    /// Replay only the first N actions.
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SeedArgs {
+    #[arg(long, default_value_t = 10_000)]
+    pub users: usize,
+    #[arg(long, default_value_t = 1_000_000)]
+    pub messages: usize,
+    #[arg(long, default_value_t = 100)]
+    pub follows_per_user: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

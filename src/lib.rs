@@ -7,6 +7,7 @@
 //! - [`registration`], [`posting`]: the actions shared by the API and the pages.
 //! - [`api`]: the simulator API under `/api`.
 //! - [`realtime`]: publishing of new messages and follow changes to open streams.
+//! - [`sim`], [`seed`]: the load tool that replays simulator scenarios, and bulk seeding.
 //! - [`metrics`]: the Prometheus registry with every family of SPEC §5.
 //! - [`health`], [`telemetry`], [`error`]: the operational edges.
 
@@ -19,6 +20,8 @@ pub mod metrics;
 pub mod posting;
 pub mod realtime;
 pub mod registration;
+pub mod seed;
+pub mod sim;
 pub mod startup;
 pub mod state;
 pub mod store;

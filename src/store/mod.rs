@@ -4,6 +4,7 @@
 //! writer, so writes queue in-process in FIFO order instead of spinning in SQLite's busy
 //! handler, whose sleeps would dominate tail latency. PostgreSQL uses one pool for both.
 
+mod bulk;
 mod entities;
 mod follows;
 mod latest;
@@ -24,6 +25,7 @@ use sea_orm::{
     SqlxPostgresConnector, SqlxSqliteConnector, Statement,
 };
 
+pub use bulk::BulkMessage;
 pub use messages::{Page, TimelineMessage, TimelineScope};
 pub use users::{CreateUserError, User};
 
