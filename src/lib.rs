@@ -9,6 +9,7 @@
 //! - [`realtime`]: publishing of new messages and follow changes to open streams.
 //! - [`sim`], [`seed`]: the load tool that replays simulator scenarios, and bulk seeding.
 //! - [`metrics`]: the Prometheus registry with every family of SPEC §5.
+//! - [`limits`]: body size and rate limits (SPEC §6).
 //! - [`health`], [`telemetry`], [`error`]: the operational edges.
 
 pub mod api;
@@ -16,6 +17,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod health;
+pub mod limits;
 pub mod metrics;
 pub mod posting;
 pub mod realtime;

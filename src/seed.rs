@@ -13,8 +13,26 @@ use crate::domain::Password;
 use crate::store::Store;
 
 const WORDS: &[&str] = &[
-    "hello", "world", "from", "hour", "to", "yesterday", "white", "face", "Grüße", "🐦",
-    "naïve", "日本語", "minitwit", "the", "of", "and", "realtime", "simulator", "rust", "fast",
+    "hello",
+    "world",
+    "from",
+    "hour",
+    "to",
+    "yesterday",
+    "white",
+    "face",
+    "Grüße",
+    "🐦",
+    "naïve",
+    "日本語",
+    "minitwit",
+    "the",
+    "of",
+    "and",
+    "realtime",
+    "simulator",
+    "rust",
+    "fast",
 ];
 /// Messages per batch: one transaction each, so progress shows and memory stays flat.
 const MESSAGES_PER_BATCH: usize = 50_000;
@@ -75,7 +93,9 @@ pub async fn seed(store: &Store, plan: &SeedPlan) -> Result<String, String> {
             .map(|k| {
                 let author = ids[rng.gen_range(0..ids.len())];
                 let n = rng.gen_range(3..12);
-                let text: Vec<&str> = (0..n).map(|_| WORDS[rng.gen_range(0..WORDS.len())]).collect();
+                let text: Vec<&str> = (0..n)
+                    .map(|_| WORDS[rng.gen_range(0..WORDS.len())])
+                    .collect();
                 (author, text.join(" "), first_date + (written + k) as i64)
             })
             .collect();

@@ -13,6 +13,7 @@ use poem::{get, EndpointExt, IntoEndpoint, Route, Server};
 use sha2::{Digest, Sha512};
 
 use crate::config::Settings;
+use crate::limits::{limit_body, RateLimits};
 use crate::metrics::Metrics;
 use crate::realtime::Hub;
 use crate::state::{AppState, SimulatorAuth};
@@ -33,6 +34,7 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Application, String> {
         let store = Store::connect(&settings.database_url).await?;
         store.migrate().await?;
+        let metrics = Metrics::new();
         let state = AppState {
             store,
             hub: Hub::default(),
@@ -40,9 +42,11 @@ impl Application {
                 &settings.simulator_user,
                 settings.simulator_password.expose(),
             ),
-            metrics: Metrics::new(),
+            limits: RateLimits::new(settings.rate_limits(), metrics.clone()),
+            metrics,
             settings: Arc::new(settings.clone()),
         };
+        state.limits.spawn_sweeper();
         let acceptor = TcpListener::bind(settings.bind)
             .into_acceptor()
             .await
@@ -93,6 +97,7 @@ pub fn routes(state: AppState) -> impl IntoEndpoint {
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
         .with(sessions)
+        .around(limit_body)
         .data(state)
 }
 

@@ -197,6 +197,10 @@ pub async fn run(
         for line in &errors {
             println!("{line}");
         }
-        Err(format!("{} of {} actions failed", errors.len(), report.outcomes.len()))
+        Err(format!(
+            "{} of {} actions failed",
+            errors.len(),
+            report.outcomes.len()
+        ))
     }
 }

@@ -51,7 +51,9 @@ impl Report {
             .iter()
             .filter(|o| !o.ok())
             .map(|o| {
-                let status = o.status.map_or_else(|| "error".to_owned(), |s| s.to_string());
+                let status = o
+                    .status
+                    .map_or_else(|| "error".to_owned(), |s| s.to_string());
                 format!("{now},{},{},{status},{}", self.host, o.id, o.command)
             })
             .collect()
@@ -61,7 +63,9 @@ impl Report {
         let mut out = String::new();
         let mut counts: BTreeMap<(&str, String), usize> = BTreeMap::new();
         for o in &self.outcomes {
-            let status = o.status.map_or_else(|| "error".to_owned(), |s| s.to_string());
+            let status = o
+                .status
+                .map_or_else(|| "error".to_owned(), |s| s.to_string());
             *counts.entry((o.command, status)).or_default() += 1;
         }
         let _ = writeln!(out, "command   status  count");
@@ -111,17 +115,19 @@ mod tests {
 
     #[test]
     fn percentiles_counts_and_error_lines() {
-        let mut outcomes: Vec<Outcome> = (1..=100).map(|i| outcome(i, Some(204), i as u64)).collect();
-        outcomes.push(outcome(101, Some(500), 1));
-        outcomes.push(outcome(102, None, 1));
+        let mut outcomes: Vec<Outcome> =
+            (1..=100).map(|i| outcome(i, Some(204), i as u64)).collect();
+        outcomes.push(outcome(101, Some(500), 200));
+        outcomes.push(outcome(102, None, 300));
         let report = Report {
             outcomes,
             elapsed: Duration::from_secs(2),
             host: "h".into(),
         };
         assert_eq!(report.errors(), 2);
-        assert_eq!(report.latency_quantile(1.0), Duration::from_millis(100));
-        assert_eq!(report.latency_quantile(0.5), Duration::from_millis(50));
+        assert_eq!(report.latency_quantile(1.0), Duration::from_millis(300));
+        // Nearest rank: the 51st of 102 sorted latencies.
+        assert_eq!(report.latency_quantile(0.5), Duration::from_millis(51));
         let lines = report.error_lines();
         assert_eq!(lines.len(), 2);
         assert!(lines[0].ends_with(",h,101,500,tweet"), "{}", lines[0]);

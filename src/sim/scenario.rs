@@ -56,7 +56,10 @@ pub fn parse(text: &str) -> Result<Vec<Action>, String> {
 fn parse_line(line: &str) -> Result<Action, String> {
     let fields: Vec<&str> = line.split('\t').collect();
     if fields.len() < 6 {
-        return Err(format!("expected at least 6 tab-separated fields, got {}", fields.len()));
+        return Err(format!(
+            "expected at least 6 tab-separated fields, got {}",
+            fields.len()
+        ));
     }
     let id = fields[0]
         .trim()

@@ -22,12 +22,14 @@ impl Store {
         let names: Vec<String> = users.iter().map(|u| u.0.clone()).collect();
         let txn = self.write.begin().await?;
         for chunk in users.chunks(ROWS_PER_STATEMENT) {
-            let rows = chunk.iter().map(|(username, email, pw_hash)| user::ActiveModel {
-                username: Set(username.clone()),
-                email: Set(email.clone()),
-                pw_hash: Set(pw_hash.clone()),
-                ..Default::default()
-            });
+            let rows = chunk
+                .iter()
+                .map(|(username, email, pw_hash)| user::ActiveModel {
+                    username: Set(username.clone()),
+                    email: Set(email.clone()),
+                    pw_hash: Set(pw_hash.clone()),
+                    ..Default::default()
+                });
             user::Entity::insert_many(rows)
                 .exec_without_returning(&txn)
                 .await?;
@@ -54,13 +56,15 @@ impl Store {
     pub async fn insert_messages_bulk(&self, messages: &[BulkMessage]) -> StoreResult<()> {
         let txn = self.write.begin().await?;
         for chunk in messages.chunks(ROWS_PER_STATEMENT) {
-            let rows = chunk.iter().map(|(author, text, pub_date)| message::ActiveModel {
-                author_id: Set(*author),
-                text: Set(text.clone()),
-                pub_date: Set(*pub_date),
-                flagged: Set(false),
-                ..Default::default()
-            });
+            let rows = chunk
+                .iter()
+                .map(|(author, text, pub_date)| message::ActiveModel {
+                    author_id: Set(*author),
+                    text: Set(text.clone()),
+                    pub_date: Set(*pub_date),
+                    flagged: Set(false),
+                    ..Default::default()
+                });
             message::Entity::insert_many(rows)
                 .exec_without_returning(&txn)
                 .await?;

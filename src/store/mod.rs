@@ -30,7 +30,7 @@ pub use messages::{Page, TimelineMessage, TimelineScope};
 pub use users::{CreateUserError, User};
 
 /// How long a request waits for a pooled connection before it is answered with 503.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long SQLite waits on a lock held by another process before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Any fixed key works, as long as every replica uses the same one.
