@@ -129,4 +129,11 @@ mod tests {
             ip("10.0.0.2")
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics(raw in "[0-9a-f:./, ]{0,60}|\\PC{0,40}") {
+            let _ = TrustedProxies::parse(&raw);
+        }
+    }
 }

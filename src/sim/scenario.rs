@@ -110,4 +110,11 @@ mod tests {
         assert!(parse("1\t0\t1\tdance\tu\tt").is_err());
         assert!(parse("1\t0\t1").is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics(raw in "(\\PC|\t|\n){0,200}") {
+            let _ = parse(&raw);
+        }
+    }
 }
