@@ -18,7 +18,7 @@ use crate::metrics::Metrics;
 use crate::realtime::Hub;
 use crate::state::{AppState, SimulatorAuth};
 use crate::store::Store;
-use crate::{api, health};
+use crate::{api, health, web};
 
 /// How long in-flight requests get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -92,10 +92,11 @@ impl Application {
 /// Every route of the app, with the state and the session middleware attached.
 pub fn routes(state: AppState) -> impl IntoEndpoint {
     let sessions = CookieSession::new(session_cookie_config(&state.settings));
-    Route::new()
+    let route = Route::new()
         .nest("/api", api::routes())
         .at("/healthz", get(health::healthz))
-        .at("/readyz", get(health::readyz))
+        .at("/readyz", get(health::readyz));
+    web::mount(route)
         .with(sessions)
         .around(limit_body)
         .data(state)
