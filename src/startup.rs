@@ -13,10 +13,11 @@ use poem::{get, EndpointExt, IntoEndpoint, Route, Server};
 use sha2::{Digest, Sha512};
 
 use crate::config::Settings;
-use crate::metrics::Metrics;
+use crate::metrics::{self, Metrics, TrackRequests};
 use crate::realtime::Hub;
 use crate::state::{AppState, SimulatorAuth};
 use crate::store::Store;
+use crate::telemetry::RequestId;
 use crate::{api, health};
 
 /// How long in-flight requests get to finish after a shutdown signal.
@@ -26,6 +27,8 @@ pub struct Application {
     acceptor: TcpAcceptor,
     addr: SocketAddr,
     state: AppState,
+    /// Keeps the business gauges fresh while the application lives.
+    gauges: metrics::refresh::RefresherGuard,
 }
 
 impl Application {
@@ -43,6 +46,7 @@ impl Application {
             metrics: Metrics::new(),
             settings: Arc::new(settings.clone()),
         };
+        let gauges = metrics::spawn_refresher(state.store.clone(), state.metrics.clone());
         let acceptor = TcpListener::bind(settings.bind)
             .into_acceptor()
             .await
@@ -56,6 +60,7 @@ impl Application {
             acceptor,
             addr,
             state,
+            gauges: gauges,
         })
     }
 
@@ -77,23 +82,31 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
         let store = self.state.store.clone();
+        let gauges = self.gauges;
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(routes(self.state), shutdown, Some(SHUTDOWN_GRACE))
             .await;
+        // Stop reading the database before closing it.
+        drop(gauges);
         store.close().await;
         result
     }
 }
 
-/// Every route of the app, with the state and the session middleware attached.
+/// Every route of the app, with the state, the session middleware, request metrics and
+/// request ids attached. Request ids are outermost, so every log line of a request has one.
 pub fn routes(state: AppState) -> impl IntoEndpoint {
     let sessions = CookieSession::new(session_cookie_config(&state.settings));
+    let track = TrackRequests::new(state.metrics.clone());
     Route::new()
         .nest("/api", api::routes())
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
+        .at("/metrics", get(metrics::metrics))
         .with(sessions)
         .data(state)
+        .with(track)
+        .with(RequestId)
 }
 
 /// Name of the signed session cookie; the session holds `user_id` (i64) once logged in.
