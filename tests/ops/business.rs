@@ -77,7 +77,8 @@ async fn business_gauges_follow_the_database(app: TestApp) {
 on_both_backends!(business_gauges_follow_the_database);
 
 /// Inserts `n` rows with even ids 2, 4, … 2n into `users`, leaving the odd ids free.
-const EVEN_USERS: &str = "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 2500) \
+const EVEN_USERS: &str =
+    "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 2500) \
      INSERT INTO users (user_id, username, email, pw_hash) \
      SELECT 2 * n, 'u' || n, 'u@example.com', 'x' FROM s";
 
@@ -108,7 +109,10 @@ async fn incremental_counts_stay_exact(backend: Backend) {
         }
     );
     // Counting again changes nothing.
-    assert_eq!(store.count_totals(&mut totals).await.expect("counts"), counts);
+    assert_eq!(
+        store.count_totals(&mut totals).await.expect("counts"),
+        counts
+    );
     // A row whose id is below the highest one (as when an earlier transaction commits
     // late) is still counted, and so are new rows and removed follows.
     common::exec_sql(

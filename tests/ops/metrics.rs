@@ -53,12 +53,10 @@ fn families(text: &str) -> Vec<String> {
 
 /// The value of the sample line that starts with `series` exactly (name and labels).
 pub fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| {
-            let (name, value) = l.rsplit_once(' ')?;
-            (name == series).then(|| value.parse().ok())?
-        })
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let (name, value) = l.rsplit_once(' ')?;
+        (name == series).then(|| value.parse().ok())?
+    })
 }
 
 /// A little traffic of every kind the simulator sends, good and bad.
@@ -98,7 +96,10 @@ async fn every_spec_family_is_exposed_after_a_little_traffic(app: TestApp) {
         .iter()
         .filter(|f| !present.iter().any(|p| p == *f))
         .collect();
-    assert!(missing.is_empty(), "missing families {missing:?} in\n{text}");
+    assert!(
+        missing.is_empty(),
+        "missing families {missing:?} in\n{text}"
+    );
     // Counted with method, pattern and status.
     let ok = sample(
         &text,
