@@ -61,9 +61,11 @@ fn alert_rules_fire_on_the_failures_they_name() {
         return;
     };
     let dir = monitoring_copy();
-    let (ok, out) = run(Command::new(&promtool)
-        .current_dir(dir.path())
-        .args(["test", "rules", "alerts_test.yml"]));
+    let (ok, out) = run(Command::new(&promtool).current_dir(dir.path()).args([
+        "test",
+        "rules",
+        "alerts_test.yml",
+    ]));
     assert!(ok, "promtool test rules:\n{out}");
 }
 
@@ -124,8 +126,14 @@ fn docker_stack_config_accepts_the_stack() {
         .expect("a number");
     assert!(replicas >= 2, "{app}");
     assert!(app.contains("order: start-first"), "{app}");
-    assert!(app.contains("healthcheck:") && app.contains("/healthz"), "{app}");
-    assert!(!app.contains("ports:"), "the app must only be reached through the proxy");
+    assert!(
+        app.contains("healthcheck:") && app.contains("/healthz"),
+        "{app}"
+    );
+    assert!(
+        !app.contains("ports:"),
+        "the app must only be reached through the proxy"
+    );
     assert!(app.contains("REDIS_URL: redis://redis:6379"), "{app}");
     let proxy = service_block(&yaml, "proxy");
     assert!(proxy.contains("published: 80"), "{proxy}");
@@ -220,21 +228,31 @@ async fn entrypoint_reads_settings_from_secret_files() {
         .spawn()
         .expect("entrypoint runs");
     let stderr = child.stderr.take().expect("stderr");
-    let addr = BufReader::new(stderr)
-        .lines()
-        .map_while(Result::ok)
+    // Keep reading stderr for the server's whole life: a closed pipe would break its logging.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let addr = rx
+        .iter()
         .find_map(|line| {
             let v: serde_json::Value = serde_json::from_str(&line).ok()?;
             v["addr"]
                 .as_str()
-                .filter(|_| v["message"].as_str()?.contains("serving"))
+                .filter(|_| v["message"].as_str().is_some_and(|m| m.contains("serving")))
                 .map(str::to_owned)
         })
         .expect("the server says where it serves");
     let http = reqwest::Client::new();
     let url = format!("http://{addr}/metrics");
     let anonymous = http.get(&url).send().await.expect("get");
-    assert_eq!(anonymous.status(), 401, "METRICS_TOKEN_FILE was not applied");
+    assert_eq!(
+        anonymous.status(),
+        401,
+        "METRICS_TOKEN_FILE was not applied"
+    );
     // The trailing newline of the file is not part of the token.
     let with_token = http
         .get(&url)
@@ -243,7 +261,10 @@ async fn entrypoint_reads_settings_from_secret_files() {
         .await
         .expect("get");
     assert_eq!(with_token.status(), 200);
-    assert!(dir.path().join("minitwit.db").exists(), "DATABASE_URL_FILE was not applied");
+    assert!(
+        dir.path().join("minitwit.db").exists(),
+        "DATABASE_URL_FILE was not applied"
+    );
     let _ = child.kill();
     let _ = child.wait();
 
