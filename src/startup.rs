@@ -60,7 +60,7 @@ impl Application {
             acceptor,
             addr,
             state,
-            gauges: gauges,
+            gauges,
         })
     }
 
