@@ -7,8 +7,9 @@
 //! - [`registration`], [`posting`]: the actions shared by the API and the pages.
 //! - [`api`]: the simulator API under `/api`.
 //! - [`realtime`]: publishing of new messages and follow changes to open streams.
-//! - [`metrics`]: the Prometheus registry with every family of SPEC §5.
-//! - [`health`], [`telemetry`], [`error`]: the operational edges.
+//! - [`metrics`]: the Prometheus registry (every family of SPEC §5), request middleware
+//!   labelled by route pattern, `/metrics`, and the business gauges refreshed from the store.
+//! - [`health`], [`telemetry`] (logs, request ids), [`error`]: the operational edges.
 
 pub mod api;
 pub mod config;
