@@ -279,3 +279,49 @@ async fn entrypoint_reads_settings_from_secret_files() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("METRICS_TOKEN_FILE"), "{stderr}");
 }
+
+/// The image's `HEALTHCHECK` command, as the exec-form JSON array after `CMD`.
+fn dockerfile_healthcheck() -> Vec<String> {
+    let dockerfile = std::fs::read_to_string(repo_path("Dockerfile")).expect("Dockerfile");
+    let joined = dockerfile.replace("\\\n", " ");
+    let line = joined
+        .lines()
+        .find(|l| l.starts_with("HEALTHCHECK"))
+        .expect("a HEALTHCHECK");
+    let json = &line[line.find("CMD [").expect("exec form") + 4..];
+    serde_json::from_str(json).expect("CMD is a JSON array")
+}
+
+/// The probe has no curl to lean on; run it for real against a server (on the test's port
+/// instead of 8080) and against a port where nothing listens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_image_healthcheck_probe_tells_up_from_down() {
+    let probe = dockerfile_healthcheck();
+    assert_eq!(probe[0], "bash");
+    let script = probe[2].clone();
+    // The stack restates the same probe.
+    let stack = std::fs::read_to_string(repo_path("docker-stack.yml")).expect("stack");
+    let escaped = serde_json::to_string(&script).expect("json");
+    assert!(
+        stack.contains(&escaped),
+        "docker-stack.yml's healthcheck differs"
+    );
+
+    let db = crate::common::TestDb::new(crate::common::Backend::Sqlite).await;
+    let app = crate::common::TestApp::start(&db.url).await;
+    let port = app.addr.port().to_string();
+    let run_probe = |port: String| {
+        let script = script.replace("8080", &port);
+        tokio::task::spawn_blocking(move || {
+            Command::new("bash")
+                .args(["-c", &script])
+                .stderr(Stdio::null())
+                .status()
+                .expect("bash runs")
+                .success()
+        })
+    };
+    assert!(run_probe(port.clone()).await.expect("probe"), "healthy app");
+    app.stop().await;
+    assert!(!run_probe(port).await.expect("probe"), "stopped app");
+}
