@@ -7,8 +7,10 @@
 //! - [`registration`], [`posting`]: the actions shared by the API and the pages.
 //! - [`api`]: the simulator API under `/api`.
 //! - [`realtime`]: publishing of new messages and follow changes to open streams.
+//! - [`sim`], [`seed`]: the load tool that replays simulator scenarios, and bulk seeding.
 //! - [`metrics`]: the Prometheus registry (every family of SPEC §5), request middleware
 //!   labelled by route pattern, `/metrics`, and the business gauges refreshed from the store.
+//! - [`limits`]: body size and rate limits (SPEC §6).
 //! - [`health`], [`telemetry`] (logs, request ids), [`error`]: the operational edges.
 
 pub mod api;
@@ -16,10 +18,13 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod health;
+pub mod limits;
 pub mod metrics;
 pub mod posting;
 pub mod realtime;
 pub mod registration;
+pub mod seed;
+pub mod sim;
 pub mod startup;
 pub mod state;
 pub mod store;

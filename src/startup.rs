@@ -13,6 +13,7 @@ use poem::{get, EndpointExt, IntoEndpoint, Route, Server};
 use sha2::{Digest, Sha512};
 
 use crate::config::Settings;
+use crate::limits::{limit_body, RateLimits};
 use crate::metrics::{self, Metrics, TrackRequests};
 use crate::realtime::Hub;
 use crate::state::{AppState, SimulatorAuth};
@@ -36,6 +37,7 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Application, String> {
         let store = Store::connect(&settings.database_url).await?;
         store.migrate().await?;
+        let metrics = Metrics::new();
         let state = AppState {
             store,
             hub: Hub::default(),
@@ -43,10 +45,12 @@ impl Application {
                 &settings.simulator_user,
                 settings.simulator_password.expose(),
             ),
-            metrics: Metrics::new(),
+            limits: RateLimits::new(settings.rate_limits(), metrics.clone()),
+            metrics,
             settings: Arc::new(settings.clone()),
         };
-        let gauges = metrics::spawn_refresher(state.store.clone(), state.metrics.clone());
+        state.limits.spawn_sweeper();
+        let gauges = crate::metrics::spawn_refresher(state.store.clone(), state.metrics.clone());
         let acceptor = TcpListener::bind(settings.bind)
             .into_acceptor()
             .await
@@ -104,6 +108,7 @@ pub fn routes(state: AppState) -> impl IntoEndpoint {
         .at("/readyz", get(health::readyz))
         .at("/metrics", get(metrics::metrics))
         .with(sessions)
+        .around(limit_body)
         .data(state)
         .with(track)
         .with(RequestId)

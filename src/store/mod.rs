@@ -4,6 +4,7 @@
 //! writer, so writes queue in-process in FIFO order instead of spinning in SQLite's busy
 //! handler, whose sleeps would dominate tail latency. PostgreSQL uses one pool for both.
 
+mod bulk;
 mod entities;
 mod follows;
 mod latest;
@@ -25,12 +26,13 @@ use sea_orm::{
     SqlxPostgresConnector, SqlxSqliteConnector, Statement,
 };
 
+pub use bulk::BulkMessage;
 pub use messages::{Page, TimelineMessage, TimelineScope};
 pub use stats::{Counts, Totals};
 pub use users::{CreateUserError, User};
 
 /// How long a request waits for a pooled connection before it is answered with 503.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long SQLite waits on a lock held by another process before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Any fixed key works, as long as every replica uses the same one.

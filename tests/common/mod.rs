@@ -97,6 +97,8 @@ async fn admin_exec(admin_url: &str, sql: &str) {
 /// A running server; stop it with [`TestApp::stop`] (or let the runtime drop it).
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The server's state, for what no endpoint shows (metrics before `/metrics` exists).
+    pub state: minitwit::state::AppState,
     pub db_url: String,
     pub base: String,
     pub http: reqwest::Client,
@@ -116,12 +118,14 @@ impl TestApp {
         tweak(&mut settings);
         let app = Application::build(settings).await.expect("app builds");
         let addr = app.addr();
+        let state = app.state().clone();
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until_stopped(async move {
             let _ = rx.await;
         }));
         TestApp {
             addr,
+            state,
             db_url: db_url.to_owned(),
             base: format!("http://{addr}"),
             http: reqwest::Client::builder()
