@@ -6,6 +6,7 @@
 //! - [`store`]: SeaORM entities, migrations and every query.
 //! - [`registration`], [`posting`]: the actions shared by the API and the pages.
 //! - [`api`]: the simulator API under `/api`.
+//! - [`web`]: the classic MiniTwit pages (timelines, login, registration, follow).
 //! - [`realtime`]: publishing of new messages and follow changes to open streams.
 //! - [`sim`], [`seed`]: the load tool that replays simulator scenarios, and bulk seeding.
 //! - [`metrics`]: the Prometheus registry (every family of SPEC §5), request middleware
@@ -29,3 +30,4 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod web;

@@ -19,7 +19,7 @@ use crate::realtime::Hub;
 use crate::state::{AppState, SimulatorAuth};
 use crate::store::Store;
 use crate::telemetry::RequestId;
-use crate::{api, health};
+use crate::{api, health, web};
 
 /// How long in-flight requests get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -102,11 +102,12 @@ impl Application {
 pub fn routes(state: AppState) -> impl IntoEndpoint {
     let sessions = CookieSession::new(session_cookie_config(&state.settings));
     let track = TrackRequests::new(state.metrics.clone());
-    Route::new()
+    let route = Route::new()
         .nest("/api", api::routes())
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
-        .at("/metrics", get(metrics::metrics))
+        .at("/metrics", get(metrics::metrics));
+    web::mount(route)
         .with(sessions)
         .around(limit_body)
         .data(state)

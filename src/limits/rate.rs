@@ -68,20 +68,8 @@ impl RateLimited {
         res
     }
 
-    /// 429 with `Retry-After` and a short page.
-    pub fn page_response(&self) -> Response {
-        let mut res = Response::builder()
-            .status(StatusCode::TOO_MANY_REQUESTS)
-            .content_type("text/html; charset=utf-8")
-            .body(format!(
-                "<!doctype html><title>Too many requests | MiniTwit</title><h1>MiniTwit</h1><div class=\"error\"><strong>Error:</strong> {}</div>",
-                Self::MESSAGE
-            ));
-        self.add_retry_after(&mut res);
-        res
-    }
-
-    fn add_retry_after(&self, res: &mut Response) {
+    /// Sets `Retry-After` on a 429 response.
+    pub fn add_retry_after(&self, res: &mut Response) {
         if let Ok(value) = self.retry_after_secs.to_string().parse() {
             res.headers_mut()
                 .insert(poem::http::header::RETRY_AFTER, value);

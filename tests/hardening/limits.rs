@@ -1,6 +1,6 @@
 //! Body and rate limits as a client meets them.
 
-use crate::common::{Backend, TestApp, TestDb, SIM_AUTH};
+use crate::common::{self, Backend, TestApp, TestDb, SIM_AUTH};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -139,4 +139,65 @@ async fn unknown_paths_are_404_and_unknown_methods_405() {
         .await
         .expect("put");
     assert_eq!(res.status(), 405);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rapid_failed_logins_get_429_with_retry_after() {
+    let (app, _db) = app_with_default_limits().await;
+    let mut statuses = Vec::new();
+    for _ in 0..40 {
+        let res = app
+            .http
+            .post(app.url("/login"))
+            .form(&[("username", "nobody"), ("password", "guess")])
+            .send()
+            .await
+            .expect("post");
+        let status = res.status().as_u16();
+        if status == 429 {
+            let secs: u64 = res
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .expect("Retry-After in seconds");
+            assert!((1..=60).contains(&secs));
+        }
+        statuses.push(status);
+    }
+    // The form answers 200 with "Invalid username" while allowed, as the classic app does.
+    assert_eq!(&statuses[..20], &[200; 20], "{statuses:?}");
+    assert_eq!(&statuses[20..], &[429; 20], "{statuses:?}");
+    assert!(app
+        .state
+        .metrics
+        .encode()
+        .contains("minitwit_rate_limited_total{limiter=\"login\"} 20"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_posting_is_limited_per_user() {
+    let (app, _db) = app_with_default_limits().await;
+    assert_eq!(app.register("poster").await.status(), 204);
+    let client = common::web::WebClient::new(&app);
+    client.login("poster", "secret").await;
+    let mut statuses = Vec::new();
+    for i in 0..35 {
+        statuses.push(
+            client
+                .post("/add_message", &[("text", &format!("post {i}"))])
+                .await
+                .status,
+        );
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 302).count(),
+        30,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        5,
+        "{statuses:?}"
+    );
 }
