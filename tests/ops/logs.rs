@@ -155,6 +155,19 @@ async fn json_logs_carry_the_request_id_and_no_secrets() {
     assert!(uuid::Uuid::parse_str(&replaced).is_ok(), "{replaced}");
     assert!(server.wait_for(finished_with_id(&replaced)).is_some());
 
+    // The web login form carries the password in its body.
+    let res = http
+        .post(format!("{base}/login"))
+        .form(&[("username", "dora"), ("password", PASSWORD)])
+        .send()
+        .await
+        .expect("login");
+    let login_id = res.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(server.wait_for(finished_with_id(&login_id)).is_some());
+
     // Credentials travel in headers and bodies and are never written out.
     let res = http
         .get(format!("{base}/metrics"))
