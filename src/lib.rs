@@ -9,9 +9,10 @@
 //! - [`web`]: the classic MiniTwit pages (timelines, login, registration, follow).
 //! - [`realtime`]: publishing of new messages and follow changes to open streams.
 //! - [`sim`], [`seed`]: the load tool that replays simulator scenarios, and bulk seeding.
-//! - [`metrics`]: the Prometheus registry with every family of SPEC §5.
+//! - [`metrics`]: the Prometheus registry (every family of SPEC §5), request middleware
+//!   labelled by route pattern, `/metrics`, and the business gauges refreshed from the store.
 //! - [`limits`]: body size and rate limits (SPEC §6).
-//! - [`health`], [`telemetry`], [`error`]: the operational edges.
+//! - [`health`], [`telemetry`] (logs, request ids), [`error`]: the operational edges.
 
 pub mod api;
 pub mod config;

@@ -14,10 +14,11 @@ use sha2::{Digest, Sha512};
 
 use crate::config::Settings;
 use crate::limits::{limit_body, RateLimits};
-use crate::metrics::Metrics;
+use crate::metrics::{self, Metrics, TrackRequests};
 use crate::realtime::Hub;
 use crate::state::{AppState, SimulatorAuth};
 use crate::store::Store;
+use crate::telemetry::RequestId;
 use crate::{api, health, web};
 
 /// How long in-flight requests get to finish after a shutdown signal.
@@ -27,6 +28,8 @@ pub struct Application {
     acceptor: TcpAcceptor,
     addr: SocketAddr,
     state: AppState,
+    /// Keeps the business gauges fresh while the application lives.
+    gauges: metrics::refresh::RefresherGuard,
 }
 
 impl Application {
@@ -47,6 +50,7 @@ impl Application {
             settings: Arc::new(settings.clone()),
         };
         state.limits.spawn_sweeper();
+        let gauges = crate::metrics::spawn_refresher(state.store.clone(), state.metrics.clone());
         let acceptor = TcpListener::bind(settings.bind)
             .into_acceptor()
             .await
@@ -60,6 +64,7 @@ impl Application {
             acceptor,
             addr,
             state,
+            gauges,
         })
     }
 
@@ -81,25 +86,33 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
         let store = self.state.store.clone();
+        let gauges = self.gauges;
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(routes(self.state), shutdown, Some(SHUTDOWN_GRACE))
             .await;
+        // Stop reading the database before closing it.
+        drop(gauges);
         store.close().await;
         result
     }
 }
 
-/// Every route of the app, with the state and the session middleware attached.
+/// Every route of the app, with the state, the session middleware, request metrics and
+/// request ids attached. Request ids are outermost, so every log line of a request has one.
 pub fn routes(state: AppState) -> impl IntoEndpoint {
     let sessions = CookieSession::new(session_cookie_config(&state.settings));
+    let track = TrackRequests::new(state.metrics.clone());
     let route = Route::new()
         .nest("/api", api::routes())
         .at("/healthz", get(health::healthz))
-        .at("/readyz", get(health::readyz));
+        .at("/readyz", get(health::readyz))
+        .at("/metrics", get(metrics::metrics));
     web::mount(route)
         .with(sessions)
         .around(limit_body)
         .data(state)
+        .with(track)
+        .with(RequestId)
 }
 
 /// Name of the signed session cookie; the session holds `user_id` (i64) once logged in.

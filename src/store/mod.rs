@@ -9,6 +9,7 @@ mod entities;
 mod follows;
 mod latest;
 mod messages;
+mod stats;
 mod users;
 
 use std::str::FromStr;
@@ -27,6 +28,7 @@ use sea_orm::{
 
 pub use bulk::BulkMessage;
 pub use messages::{Page, TimelineMessage, TimelineScope};
+pub use stats::{Counts, Totals};
 pub use users::{CreateUserError, User};
 
 /// How long a request waits for a pooled connection before it is answered with 503.
