@@ -104,6 +104,9 @@ pub struct Store {
     read: DatabaseConnection,
     write: DatabaseConnection,
     url: String,
+    /// Users by name. Users are never renamed or deleted, so an entry never goes stale;
+    /// it saves a query on every simulator tweet and follow.
+    users_by_name: users::UserCache,
 }
 
 impl Store {
@@ -138,6 +141,7 @@ impl Store {
                 read: SqlxSqliteConnector::from_sqlx_sqlite_pool(read),
                 write: SqlxSqliteConnector::from_sqlx_sqlite_pool(write),
                 url: url.to_owned(),
+                users_by_name: Default::default(),
             })
         } else {
             let options =
@@ -154,6 +158,7 @@ impl Store {
                 read: db.clone(),
                 write: db,
                 url: url.to_owned(),
+                users_by_name: Default::default(),
             })
         }
     }
