@@ -30,6 +30,19 @@ pub struct Application {
     state: AppState,
     /// Keeps the business gauges fresh while the application lives.
     gauges: metrics::refresh::RefresherGuard,
+    /// Housekeeping (rate-limiter sweeps, SQLite checkpoints), stopped with the app.
+    housekeeping: AbortOnDrop,
+}
+
+/// Background tasks that end when this is dropped, so a stopped app leaves nothing running.
+struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
 }
 
 impl Application {
@@ -49,7 +62,9 @@ impl Application {
             metrics,
             settings: Arc::new(settings.clone()),
         };
-        state.limits.spawn_sweeper();
+        let mut housekeeping = vec![state.limits.spawn_sweeper()];
+        housekeeping.extend(state.store.spawn_sqlite_checkpointer());
+        let housekeeping = AbortOnDrop(housekeeping);
         let gauges = crate::metrics::spawn_refresher(state.store.clone(), state.metrics.clone());
         let acceptor = TcpListener::bind(settings.bind)
             .into_acceptor()
@@ -65,6 +80,7 @@ impl Application {
             addr,
             state,
             gauges,
+            housekeeping,
         })
     }
 
@@ -87,11 +103,13 @@ impl Application {
     ) -> std::io::Result<()> {
         let store = self.state.store.clone();
         let gauges = self.gauges;
+        let housekeeping = self.housekeeping;
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(routes(self.state), shutdown, Some(SHUTDOWN_GRACE))
             .await;
         // Stop reading the database before closing it.
         drop(gauges);
+        drop(housekeeping);
         store.close().await;
         result
     }

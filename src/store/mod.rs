@@ -35,6 +35,8 @@ pub use users::{CreateUserError, User};
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long SQLite waits on a lock held by another process before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often the WAL is checkpointed in the background.
+const SQLITE_CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// Any fixed key works, as long as every replica uses the same one.
 const MIGRATION_LOCK_KEY: i64 = 0x6d69_6e69_7477_6974; // "minitwit"
 
@@ -123,7 +125,11 @@ impl Store {
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true)
                 .pragma("cache_size", "-16000")
-                .pragma("temp_store", "memory");
+                .pragma("temp_store", "memory")
+                // No checkpoint inside a committing request: the checkpoint's fsync would
+                // stall that request for milliseconds. `spawn_sqlite_checkpointer` runs
+                // them in the background instead.
+                .pragma("wal_autocheckpoint", "0");
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -201,6 +207,29 @@ impl Store {
             .execute(Statement::from_string(self.backend(), "SELECT 1"))
             .await?;
         Ok(())
+    }
+
+    /// On SQLite, checkpoints the WAL into the database every second on a reader
+    /// connection, off the request path (PASSIVE: never waits for, nor blocks, the writer or
+    /// readers). Returns `None` on PostgreSQL.
+    pub fn spawn_sqlite_checkpointer(&self) -> Option<tokio::task::JoinHandle<()>> {
+        if self.backend() != DatabaseBackend::Sqlite {
+            return None;
+        }
+        let read = self.read.clone();
+        Some(tokio::spawn(async move {
+            let mut every = tokio::time::interval(SQLITE_CHECKPOINT_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                if let Err(e) = read
+                    .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
+                    .await
+                {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                }
+            }
+        }))
     }
 
     /// Runs a maintenance statement (such as `ANALYZE`) on the writer.
