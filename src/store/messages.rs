@@ -62,7 +62,10 @@ impl Store {
             flagged: Set(false),
             ..Default::default()
         };
-        let done = message::Entity::insert(row).exec(&self.write).await?;
+        let done = message::Entity::insert(row).exec(&self.write).await;
+        // Stale even if the insert failed: it may have committed before the error.
+        self.public_page.invalidate();
+        let done = done?;
         Ok(TimelineMessage {
             message_id: done.last_insert_id,
             author_id: author.id,
@@ -78,11 +81,35 @@ impl Store {
         scope: TimelineScope,
         page: Page,
     ) -> StoreResult<Vec<TimelineMessage>> {
-        Ok(
-            TimelineMessage::find_by_statement(self.timeline_statement(scope, page))
-                .all(&self.read)
-                .await?,
-        )
+        let newest_public = match (scope, page) {
+            (
+                TimelineScope::Public,
+                Page::Newest {
+                    limit,
+                    before: None,
+                },
+            ) => Some(limit),
+            _ => None,
+        };
+        if let Some(limit) = newest_public {
+            if let Some(rows) = self.public_page.get(limit) {
+                return Ok(rows);
+            }
+        }
+        let generation = self.public_page.generation();
+        let rows = TimelineMessage::find_by_statement(self.timeline_statement(scope, page))
+            .all(&self.read)
+            .await?;
+        if let Some(limit) = newest_public {
+            self.public_page.store(generation, limit, &rows);
+        }
+        Ok(rows)
+    }
+
+    /// Another instance posted a message (announced through the realtime bus): the cached
+    /// public page is stale.
+    pub fn note_remote_post(&self) {
+        self.public_page.invalidate();
     }
 
     /// The database's plan for a timeline query, one line per step, to show that it is an

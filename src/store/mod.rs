@@ -9,6 +9,7 @@ mod entities;
 mod follows;
 mod latest;
 mod messages;
+mod public_cache;
 mod stats;
 mod users;
 
@@ -109,6 +110,8 @@ pub struct Store {
     /// Users by name. Users are never renamed or deleted, so an entry never goes stale;
     /// it saves a query on every simulator tweet and follow.
     users_by_name: users::UserCache,
+    /// The newest public page, shared by every reader until the next post.
+    public_page: public_cache::PublicCache,
 }
 
 impl Store {
@@ -137,7 +140,7 @@ impl Store {
                 .await
                 .map_err(|e| format!("cannot open SQLite database {url}: {e}"))?;
             let read = SqlitePoolOptions::new()
-                .max_connections(8)
+                .max_connections(4)
                 .min_connections(1)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
                 .connect_with(options.read_only(false))
@@ -148,6 +151,7 @@ impl Store {
                 write: SqlxSqliteConnector::from_sqlx_sqlite_pool(write),
                 url: url.to_owned(),
                 users_by_name: Default::default(),
+                public_page: Default::default(),
             })
         } else {
             let options =
@@ -165,6 +169,7 @@ impl Store {
                 write: db,
                 url: url.to_owned(),
                 users_by_name: Default::default(),
+                public_page: Default::default(),
             })
         }
     }
