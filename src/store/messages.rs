@@ -97,7 +97,7 @@ impl Store {
             }
         }
         let generation = self.public_page.generation();
-        let rows = TimelineMessage::find_by_statement(self.timeline_statement(scope, page))
+        let rows = TimelineMessage::find_by_statement(self.timeline_statement(scope, page).await?)
             .all(&self.read)
             .await?;
         if let Some(limit) = newest_public {
@@ -119,7 +119,7 @@ impl Store {
         scope: TimelineScope,
         page: Page,
     ) -> StoreResult<Vec<String>> {
-        let statement = self.timeline_statement(scope, page);
+        let statement = self.timeline_statement(scope, page).await?;
         let backend = self.backend();
         let prefix = match backend {
             DatabaseBackend::Sqlite => "EXPLAIN QUERY PLAN ",
@@ -139,10 +139,22 @@ impl Store {
             .collect())
     }
 
-    fn timeline_statement(&self, scope: TimelineScope, page: Page) -> Statement {
+    async fn timeline_statement(&self, scope: TimelineScope, page: Page) -> StoreResult<Statement> {
         let backend = self.backend();
-        if let (TimelineScope::Home(reader), DatabaseBackend::Postgres) = (scope, backend) {
-            return postgres_home_statement(reader, page);
+        match (scope, backend) {
+            (TimelineScope::Home(reader), DatabaseBackend::Postgres) => {
+                return Ok(postgres_home_statement(reader, page));
+            }
+            (TimelineScope::Home(reader), DatabaseBackend::Sqlite) => {
+                let mut authors = self.followee_ids(reader).await?;
+                authors.push(reader);
+                authors.sort_unstable();
+                authors.dedup();
+                if authors.len() <= SQLITE_MAX_UNION_AUTHORS {
+                    return Ok(sqlite_home_statement(&authors, page));
+                }
+            }
+            _ => {}
         }
         let query = scoped(timeline_select(), scope);
         let query = match page {
@@ -158,8 +170,47 @@ impl Store {
                 .order_by_asc(message::Column::MessageId)
                 .limit(limit),
         };
-        query.build(backend)
+        Ok(query.build(backend))
     }
+}
+
+/// SQLite allows at most 500 terms in a compound SELECT; past this many followed authors
+/// the home timeline falls back to the single-query plan.
+const SQLITE_MAX_UNION_AUTHORS: usize = 400;
+
+/// SQLite has no LATERAL, so the per-author top-N of [`postgres_home_statement`] is spelled
+/// out: one index range scan on (author, id) per author, at most `limit` ids each, merged.
+fn sqlite_home_statement(authors: &[i64], page: Page) -> Statement {
+    let (bound, order, limit) = match page {
+        Page::Newest { limit, before } => (before.map(|b| ("<", b)), "DESC", limit),
+        Page::After { since, limit } => (Some((">", since)), "ASC", limit),
+    };
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(authors.len() * 3 + 1);
+    let mut parts = Vec::with_capacity(authors.len());
+    for &author in authors {
+        values.push(author.into());
+        let bound_sql = match bound {
+            Some((op, id)) => {
+                values.push(id.into());
+                format!("AND message_id {op} ?")
+            }
+            None => String::new(),
+        };
+        values.push((limit as i64).into());
+        parts.push(format!(
+            "SELECT message_id FROM (SELECT message_id FROM messages \
+             WHERE author_id = ? AND flagged = 0 {bound_sql} ORDER BY message_id {order} LIMIT ?)"
+        ));
+    }
+    values.push((limit as i64).into());
+    let sql = format!(
+        "SELECT m.message_id, m.author_id, u.username, u.email, m.text, m.pub_date \
+         FROM messages m JOIN users u ON u.user_id = m.author_id \
+         WHERE m.message_id IN ({}) \
+         ORDER BY m.message_id {order} LIMIT ?",
+        parts.join(" UNION ALL ")
+    );
+    Statement::from_sql_and_values(DatabaseBackend::Sqlite, sql, values)
 }
 
 /// PostgreSQL plans `author = me OR author IN (follows)` ordered by id as a backward scan of
