@@ -22,7 +22,7 @@ impl Store {
                     .update_column(sim_latest::Column::Latest)
                     .to_owned(),
             )
-            .exec_without_returning(&self.write)
+            .exec_without_returning(&self.latest_write)
             .await?;
         Ok(())
     }
