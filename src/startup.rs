@@ -14,10 +14,10 @@ use sha2::{Digest, Sha512};
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
-use crate::realtime::Hub;
+use crate::realtime::{Hub, SocketLimits};
 use crate::state::{AppState, SimulatorAuth};
 use crate::store::Store;
-use crate::{api, health};
+use crate::{api, health, realtime};
 
 /// How long in-flight requests get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -33,14 +33,16 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Application, String> {
         let store = Store::connect(&settings.database_url).await?;
         store.migrate().await?;
+        let metrics = Metrics::new();
+        let hub = realtime_hub(&settings, &metrics)?;
         let state = AppState {
             store,
-            hub: Hub::default(),
+            hub,
             simulator: SimulatorAuth::new(
                 &settings.simulator_user,
                 settings.simulator_password.expose(),
             ),
-            metrics: Metrics::new(),
+            metrics,
             settings: Arc::new(settings.clone()),
         };
         let acceptor = TcpListener::bind(settings.bind)
@@ -77,6 +79,12 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
         let store = self.state.store.clone();
+        let hub = self.state.hub.clone();
+        // Websockets never finish on their own: tell them to close when shutdown begins.
+        let shutdown = async move {
+            shutdown.await;
+            hub.shut_down();
+        };
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(routes(self.state), shutdown, Some(SHUTDOWN_GRACE))
             .await;
@@ -90,10 +98,25 @@ pub fn routes(state: AppState) -> impl IntoEndpoint {
     let sessions = CookieSession::new(session_cookie_config(&state.settings));
     Route::new()
         .nest("/api", api::routes())
+        .at("/ws", get(realtime::ws_stream))
+        .at("/static/live.js", get(realtime::live_js))
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
         .with(sessions)
         .data(state)
+}
+
+/// The fan-out bus: Redis pub/sub when `REDIS_URL` is set, in-process otherwise.
+fn realtime_hub(settings: &Settings, metrics: &Metrics) -> Result<Hub, String> {
+    let limits = SocketLimits {
+        queue_bound: settings.ws_queue.max(1),
+        ping_interval: Duration::from_secs(settings.ws_ping_secs.max(1)),
+        idle_timeout: Duration::from_secs(settings.ws_idle_secs.max(1)),
+    };
+    match &settings.redis_url {
+        Some(url) => Hub::with_redis(metrics.clone(), limits, url, &settings.redis_channel),
+        None => Ok(Hub::in_process(metrics.clone(), limits)),
+    }
 }
 
 /// Name of the signed session cookie; the session holds `user_id` (i64) once logged in.
