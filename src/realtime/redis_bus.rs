@@ -54,6 +54,7 @@ impl RedisBus {
             channel.to_owned(),
             pending,
             metrics.clone(),
+            connected.clone(),
         ));
         tokio::spawn(subscriber(
             client,
@@ -96,12 +97,16 @@ async fn publisher(
     channel: String,
     mut pending: mpsc::Receiver<Vec<u8>>,
     metrics: Metrics,
+    subscriber_up: Arc<AtomicBool>,
 ) {
     let mut conn: Option<MultiplexedConnection> = None;
     let mut backoff = Backoff::default();
     let mut retry_at = tokio::time::Instant::now();
     while let Some(payload) = pending.recv().await {
-        if conn.is_none() && tokio::time::Instant::now() >= retry_at {
+        // The subscriber being back means Redis is: reconnect now rather than after the
+        // backoff, so the first post after an outage is not dropped.
+        let due = tokio::time::Instant::now() >= retry_at || subscriber_up.load(Ordering::Relaxed);
+        if conn.is_none() && due {
             match client
                 .get_multiplexed_async_connection_with_config(&connection_config())
                 .await

@@ -25,18 +25,22 @@ fn query_param(req: &Request, name: &str) -> Option<String> {
         .map(|(_, value)| value.into_owned())
 }
 
-/// `since=ID`: absent is fine, anything but a non-negative integer is a 400.
-fn since_param(req: &Request) -> Result<Option<i64>, Response> {
+/// `since=ID`: absent is fine; `Err` (answered with a 400) unless a non-negative integer.
+fn since_param(req: &Request) -> Result<Option<i64>, ()> {
     match query_param(req, "since") {
         None => Ok(None),
         Some(raw) => match raw.trim().parse::<i64>() {
             Ok(id) if id >= 0 => Ok(Some(id)),
-            _ => Err(plain(
-                StatusCode::BAD_REQUEST,
-                "since must be a non-negative integer",
-            )),
+            _ => Err(()),
         },
     }
+}
+
+fn bad_since() -> Response {
+    plain(
+        StatusCode::BAD_REQUEST,
+        "since must be a non-negative integer",
+    )
 }
 
 fn plain(status: StatusCode, text: &str) -> Response {
@@ -56,7 +60,7 @@ pub async fn ws_stream(
 ) -> Response {
     let since = match since_param(req) {
         Ok(since) => since,
-        Err(response) => return response,
+        Err(()) => return bad_since(),
     };
     let Some(raw) = query_param(req, "stream") else {
         return plain(
@@ -100,7 +104,7 @@ pub async fn api_stream(req: &Request, ws: WebSocket, state: Data<&AppState>) ->
     }
     let since = match since_param(req) {
         Ok(since) => since,
-        Err(response) => return response,
+        Err(()) => return bad_since(),
     };
     let Some(username) = query_param(req, "user") else {
         return ApiError::bad_request("user is required: ?user=NAME").as_response();

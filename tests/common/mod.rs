@@ -100,6 +100,8 @@ pub struct TestApp {
     pub db_url: String,
     pub base: String,
     pub http: reqwest::Client,
+    /// The server's state, for what no endpoint shows (metrics families, the hub).
+    pub state: minitwit::state::AppState,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -116,6 +118,7 @@ impl TestApp {
         tweak(&mut settings);
         let app = Application::build(settings).await.expect("app builds");
         let addr = app.addr();
+        let state = app.state().clone();
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until_stopped(async move {
             let _ = rx.await;
@@ -128,6 +131,7 @@ impl TestApp {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("client"),
+            state,
             shutdown: Some(tx),
             server: Some(server),
         }
