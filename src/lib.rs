@@ -6,6 +6,7 @@
 //! - [`store`]: SeaORM entities, migrations and every query.
 //! - [`registration`], [`posting`]: the actions shared by the API and the pages.
 //! - [`api`]: the simulator API under `/api`.
+//! - [`web`]: the classic MiniTwit pages (timelines, login, registration, follow).
 //! - [`realtime`]: publishing of new messages and follow changes to open streams.
 //! - [`metrics`]: the Prometheus registry with every family of SPEC §5.
 //! - [`health`], [`telemetry`], [`error`]: the operational edges.
@@ -23,3 +24,4 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod web;

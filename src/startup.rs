@@ -17,7 +17,7 @@ use crate::metrics::Metrics;
 use crate::realtime::{Hub, SocketLimits};
 use crate::state::{AppState, SimulatorAuth};
 use crate::store::Store;
-use crate::{api, health, realtime};
+use crate::{api, health, realtime, web};
 
 /// How long in-flight requests get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -96,14 +96,13 @@ impl Application {
 /// Every route of the app, with the state and the session middleware attached.
 pub fn routes(state: AppState) -> impl IntoEndpoint {
     let sessions = CookieSession::new(session_cookie_config(&state.settings));
-    Route::new()
+    let route = Route::new()
         .nest("/api", api::routes())
         .at("/ws", get(realtime::ws_stream))
         .at("/static/live.js", get(realtime::live_js))
         .at("/healthz", get(health::healthz))
-        .at("/readyz", get(health::readyz))
-        .with(sessions)
-        .data(state)
+        .at("/readyz", get(health::readyz));
+    web::mount(route).with(sessions).data(state)
 }
 
 /// The fan-out bus: Redis pub/sub when `REDIS_URL` is set, in-process otherwise.

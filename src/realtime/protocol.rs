@@ -107,10 +107,10 @@ pub fn error_frame(error: &str) -> String {
     serde_json::json!({"event": "error", "error": error}).to_string()
 }
 
-/// The Gravatar URL the pages show next to a message (SPEC §3).
+/// The Gravatar URL the pages show next to a message (SPEC §3), so live and rendered
+/// messages look the same.
 pub fn avatar_url(email: &str) -> String {
-    let digest = md5::compute(email.trim().to_lowercase().as_bytes());
-    format!("https://www.gravatar.com/avatar/{digest:x}?d=identicon&s=48")
+    crate::web::view::gravatar_url(email, 48)
 }
 
 #[cfg(test)]

@@ -62,6 +62,14 @@ impl Store {
             .map(User::from))
     }
 
+    /// The logged-in user of a session.
+    pub async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>> {
+        Ok(user::Entity::find_by_id(id)
+            .one(&self.read)
+            .await?
+            .map(User::from))
+    }
+
     pub async fn user_id_by_name(&self, username: &str) -> StoreResult<Option<i64>> {
         Ok(user::Entity::find()
             .select_only()

@@ -3,6 +3,9 @@
 //! `TEST_DATABASE_URL` is set), and typed clients for its API.
 #![allow(dead_code)]
 
+pub mod browser;
+pub mod web;
+
 use std::net::SocketAddr;
 
 use minitwit::config::Settings;

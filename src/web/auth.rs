@@ -1,0 +1,111 @@
+//! `/login`, `/register` and `/logout`: the classic forms, their error texts and flashes.
+
+use poem::session::Session;
+use poem::web::Data;
+use poem::{handler, Body, Response};
+
+use super::error::{WebError, WebResult};
+use super::form::Form;
+use super::session::{current_user, flash, log_in, log_out, redirect};
+use super::{html, page_context};
+use crate::domain::Password;
+use crate::registration::{register_user, RegisterError, Registration};
+use crate::state::AppState;
+
+#[handler]
+pub async fn login_form(state: Data<&AppState>, session: &Session) -> WebResult<Response> {
+    if current_user(&state, session).await?.is_some() {
+        return Ok(redirect("/"));
+    }
+    login_page(session, "", None)
+}
+
+/// `POST /login`: `Invalid username` / `Invalid password` on the form, else a fresh session.
+#[handler]
+pub async fn login(state: Data<&AppState>, session: &Session, body: Body) -> WebResult<Response> {
+    if current_user(&state, session).await?.is_some() {
+        return Ok(redirect("/"));
+    }
+    let form = Form::read(body).await?;
+    let username = form.get("username");
+    let Some(user) = state.store.user_by_name(username).await? else {
+        return login_page(session, username, Some("Invalid username"));
+    };
+    let matches = match Password::parse(form.get("password")) {
+        // Argon2 takes milliseconds of CPU: off the async threads.
+        Ok(password) => tokio::task::spawn_blocking(move || password.verify(&user.pw_hash))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "password verification task failed");
+                WebError::Internal
+            })?,
+        Err(_) => false,
+    };
+    if !matches {
+        return login_page(session, username, Some("Invalid password"));
+    }
+    log_in(session, user.id);
+    flash(session, "You were logged in");
+    Ok(redirect("/"))
+}
+
+fn login_page(session: &Session, username: &str, error: Option<&str>) -> WebResult<Response> {
+    let mut ctx = page_context(None, session);
+    ctx.insert("username", username);
+    ctx.insert("error", &error);
+    html("login.html", &ctx)
+}
+
+#[handler]
+pub async fn register_form(state: Data<&AppState>, session: &Session) -> WebResult<Response> {
+    if current_user(&state, session).await?.is_some() {
+        return Ok(redirect("/"));
+    }
+    register_page(session, &Form::empty(), None)
+}
+
+/// `POST /register`: the API's rules and texts (one code path), plus the repeated password.
+#[handler]
+pub async fn register(
+    state: Data<&AppState>,
+    session: &Session,
+    body: Body,
+) -> WebResult<Response> {
+    if current_user(&state, session).await?.is_some() {
+        return Ok(redirect("/"));
+    }
+    let form = Form::read(body).await?;
+    let registration = Registration {
+        username: form.get("username"),
+        email: form.get("email"),
+        password: form.get("password"),
+        password_repeat: Some(form.get("password2")),
+    };
+    match register_user(&state.store, registration).await {
+        Ok(_) => {
+            flash(
+                session,
+                "You were successfully registered and can login now",
+            );
+            Ok(redirect("/login"))
+        }
+        Err(RegisterError::Invalid(message)) => register_page(session, &form, Some(message)),
+        Err(RegisterError::Store(e)) => Err(e.into()),
+    }
+}
+
+fn register_page(session: &Session, form: &Form, error: Option<&str>) -> WebResult<Response> {
+    let mut ctx = page_context(None, session);
+    ctx.insert("username", form.get("username"));
+    ctx.insert("email", form.get("email"));
+    ctx.insert("error", &error);
+    html("register.html", &ctx)
+}
+
+/// `GET /logout`: ends the session, then says so on the public timeline.
+#[handler]
+pub fn logout(session: &Session) -> Response {
+    log_out(session);
+    flash(session, "You were logged out");
+    redirect("/public")
+}

@@ -1,0 +1,103 @@
+//! The classic MiniTwit pages of SPEC §3: timelines, login, registration and the actions,
+//! rendered with the embedded tera templates.
+//!
+//! - [`timeline`]: `/`, `/public`, `/{username}`, paged by id.
+//! - [`auth`]: `/login`, `/register`, `/logout`.
+//! - [`actions`]: `/add_message`, `/{username}/follow`, `/{username}/unfollow`.
+//! - [`session`]: the logged-in user and flashes; [`guard`]: the cross-origin refusal;
+//!   [`form`], [`view`], [`templates`], [`error`]: the plumbing of the pages.
+
+mod actions;
+mod auth;
+pub mod error;
+mod form;
+pub mod guard;
+pub mod session;
+pub mod templates;
+mod timeline;
+pub mod view;
+
+use poem::session::Session;
+use poem::{get, handler, EndpointExt, Response, Route};
+use serde::Serialize;
+use tera::Context;
+
+use crate::store::User;
+use error::WebResult;
+
+pub use timeline::PER_PAGE;
+
+/// Adds the pages to `route`. `/{username}` matches any single segment that no other route
+/// claims, so this can be mounted beside the API and the streams in any order.
+pub fn mount(route: Route) -> Route {
+    route
+        .at("/", get(timeline::home))
+        .at("/public", get(timeline::public))
+        .at(
+            "/login",
+            get(auth::login_form)
+                .post(auth::login)
+                .around(guard::refuse_cross_origin_writes),
+        )
+        .at(
+            "/register",
+            get(auth::register_form)
+                .post(auth::register)
+                .around(guard::refuse_cross_origin_writes),
+        )
+        .at("/logout", get(auth::logout))
+        .at(
+            "/add_message",
+            poem::post(actions::add_message).around(guard::refuse_cross_origin),
+        )
+        .at("/static/style.css", get(style_css))
+        .at("/:username", get(timeline::user_page))
+        .at(
+            "/:username/follow",
+            get(actions::follow)
+                .post(actions::follow)
+                .around(guard::refuse_cross_origin),
+        )
+        .at(
+            "/:username/unfollow",
+            get(actions::unfollow)
+                .post(actions::unfollow)
+                .around(guard::refuse_cross_origin),
+        )
+}
+
+/// The logged-in user as the layout shows it.
+#[derive(Serialize)]
+struct NavUser<'a> {
+    username: &'a str,
+}
+
+/// What every page's layout needs: the user for the navigation, and the pending flashes
+/// (taken now, so they show exactly once).
+fn page_context(user: Option<&User>, session: &Session) -> Context {
+    let mut ctx = Context::new();
+    ctx.insert(
+        "user",
+        &user.map(|u| NavUser {
+            username: &u.username,
+        }),
+    );
+    ctx.insert("flashes", &session::take_flashes(session));
+    ctx
+}
+
+fn html(template: &str, ctx: &Context) -> WebResult<Response> {
+    let body = templates::render(template, ctx)?;
+    Ok(Response::builder()
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
+/// The stylesheet, embedded so the binary serves it from any directory.
+#[handler]
+fn style_css() -> Response {
+    Response::builder()
+        .content_type("text/css; charset=utf-8")
+        .header("cache-control", "public, max-age=3600")
+        .body(include_str!("../../static/style.css"))
+}

@@ -1,0 +1,163 @@
+//! The three timelines (`/`, `/public`, `/{username}`), 30 messages a page, newest first,
+//! with an "older messages" link that pages by id (`?before=ID`, keyset, no OFFSET).
+
+use poem::session::Session;
+use poem::web::{Data, Path};
+use poem::{handler, Request, Response};
+use serde::Serialize;
+use tera::Context;
+
+use super::error::{WebError, WebResult};
+use super::session::{current_user, redirect};
+use super::view::{user_path, MessageView};
+use super::{html, page_context};
+use crate::state::AppState;
+use crate::store::{Page, TimelineScope, User};
+
+/// Messages per page, as the classic app shows them.
+pub const PER_PAGE: u64 = 30;
+
+/// The follow box on a user's page, for a logged-in reader.
+#[derive(Serialize)]
+struct Profile {
+    is_self: bool,
+    followed: bool,
+    /// `/{username}`, encoded, for the follow and unfollow forms.
+    path: String,
+}
+
+/// `GET /`: the reader's own and followed users' messages with the post box; anonymous
+/// readers go to the public timeline.
+#[handler]
+pub async fn home(req: &Request, state: Data<&AppState>, session: &Session) -> WebResult<Response> {
+    let Some(user) = current_user(&state, session).await? else {
+        return Ok(redirect("/public"));
+    };
+    let timeline = Timeline {
+        scope: TimelineScope::Home(user.id),
+        stream: "home".to_owned(),
+        title: "My Timeline".to_owned(),
+        path: "/".to_owned(),
+        profile: None,
+    };
+    timeline.render(req, &state, session, Some(&user)).await
+}
+
+/// `GET /public`: everyone's messages.
+#[handler]
+pub async fn public(
+    req: &Request,
+    state: Data<&AppState>,
+    session: &Session,
+) -> WebResult<Response> {
+    let user = current_user(&state, session).await?;
+    let timeline = Timeline {
+        scope: TimelineScope::Public,
+        stream: "public".to_owned(),
+        title: "Public Timeline".to_owned(),
+        path: "/public".to_owned(),
+        profile: None,
+    };
+    timeline.render(req, &state, session, user.as_ref()).await
+}
+
+/// `GET /{username}`: one user's messages; 404 for an unknown name.
+#[handler]
+pub async fn user_page(
+    req: &Request,
+    state: Data<&AppState>,
+    session: &Session,
+    Path(username): Path<String>,
+) -> WebResult<Response> {
+    let profile_user = state
+        .store
+        .user_by_name(&username)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let reader = current_user(&state, session).await?;
+    let profile = match &reader {
+        Some(reader) => Some(Profile {
+            is_self: reader.id == profile_user.id,
+            followed: reader.id != profile_user.id
+                && state.store.is_following(reader.id, profile_user.id).await?,
+            path: user_path(&profile_user.username),
+        }),
+        None => None,
+    };
+    let timeline = Timeline {
+        scope: TimelineScope::User(profile_user.id),
+        stream: format!("user:{}", profile_user.username),
+        title: format!("{}'s Timeline", profile_user.username),
+        path: user_path(&profile_user.username),
+        profile,
+    };
+    timeline.render(req, &state, session, reader.as_ref()).await
+}
+
+/// One timeline page to render.
+struct Timeline {
+    scope: TimelineScope,
+    /// The live stream this page mirrors (`home`, `public`, `user:NAME`).
+    stream: String,
+    title: String,
+    /// Where this timeline lives, for the "older messages" link.
+    path: String,
+    profile: Option<Profile>,
+}
+
+impl Timeline {
+    async fn render(
+        self,
+        req: &Request,
+        state: &AppState,
+        session: &Session,
+        reader: Option<&User>,
+    ) -> WebResult<Response> {
+        let before = before_param(req)?;
+        // One more than a page tells whether an older page exists, so the link never
+        // leads to an empty page.
+        let mut messages = state
+            .store
+            .timeline(
+                self.scope,
+                Page::Newest {
+                    limit: PER_PAGE + 1,
+                    before,
+                },
+            )
+            .await?;
+        let older = if messages.len() as u64 > PER_PAGE {
+            messages.truncate(PER_PAGE as usize);
+            messages
+                .last()
+                .map(|m| format!("{}?before={}", self.path, m.message_id))
+        } else {
+            None
+        };
+        let views: Vec<MessageView> = messages.iter().map(MessageView::from).collect();
+        let mut ctx: Context = page_context(reader, session);
+        ctx.insert("title", &self.title);
+        ctx.insert("stream", &self.stream);
+        ctx.insert("newest_id", &messages.first().map_or(0, |m| m.message_id));
+        ctx.insert("messages", &views);
+        ctx.insert("older", &older);
+        ctx.insert("profile", &self.profile);
+        html("timeline.html", &ctx)
+    }
+}
+
+/// `?before=ID`: absent for the newest page; anything but a positive integer is a 400.
+fn before_param(req: &Request) -> WebResult<Option<i64>> {
+    let Some(query) = req.uri().query() else {
+        return Ok(None);
+    };
+    match url::form_urlencoded::parse(query.as_bytes()).find(|(key, _)| key == "before") {
+        None => Ok(None),
+        Some((_, value)) => match value.trim().parse::<i64>() {
+            Ok(id) if id > 0 => Ok(Some(id)),
+            _ => Err(WebError::BadRequest(
+                "`before` must be the id of a message.",
+            )),
+        },
+    }
+}

@@ -1,0 +1,190 @@
+//! Sessions and forms that are safe: cross-origin writes refused, cookie flags, fresh
+//! sessions on login, flashes shown exactly once.
+
+use crate::common::web::WebClient;
+use crate::common::{self, TestApp};
+use crate::on_both_backends;
+
+async fn cross_origin_writes_are_refused_and_change_nothing(app: TestApp) {
+    app.register("target").await;
+    let web = WebClient::new(&app);
+    web.register_and_login("victim", "pw").await;
+    let host = app.addr.to_string();
+    let evil_origin = [("origin", "http://evil.example")];
+    let cross_site = [("sec-fetch-site", "cross-site")];
+    for headers in [&evil_origin[..], &cross_site[..]] {
+        let page = web
+            .post_with_headers("/add_message", &[("text", "forged message")], headers)
+            .await;
+        assert_eq!(page.status, 403, "{headers:?}");
+        assert!(page.contains("another site"));
+        for path in ["/target/follow", "/target/unfollow"] {
+            assert_eq!(web.post_with_headers(path, &[], headers).await.status, 403);
+            assert_eq!(web.get_with_headers(path, headers).await.status, 403);
+        }
+        let page = web
+            .post_with_headers(
+                "/login",
+                &[("username", "victim"), ("password", "pw")],
+                headers,
+            )
+            .await;
+        assert_eq!(page.status, 403);
+        let page = web
+            .post_with_headers(
+                "/register",
+                &[
+                    ("username", "forged"),
+                    ("email", "f@x"),
+                    ("password", "p"),
+                    ("password2", "p"),
+                ],
+                headers,
+            )
+            .await;
+        assert_eq!(page.status, 403);
+    }
+    // Nothing happened: no message, no follow, no user.
+    assert!(!web.get("/public").await.contains("forged message"));
+    assert!(web
+        .get("/target")
+        .await
+        .contains("You are not yet following this user."));
+    assert_eq!(web.get("/forged").await.status, 404);
+    // A link from another site to a page that only reads still works.
+    assert_eq!(
+        web.get_with_headers("/public", &cross_site).await.status,
+        200
+    );
+    assert_eq!(
+        web.get_with_headers("/login", &cross_site).await.status,
+        302
+    );
+    // The same request from our own origin goes through.
+    let own_origin = format!("http://{host}");
+    let page = web
+        .post_with_headers(
+            "/add_message",
+            &[("text", "real message")],
+            &[("origin", &own_origin), ("sec-fetch-site", "same-origin")],
+        )
+        .await;
+    assert_eq!(page.status, 302);
+    assert!(web.get("/public").await.contains("real message"));
+}
+
+async fn session_cookie_is_signed_httponly_samesite_lax(app: TestApp) {
+    let web = WebClient::new(&app);
+    web.register("alice", "pw").await;
+    web.register("bob", "pw").await;
+    let page = web
+        .post("/login", &[("username", "alice"), ("password", "pw")])
+        .await;
+    assert_eq!(page.status, 302);
+    let cookie = page
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("minitwit_session="))
+        .expect("a session cookie on login");
+    let lower = cookie.to_ascii_lowercase();
+    assert!(lower.contains("httponly"), "{cookie}");
+    assert!(lower.contains("samesite=lax"), "{cookie}");
+    assert!(lower.contains("path=/"), "{cookie}");
+
+    // A tampered cookie (bob's id under alice's signature) is not a session.
+    let tampered = web
+        .cookie_header()
+        .expect("cookie")
+        .replace("%22user_id%22%3A1", "%22user_id%22%3A2");
+    assert_ne!(Some(&tampered), web.cookie_header().as_ref());
+    let res = app
+        .http
+        .get(app.url("/"))
+        .header("cookie", tampered)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 302);
+}
+
+async fn sessions_survive_a_restart_with_the_same_key(app: TestApp) {
+    // A second server with the same MINITWIT_SECRET_KEY (a replica) accepts the session.
+    let web = WebClient::new(&app);
+    web.register_and_login("alice", "pw").await;
+    let replica = TestApp::start(&app.db_url).await;
+    let res = replica
+        .http
+        .get(replica.url("/"))
+        .header("cookie", web.cookie_header().expect("cookie"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.expect("body").contains("sign out [alice]"));
+    // A server with another key does not.
+    let stranger = TestApp::start_with(&app.db_url, |s| {
+        s.secret_key = Some(
+            "a different secret key for this test"
+                .parse()
+                .expect("secret"),
+        );
+    })
+    .await;
+    let res = stranger
+        .http
+        .get(stranger.url("/"))
+        .header("cookie", web.cookie_header().expect("cookie"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 302);
+    replica.stop().await;
+    stranger.stop().await;
+}
+
+async fn login_starts_a_fresh_session(app: TestApp) {
+    let web = WebClient::new(&app);
+    web.register_and_login("alice", "pw").await;
+    // Log out without looking at the next page: the session now holds a pending flash.
+    assert_eq!(web.get("/logout").await.status, 302);
+    let before_login = web.cookie_header().expect("cookie");
+    let page = web.login("alice", "pw").await;
+    assert!(page.contains("sign out [alice]"));
+    assert_ne!(web.cookie_header().expect("cookie"), before_login);
+    // Nothing of the session before the login carries over into the new one.
+    assert!(page.contains("<li>You were logged in</li>"));
+    assert!(!page.contains("You were logged out"));
+}
+
+async fn flashes_survive_exactly_one_redirect(app: TestApp) {
+    let web = WebClient::new(&app);
+    web.register("alice", "pw").await;
+    let page = web
+        .post("/login", &[("username", "alice"), ("password", "pw")])
+        .await;
+    assert_eq!(page.location.as_deref(), Some("/"));
+    let page = web.get("/").await;
+    assert!(page.contains(r#"<ul class="flashes">"#));
+    assert!(page.contains("<li>You were logged in</li>"));
+    let page = web.get("/").await;
+    assert!(!page.contains("You were logged in"));
+    assert!(!page.contains(r#"<ul class="flashes">"#));
+}
+
+async fn logout_ends_the_session(app: TestApp) {
+    let web = WebClient::new(&app);
+    web.register_and_login("alice", "pw").await;
+    web.logout().await;
+    let page = web.post("/add_message", &[("text", "after logout")]).await;
+    assert_eq!(page.status, 401);
+    assert!(!web.get("/public").await.contains("after logout"));
+}
+
+on_both_backends!(
+    cross_origin_writes_are_refused_and_change_nothing,
+    session_cookie_is_signed_httponly_samesite_lax,
+    sessions_survive_a_restart_with_the_same_key,
+    login_starts_a_fresh_session,
+    flashes_survive_exactly_one_redirect,
+    logout_ends_the_session,
+);
