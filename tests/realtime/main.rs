@@ -7,6 +7,7 @@ mod common;
 
 mod client;
 mod cluster;
+mod pages;
 mod protocol;
 mod slow;
 mod streams;
