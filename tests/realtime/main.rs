@@ -7,6 +7,7 @@ mod common;
 
 mod client;
 mod cluster;
+mod live_page;
 mod pages;
 mod protocol;
 mod slow;
