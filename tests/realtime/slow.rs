@@ -12,7 +12,7 @@ use crate::common::{Backend, TestApp, TestDb};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_reader_is_closed_with_4008_while_a_fast_reader_gets_every_post() {
     let db = TestDb::new(Backend::Sqlite).await;
-    let app = TestApp::start_with(&db.url, |s| s.ws_queue = 8).await;
+    let app = TestApp::start_with(&db.url, |s| s.ws_queue = 128).await;
     app.register("alice").await;
 
     // The stalled reader shrinks its receive window so the server's writes back up soon.
@@ -29,7 +29,7 @@ async fn a_stalled_reader_is_closed_with_4008_while_a_fast_reader_gets_every_pos
     let mut fast = WsClient::stream(&app, "public").await;
 
     // Post until the server gives up on the stalled reader: the kernel's send buffer
-    // (megabytes) fills first, then the server's write buffer, then its queue of 8.
+    // (megabytes) fills first, then the server's write buffer, then its queue of 128.
     let text = "x".repeat(900);
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<usize>();
     let reading = tokio::spawn(async move {
