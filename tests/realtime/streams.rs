@@ -175,6 +175,44 @@ async fn since_joins_live_with_no_gap_and_no_duplicate(app: TestApp) {
     joiner.expect_nothing(Duration::from_millis(300)).await;
 }
 
+/// Concurrent posters commit (and publish) ids out of order; every stream still gets each
+/// message once, in id order.
+async fn concurrent_posts_arrive_once_in_id_order(app: TestApp) {
+    let names: Vec<String> = (0..4).map(|i| format!("poster{i}")).collect();
+    for name in &names {
+        app.register(name).await;
+    }
+    let mut public = WsClient::stream(&app, "public").await;
+    let mut posters = Vec::new();
+    for name in names.clone() {
+        let http = app.http.clone();
+        let url = app.url(&format!("/api/msgs/{name}"));
+        posters.push(tokio::spawn(async move {
+            for i in 0..25 {
+                let res = http
+                    .post(&url)
+                    .header("Authorization", crate::common::SIM_AUTH)
+                    .json(&serde_json::json!({"content": format!("{name} {i}")}))
+                    .send()
+                    .await
+                    .expect("post");
+                assert_eq!(res.status(), 204);
+            }
+        }));
+    }
+    for poster in posters {
+        poster.await.expect("poster");
+    }
+    let got = public.messages(100).await;
+    let ids: Vec<i64> = got.iter().map(|m| m.3).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids ascend: {ids:?}");
+    let mut contents: Vec<&str> = got.iter().map(|m| m.2.as_str()).collect();
+    contents.sort();
+    contents.dedup();
+    assert_eq!(contents.len(), 100, "every post once");
+    public.expect_nothing(Duration::from_millis(300)).await;
+}
+
 async fn one_post_reaches_hundreds_of_sockets(app: TestApp) {
     register_all(&app, &["alice"]).await;
     let mut sockets = Vec::new();
@@ -197,5 +235,6 @@ on_both_backends!(
     follow_and_unfollow_change_an_open_home_stream,
     since_replays_then_continues_live,
     since_joins_live_with_no_gap_and_no_duplicate,
+    concurrent_posts_arrive_once_in_id_order,
     one_post_reaches_hundreds_of_sockets,
 );
