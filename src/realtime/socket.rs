@@ -62,6 +62,8 @@ struct ActiveSub {
 enum Stop {
     /// The peer went away or broke the protocol.
     Gone,
+    /// The peer sent a close frame: finish the closing handshake.
+    PeerClosed,
     /// The peer's queue overflowed.
     TooSlow,
     Shutdown,
@@ -99,8 +101,12 @@ pub async fn run(ws: WebSocketStream, conn: Connection) {
         Stop::TooSlow => Some((CLOSE_TOO_SLOW, "too slow: resume with since")),
         Stop::Shutdown => Some((1001, "server shutting down")),
         Stop::Idle => Some((1000, "idle")),
-        Stop::Gone => None,
+        Stop::Gone | Stop::PeerClosed => None,
     };
+    if matches!(stop, Stop::PeerClosed) {
+        // tungstenite queued the close reply; flushing it completes the handshake.
+        let _ = tokio::time::timeout(CLOSE_WAIT, sink.close()).await;
+    }
     if let Some((code, reason)) = close {
         let frame = Message::Close(Some((CloseCode::from(code), reason.into())));
         let _ = tokio::time::timeout(CLOSE_WAIT, sink.send(frame)).await;
@@ -149,7 +155,8 @@ impl SocketTask {
                     last_heard = Instant::now();
                     let result = match incoming {
                         Some(Ok(Message::Text(text))) => self.on_frame(sink, &text).await,
-                        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => Err(Stop::Gone),
+                        Some(Ok(Message::Close(_))) => Err(Stop::PeerClosed),
+                        None | Some(Err(_)) => Err(Stop::Gone),
                         Some(Ok(Message::Binary(_))) => {
                             self.send(sink, error_frame("frames are JSON text")).await
                         }
