@@ -49,9 +49,10 @@ impl SocketHandle {
         (Arc::new(handle), rx)
     }
 
-    /// Completes once the socket's queue has overflowed.
-    pub async fn kicked(&self) {
-        self.kick.notified().await
+    /// Completes once the socket's queue has overflowed. Keep one pinned and poll it
+    /// again and again: it stays registered.
+    pub fn kick_signal(&self) -> tokio::sync::futures::Notified<'_> {
+        self.kick.notified()
     }
 
     pub fn is_slow(&self) -> bool {

@@ -70,7 +70,23 @@ enum Stop {
     Idle,
 }
 
-type Sink = SplitSink<WebSocketStream, Message>;
+type SinkHalf = SplitSink<WebSocketStream, Message>;
+
+/// The write half with the socket's kick signal, so every write gives up at once when the
+/// socket is kicked (a peer that stopped reading blocks the write).
+struct Writer<'a, 'n> {
+    sink: &'a mut SinkHalf,
+    kicked: std::pin::Pin<&'a mut tokio::sync::futures::Notified<'n>>,
+}
+
+impl Writer<'_, '_> {
+    async fn write(&mut self, message: Message) -> Result<(), Stop> {
+        tokio::select! {
+            sent = self.sink.send(message) => sent.map_err(|_| Stop::Gone),
+            _ = self.kicked.as_mut() => Err(Stop::TooSlow),
+        }
+    }
+}
 
 /// Counts this socket in `minitwit_ws_connections` for as long as it lives.
 struct Gauge(Hub);
@@ -114,7 +130,7 @@ pub async fn run(ws: WebSocketStream, conn: Connection) {
 }
 
 /// Completes when the server starts shutting down (or the hub is gone).
-async fn stopping(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
+async fn stopping(mut shutdown: tokio::sync::watch::Receiver<bool>) {
     while !*shutdown.borrow_and_update() {
         if shutdown.changed().await.is_err() {
             return;
@@ -131,13 +147,21 @@ struct SocketTask {
 impl SocketTask {
     async fn serve(
         &mut self,
-        sink: &mut Sink,
+        sink: &mut SinkHalf,
         mut stream: SplitStream<WebSocketStream>,
         mut rx: mpsc::Receiver<Outgoing>,
     ) -> Stop {
         let hub = self.conn.hub.clone();
         let limits = hub.limits().clone();
-        let mut shutdown = hub.shutdown_signal();
+        // Both futures are made once and stay registered: re-creating them on every
+        // wake-up would re-register 10k sockets on shared waiter lists per message.
+        let stopping = stopping(hub.shutdown_signal());
+        tokio::pin!(stopping);
+        let handle = self.handle.clone();
+        let kicked = handle.kick_signal();
+        tokio::pin!(kicked);
+        let mut w = Writer { sink, kicked };
+        let sink = &mut w;
         if let Some((name, since)) = self.conn.initial.take() {
             if let Err(stop) = self.subscribe(sink, name, since).await {
                 return stop;
@@ -149,8 +173,8 @@ impl SocketTask {
         loop {
             tokio::select! {
                 biased;
-                _ = stopping(&mut shutdown) => return Stop::Shutdown,
-                _ = self.handle.kicked() => return Stop::TooSlow,
+                _ = &mut stopping => return Stop::Shutdown,
+                _ = sink.kicked.as_mut() => return Stop::TooSlow,
                 incoming = stream.next() => {
                     last_heard = Instant::now();
                     let result = match incoming {
@@ -186,7 +210,7 @@ impl SocketTask {
     }
 
     /// Sends a live message unless this stream already sent it (or a later one).
-    async fn forward(&mut self, sink: &mut Sink, outgoing: Outgoing) -> Result<(), Stop> {
+    async fn forward(&mut self, sink: &mut Writer<'_, '_>, outgoing: Outgoing) -> Result<(), Stop> {
         let Some(sub) = self.subs.iter_mut().find(|s| s.id == outgoing.sub) else {
             return Ok(()); // unsubscribed meanwhile
         };
@@ -205,7 +229,7 @@ impl SocketTask {
         Ok(())
     }
 
-    async fn on_frame(&mut self, sink: &mut Sink, text: &str) -> Result<(), Stop> {
+    async fn on_frame(&mut self, sink: &mut Writer<'_, '_>, text: &str) -> Result<(), Stop> {
         match ClientFrame::parse(text) {
             Err(e) => self.send(sink, error_frame(&e)).await,
             Ok(ClientFrame::Subscribe { stream, since }) => match StreamName::parse(&stream) {
@@ -227,7 +251,7 @@ impl SocketTask {
     /// second copy. So replay joins live with no gap and no duplicate.
     async fn subscribe(
         &mut self,
-        sink: &mut Sink,
+        sink: &mut Writer<'_, '_>,
         name: StreamName,
         since: Option<i64>,
     ) -> Result<(), Stop> {
@@ -287,7 +311,7 @@ impl SocketTask {
     /// Sends the stream's newest messages after `since` (at most [`MAX_REPLAY`]), oldest first.
     async fn replay(
         &mut self,
-        sink: &mut Sink,
+        sink: &mut Writer<'_, '_>,
         key: SubKey,
         label: &str,
         since: i64,
@@ -319,16 +343,11 @@ impl SocketTask {
         Ok(())
     }
 
-    async fn send(&self, sink: &mut Sink, text: String) -> Result<(), Stop> {
+    async fn send(&self, sink: &mut Writer<'_, '_>, text: String) -> Result<(), Stop> {
         self.write(sink, Message::Text(text)).await
     }
 
-    /// Writes one frame, giving up at once if the socket is kicked meanwhile (a peer that
-    /// stopped reading blocks the write).
-    async fn write(&self, sink: &mut Sink, message: Message) -> Result<(), Stop> {
-        tokio::select! {
-            sent = sink.send(message) => sent.map_err(|_| Stop::Gone),
-            _ = self.handle.kicked() => Err(Stop::TooSlow),
-        }
+    async fn write(&self, sink: &mut Writer<'_, '_>, message: Message) -> Result<(), Stop> {
+        sink.write(message).await
     }
 }

@@ -340,9 +340,13 @@ type Ws =
 
 async fn connect(source: IpAddr, target: SocketAddr) -> Result<Ws, String> {
     let socket = TcpSocket::new_v4().map_err(|e| e.to_string())?;
-    socket
-        .bind(SocketAddr::new(source, 0))
-        .map_err(|e| format!("bind {source}: {e}"))?;
+    // Binding to port 0 makes the kernel search for a free port at bind time (slow with
+    // thousands of sockets), so only sockets past the first source address bind.
+    if source != IpAddr::V4(Ipv4Addr::LOCALHOST) {
+        socket
+            .bind(SocketAddr::new(source, 0))
+            .map_err(|e| format!("bind {source}: {e}"))?;
+    }
     let tcp = socket
         .connect(target)
         .await
