@@ -1,7 +1,8 @@
 //! The HTTP side of the streams: `/ws`, `/api/stream` and `/static/live.js`.
 //!
 //! Everything that can be refused is refused before the upgrade, with a plain 4xx:
-//! a bad stream name (400), an unknown user (404), `home` without a session (401),
+//! a bad stream name (400), an unknown user (404), `home` without a session or from
+//! another site's page (401),
 //! `/api/stream` without the simulator's credential (403).
 
 use poem::error::ResponseError;
@@ -72,9 +73,15 @@ pub async fn ws_stream(
         Ok(name) => name,
         Err(e) => return plain(StatusCode::BAD_REQUEST, e),
     };
-    let reader = session
-        .get::<i64>("user_id")
-        .map(|user_id| Reader { user_id });
+    // Another site's page must not open a stream with this user's cookie (cross-site
+    // websocket hijacking): its requests count as anonymous.
+    let reader = if crate::web::guard::is_cross_origin(req) {
+        None
+    } else {
+        session
+            .get::<i64>("user_id")
+            .map(|user_id| Reader { user_id })
+    };
     match &name {
         StreamName::Home if reader.is_none() => {
             return plain(

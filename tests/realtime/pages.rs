@@ -16,7 +16,19 @@ async fn home_stream_follows_the_session_and_the_web_forms(app: TestApp) {
     app.register("carol").await;
 
     let cookie = alice.cookie_header().expect("alice has a session cookie");
-    let mut home = WsClient::connect(&app, "/ws?stream=home", &[("Cookie", &cookie)]).await;
+    // Another site's page cannot use alice's cookie for her home stream.
+    let evil = [
+        ("Cookie", cookie.as_str()),
+        ("Origin", "http://evil.example"),
+    ];
+    assert_eq!(refused_with(&app, "/ws?stream=home", &evil).await, 401);
+    let own_origin = app.base.clone();
+    let mut home = WsClient::connect(
+        &app,
+        "/ws?stream=home",
+        &[("Cookie", &cookie), ("Origin", &own_origin)],
+    )
+    .await;
     home.expect_subscribed("home").await;
     let mut public = WsClient::stream(&app, "public").await;
 
@@ -51,27 +63,11 @@ async fn home_stream_follows_the_session_and_the_web_forms(app: TestApp) {
 
     // After logging out the same cookie jar no longer opens a home stream.
     alice.logout().await;
-    let path = "/ws?stream=home";
-    match alice.cookie_header() {
-        Some(cookie) => {
-            let request = {
-                use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-                let mut r = crate::client::ws_url(&app, path)
-                    .into_client_request()
-                    .expect("request");
-                r.headers_mut()
-                    .insert("Cookie", cookie.parse().expect("cookie"));
-                r
-            };
-            match tokio_tungstenite::connect_async(request).await {
-                Err(tokio_tungstenite::tungstenite::Error::Http(res)) => {
-                    assert_eq!(res.status(), 401)
-                }
-                other => panic!("home after logout: {:?}", other.map(|_| ())),
-            }
-        }
-        None => assert_eq!(refused_status(&app, path, None).await, 401),
-    }
+    let status = match alice.cookie_header() {
+        Some(cookie) => refused_with(&app, "/ws?stream=home", &[("Cookie", &cookie)]).await,
+        None => refused_status(&app, "/ws?stream=home", None).await,
+    };
+    assert_eq!(status, 401);
 }
 
 async fn live_js_is_served_from_the_binary(app: TestApp) {
@@ -101,6 +97,25 @@ async fn live_js_is_served_from_the_binary(app: TestApp) {
         .expect("body");
     assert!(page.contains(r#"<script src="/static/live.js" defer></script>"#));
     assert!(page.contains(r#"data-stream="public""#));
+}
+
+/// The status of a refused upgrade sent with `headers`.
+async fn refused_with(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> u16 {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::HeaderName;
+    let mut request = crate::client::ws_url(app, path)
+        .into_client_request()
+        .expect("request");
+    for (name, value) in headers {
+        request.headers_mut().insert(
+            HeaderName::from_bytes(name.as_bytes()).expect("name"),
+            value.parse().expect("value"),
+        );
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => res.status().as_u16(),
+        other => panic!("{path} was not refused: {:?}", other.map(|_| ())),
+    }
 }
 
 on_both_backends!(
