@@ -149,3 +149,18 @@ async fn pings_keep_readers_alive_and_silent_peers_are_closed() {
     assert_eq!(silent.close_code().await, Some(CloseCode::Normal));
     app.stop().await;
 }
+
+/// Stopping the server closes open streams with 1001 ("going away") rather than leaving
+/// them hanging, so clients reconnect to another replica.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_the_server_closes_streams_with_going_away() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let app = TestApp::start(&db.url).await;
+    let mut ws = WsClient::stream(&app, "public").await;
+    let stopping = tokio::spawn(app.stop());
+    assert_eq!(ws.close_code().await, Some(CloseCode::Away));
+    tokio::time::timeout(Duration::from_secs(15), stopping)
+        .await
+        .expect("the server stops")
+        .expect("stop task");
+}
