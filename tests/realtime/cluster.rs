@@ -156,7 +156,12 @@ async fn posting_survives_redis_going_away_and_fan_out_resumes() {
         eprintln!("skipped the Redis fault test: redis-server is not installed");
         return;
     }
-    let backend = Backend::postgres_or_skip("Redis fault test").unwrap_or(Backend::Sqlite);
+    // Shared PostgreSQL when available (as in production), else one SQLite file.
+    let backend = if std::env::var("TEST_DATABASE_URL").is_ok() {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    };
     let db = TestDb::new(backend).await;
     let port = free_port();
     let redis = PrivateRedis::start(port).await;
