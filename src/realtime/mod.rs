@@ -9,6 +9,7 @@
 //! - [`protocol`]: stream names and the JSON frames of SPEC §4.
 //! - [`socket`]: one task per websocket (subscriptions, replay, pings, 4008).
 //! - [`routes`]: `/ws`, `/api/stream` and `/static/live.js`.
+//! - [`runtime`]: the socket tasks' own runtime, so fan-out never starves requests.
 
 pub mod envelope;
 pub mod protocol;
@@ -16,6 +17,7 @@ pub mod redis_bus;
 pub mod registry;
 pub mod reorder;
 pub mod routes;
+pub mod runtime;
 pub mod socket;
 
 use std::sync::Arc;

@@ -144,7 +144,12 @@ fn upgrade(
         initial: Some((name, since)),
     };
     ws.config(socket::websocket_config())
-        .on_upgrade(move |stream| socket::run(stream, conn))
+        .on_upgrade(move |stream| async move {
+            // If the socket runtime is gone (process exiting), the socket just closes.
+            let _ = super::runtime::handle()
+                .spawn(socket::run(stream, conn))
+                .await;
+        })
         .into_response()
 }
 
