@@ -2,8 +2,11 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::limits::{RateLimitSettings, TrustedProxies};
 
 /// The `minitwit` command line.
 #[derive(Debug, Parser)]
@@ -25,6 +28,34 @@ pub enum Command {
     Serve,
     /// Apply migrations and exit (safe to run from several replicas at once).
     Migrate,
+    /// Replay a simulator scenario against any MiniTwit API.
+    Sim(SimArgs),
+    /// Fill the database with generated users, messages and follows, for benchmarks.
+    Seed(SeedArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SimArgs {
+    /// Base URL of the API, e.g. http://127.0.0.1:8080/api
+    pub url: String,
+    /// Tab-separated scenario: id, delay, timestamp, command, user, argument[, password].
+    pub scenario: PathBuf,
+    /// Requests in flight at once; each user's actions still run in order.
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: usize,
+    /// Replay only the first N actions.
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SeedArgs {
+    #[arg(long, default_value_t = 10_000)]
+    pub users: usize,
+    #[arg(long, default_value_t = 1_000_000)]
+    pub messages: usize,
+    #[arg(long, default_value_t = 100)]
+    pub follows_per_user: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -128,6 +159,50 @@ pub struct Settings {
     /// If set, `/metrics` requires `Authorization: Bearer <token>`.
     #[arg(long, env = "METRICS_TOKEN", global = true, hide_env_values = true)]
     pub metrics_token: Option<Secret>,
+    /// Comma-separated IPs or CIDR networks of reverse proxies whose `X-Forwarded-For`
+    /// names the client for rate limiting (e.g. `10.0.0.0/8`). Empty: trust nobody.
+    #[arg(long, env = "MINITWIT_TRUSTED_PROXIES", default_value = "", global = true, value_parser = parse_trusted_proxies)]
+    pub trusted_proxies: TrustedProxies,
+    /// Login attempts per client IP per minute (burst of the same size); 0 turns it off.
+    #[arg(
+        long,
+        env = "MINITWIT_LOGIN_PER_MINUTE",
+        default_value_t = 20,
+        global = true
+    )]
+    pub login_per_minute: u32,
+    /// Registrations per client IP per minute; 0 turns it off.
+    #[arg(
+        long,
+        env = "MINITWIT_REGISTER_PER_MINUTE",
+        default_value_t = 10,
+        global = true
+    )]
+    pub register_per_minute: u32,
+    /// Websocket connects per client IP per minute; 0 turns it off.
+    #[arg(
+        long,
+        env = "MINITWIT_WS_CONNECTS_PER_MINUTE",
+        default_value_t = 120,
+        global = true
+    )]
+    pub ws_connects_per_minute: u32,
+    /// Posts per user per minute from the web; 0 turns it off.
+    #[arg(
+        long,
+        env = "MINITWIT_POSTS_PER_MINUTE",
+        default_value_t = 30,
+        global = true
+    )]
+    pub posts_per_minute: u32,
+    /// Apply the per-IP limits to requests carrying the simulator's credential too.
+    #[arg(
+        long,
+        env = "MINITWIT_LIMIT_SIMULATOR",
+        default_value_t = false,
+        global = true
+    )]
+    pub limit_simulator: bool,
     /// Log filter, in `RUST_LOG` syntax.
     #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
     pub log_level: String,
@@ -161,10 +236,33 @@ impl Settings {
             simulator_user: "simulator".into(),
             simulator_password: Secret("super_safe!".into()),
             metrics_token: None,
+            trusted_proxies: TrustedProxies::default(),
+            // Off in tests, so tests that open many sockets or log in often are not limited;
+            // the rate-limit tests turn them on explicitly.
+            login_per_minute: 0,
+            register_per_minute: 0,
+            ws_connects_per_minute: 0,
+            posts_per_minute: 0,
+            limit_simulator: false,
             log_level: "warn".into(),
             log_format: LogFormat::Pretty,
         }
     }
+}
+
+impl Settings {
+    pub fn rate_limits(&self) -> RateLimitSettings {
+        RateLimitSettings {
+            login_per_minute: self.login_per_minute,
+            register_per_minute: self.register_per_minute,
+            ws_connects_per_minute: self.ws_connects_per_minute,
+            posts_per_minute: self.posts_per_minute,
+        }
+    }
+}
+
+fn parse_trusted_proxies(raw: &str) -> Result<TrustedProxies, String> {
+    TrustedProxies::parse(raw)
 }
 
 fn parse_database_url(raw: &str) -> Result<String, String> {

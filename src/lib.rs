@@ -8,18 +8,24 @@
 //! - [`api`]: the simulator API under `/api`.
 //! - [`web`]: the classic MiniTwit pages (timelines, login, registration, follow).
 //! - [`realtime`]: publishing of new messages and follow changes to open streams.
-//! - [`metrics`]: the Prometheus registry with every family of SPEC §5.
-//! - [`health`], [`telemetry`], [`error`]: the operational edges.
+//! - [`sim`], [`seed`]: the load tool that replays simulator scenarios, and bulk seeding.
+//! - [`metrics`]: the Prometheus registry (every family of SPEC §5), request middleware
+//!   labelled by route pattern, `/metrics`, and the business gauges refreshed from the store.
+//! - [`limits`]: body size and rate limits (SPEC §6).
+//! - [`health`], [`telemetry`] (logs, request ids), [`error`]: the operational edges.
 
 pub mod api;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod health;
+pub mod limits;
 pub mod metrics;
 pub mod posting;
 pub mod realtime;
 pub mod registration;
+pub mod seed;
+pub mod sim;
 pub mod startup;
 pub mod state;
 pub mod store;

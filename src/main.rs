@@ -16,6 +16,10 @@ async fn main() -> ExitCode {
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Migrate => migrate(&settings.database_url).await,
+        Command::Sim(args) => {
+            minitwit::sim::run(&args.url, &args.scenario, args.concurrency, args.limit).await
+        }
+        Command::Seed(args) => seed(&settings.database_url, args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -38,6 +42,20 @@ async fn migrate(database_url: &str) -> Result<(), String> {
     let store = Store::connect(database_url).await?;
     store.migrate().await?;
     tracing::info!("migrations applied");
+    store.close().await;
+    Ok(())
+}
+
+async fn seed(database_url: &str, args: minitwit::config::SeedArgs) -> Result<(), String> {
+    let store = Store::connect(database_url).await?;
+    store.migrate().await?;
+    let plan = minitwit::seed::SeedPlan {
+        users: args.users,
+        messages: args.messages,
+        follows_per_user: args.follows_per_user,
+    };
+    let summary = minitwit::seed::seed(&store, &plan).await?;
+    println!("{summary}");
     store.close().await;
     Ok(())
 }

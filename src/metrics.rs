@@ -2,6 +2,20 @@
 //!
 //! Handlers and tasks update the families through [`Metrics`]; `/metrics` encodes the
 //! registry in the text format.
+//!
+//! - [`route`]: the route pattern and method of a request, as bounded label values.
+//! - [`middleware`]: counts and times every request.
+//! - [`endpoint`]: `GET /metrics`, behind `METRICS_TOKEN` when set.
+//! - [`refresh`]: the business gauges, re-read from the database on an interval.
+
+pub mod endpoint;
+pub mod middleware;
+pub mod refresh;
+pub mod route;
+
+pub use endpoint::metrics;
+pub use middleware::TrackRequests;
+pub use refresh::spawn_refresher;
 
 use std::sync::Arc;
 
@@ -56,6 +70,10 @@ impl Default for Metrics {
         Metrics::new()
     }
 }
+
+/// Every `limiter` label value, exported at 0 before its first refusal so that queries and
+/// alerts see the series from the start.
+pub const LIMITERS: &[&str] = &["login", "register", "ws_connect", "post"];
 
 /// Latency buckets from 0.5 ms to 10 s: our requests and fan-out live at the low end.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -155,6 +173,11 @@ impl Metrics {
                 .register(collector)
                 .expect("each family registered once");
         }
+        for limiter in LIMITERS {
+            f.rate_limited_total.with_label_values(&[limiter]);
+        }
+        // `latest` is -1 until the simulator records one, as `/api/latest` says.
+        f.latest_sim_action.set(-1);
         #[cfg(target_os = "linux")]
         f.registry
             .register(Box::new(

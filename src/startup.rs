@@ -13,10 +13,12 @@ use poem::{get, EndpointExt, IntoEndpoint, Route, Server};
 use sha2::{Digest, Sha512};
 
 use crate::config::Settings;
-use crate::metrics::Metrics;
+use crate::limits::{limit_body, RateLimits};
+use crate::metrics::{self, Metrics, TrackRequests};
 use crate::realtime::{Hub, SocketLimits};
 use crate::state::{AppState, SimulatorAuth};
 use crate::store::Store;
+use crate::telemetry::RequestId;
 use crate::{api, health, realtime, web};
 
 /// How long in-flight requests get to finish after a shutdown signal.
@@ -26,6 +28,21 @@ pub struct Application {
     acceptor: TcpAcceptor,
     addr: SocketAddr,
     state: AppState,
+    /// Keeps the business gauges fresh while the application lives.
+    gauges: metrics::refresh::RefresherGuard,
+    /// Housekeeping (rate-limiter sweeps, SQLite checkpoints), stopped with the app.
+    housekeeping: AbortOnDrop,
+}
+
+/// Background tasks that end when this is dropped, so a stopped app leaves nothing running.
+struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
 }
 
 impl Application {
@@ -42,9 +59,14 @@ impl Application {
                 &settings.simulator_user,
                 settings.simulator_password.expose(),
             ),
+            limits: RateLimits::new(settings.rate_limits(), metrics.clone()),
             metrics,
             settings: Arc::new(settings.clone()),
         };
+        let mut housekeeping = vec![state.limits.spawn_sweeper()];
+        housekeeping.extend(state.store.spawn_sqlite_checkpointer());
+        let housekeeping = AbortOnDrop(housekeeping);
+        let gauges = crate::metrics::spawn_refresher(state.store.clone(), state.metrics.clone());
         let acceptor = TcpListener::bind(settings.bind)
             .into_acceptor()
             .await
@@ -58,6 +80,8 @@ impl Application {
             acceptor,
             addr,
             state,
+            gauges,
+            housekeeping,
         })
     }
 
@@ -79,6 +103,8 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
         let store = self.state.store.clone();
+        let gauges = self.gauges;
+        let housekeeping = self.housekeeping;
         let hub = self.state.hub.clone();
         // Websockets never finish on their own: tell them to close when shutdown begins.
         let shutdown = async move {
@@ -88,21 +114,32 @@ impl Application {
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(routes(self.state), shutdown, Some(SHUTDOWN_GRACE))
             .await;
+        // Stop reading the database before closing it.
+        drop(gauges);
+        drop(housekeeping);
         store.close().await;
         result
     }
 }
 
-/// Every route of the app, with the state and the session middleware attached.
+/// Every route of the app, with the state, the session middleware, request metrics and
+/// request ids attached. Request ids are outermost, so every log line of a request has one.
 pub fn routes(state: AppState) -> impl IntoEndpoint {
     let sessions = CookieSession::new(session_cookie_config(&state.settings));
+    let track = TrackRequests::new(state.metrics.clone());
     let route = Route::new()
         .nest("/api", api::routes())
         .at("/ws", get(realtime::ws_stream))
         .at("/static/live.js", get(realtime::live_js))
         .at("/healthz", get(health::healthz))
-        .at("/readyz", get(health::readyz));
-    web::mount(route).with(sessions).data(state)
+        .at("/readyz", get(health::readyz))
+        .at("/metrics", get(metrics::metrics));
+    web::mount(route)
+        .with(sessions)
+        .around(limit_body)
+        .data(state)
+        .with(track)
+        .with(RequestId)
 }
 
 /// The fan-out bus: Redis pub/sub when `REDIS_URL` is set, in-process otherwise.

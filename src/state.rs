@@ -6,6 +6,7 @@ use base64::Engine;
 use subtle::ConstantTimeEq;
 
 use crate::config::Settings;
+use crate::limits::RateLimits;
 use crate::metrics::Metrics;
 use crate::realtime::Hub;
 use crate::store::Store;
@@ -17,6 +18,7 @@ pub struct AppState {
     pub hub: Hub,
     pub simulator: SimulatorAuth,
     pub metrics: Metrics,
+    pub limits: RateLimits,
     pub settings: Arc<Settings>,
 }
 

@@ -1,8 +1,21 @@
-//! Logging: human-readable by default, one JSON object per line with `LOG_FORMAT=json`.
+//! Logging: human-readable by default, one JSON object per line with `LOG_FORMAT=json`;
+//! and the request-id middleware that ties every line of a request together.
+//!
+//! Each request runs in a `request` span carrying its id (a UUID, also returned in the
+//! `X-Request-Id` header), method and route pattern, and ends with one `request finished`
+//! line. Headers, query strings and bodies are never logged, so credentials, cookies and
+//! passwords cannot reach the logs.
 
+use std::time::Instant;
+
+use poem::http::{HeaderName, HeaderValue};
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
+use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
+use uuid::Uuid;
 
 use crate::config::{LogFormat, Settings};
+use crate::metrics::route::{method_label, route_pattern};
 
 /// Installs the global subscriber; a second call (as in tests) is a no-op.
 pub fn init(settings: &Settings) {
@@ -15,7 +28,69 @@ pub fn init(settings: &Settings) {
             .json()
             .flatten_event(true)
             .with_current_span(true)
+            .with_span_list(false)
             .try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
+}
+
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Gives every request an id and a span, and logs its outcome.
+///
+/// An incoming `X-Request-Id` that is a UUID (nginx's `$request_id` is one, without dashes)
+/// is kept, so proxy and app lines share it; anything else is replaced by a fresh one, so
+/// clients cannot inject text into the logs.
+pub struct RequestId;
+
+impl<E: Endpoint> Middleware<E> for RequestId {
+    type Output = RequestIdEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        RequestIdEndpoint { inner }
+    }
+}
+
+pub struct RequestIdEndpoint<E> {
+    inner: E,
+}
+
+impl<E: Endpoint> Endpoint for RequestIdEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let id = req
+            .headers()
+            .get(&REQUEST_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| Uuid::parse_str(v.trim()).ok())
+            .unwrap_or_else(Uuid::new_v4)
+            .hyphenated()
+            .to_string();
+        let method = method_label(req.method());
+        let route = route_pattern(req.uri().path());
+        let span = tracing::info_span!("request", request_id = %id, method, route);
+        let started = Instant::now();
+        let mut response = async {
+            match self.inner.call(req).await {
+                Ok(output) => output.into_response(),
+                Err(err) => err.into_response(),
+            }
+        }
+        .instrument(span.clone())
+        .await;
+        let status = response.status().as_u16();
+        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        span.in_scope(|| {
+            if status >= 500 {
+                tracing::error!(request_id = %id, status, duration_ms, "request finished");
+            } else {
+                tracing::info!(request_id = %id, status, duration_ms, "request finished");
+            }
+        });
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            response.headers_mut().insert(REQUEST_ID_HEADER, value);
+        }
+        Ok(response)
+    }
 }

@@ -99,3 +99,38 @@ fn no_content() -> Response {
 
 /// Handler argument for the shared state.
 type State<'a> = Data<&'a AppState>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(query: &str) -> Request {
+        Request::builder()
+            .uri(format!("/api/msgs?{query}").parse().expect("uri"))
+            .finish()
+    }
+
+    #[test]
+    fn no_defaults_clamps_and_falls_back() {
+        assert_eq!(no_param(&request("")), 100);
+        assert_eq!(no_param(&request("no=abc")), 100);
+        assert_eq!(no_param(&request("no=7")), 7);
+        assert_eq!(no_param(&request("no=0")), 0);
+        assert_eq!(no_param(&request("no=-3")), 0);
+        assert_eq!(no_param(&request("no=99999999")), MAX_NO);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn query_parameters_never_panic(query in "[a-z0-9=&%+.-]{0,40}|\\PC{0,40}") {
+            let encoded: String = url::form_urlencoded::byte_serialize(query.as_bytes()).collect();
+            for q in [query.clone(), format!("no={encoded}"), format!("latest={encoded}&no={encoded}")] {
+                if let Ok(uri) = format!("/api/msgs?{q}").parse::<poem::http::Uri>() {
+                    let req = Request::builder().uri(uri).finish();
+                    proptest::prop_assert!(no_param(&req) <= MAX_NO);
+                    let _ = query_param(&req, "latest");
+                }
+            }
+        }
+    }
+}

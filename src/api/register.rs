@@ -2,8 +2,9 @@
 
 use serde::Deserialize;
 
-use super::{no_content, parse_json, State};
+use super::{no_content, parse_json, require_simulator, State};
 use crate::error::ApiError;
+use crate::limits::{client_ip, Limiter};
 use crate::registration::{register_user, Registration};
 
 #[derive(Deserialize)]
@@ -14,7 +15,19 @@ struct RegisterBody {
 }
 
 #[poem::handler]
-pub async fn register(state: State<'_>, body: Vec<u8>) -> Result<poem::Response, ApiError> {
+pub async fn register(
+    req: &poem::Request,
+    state: State<'_>,
+    body: Vec<u8>,
+) -> Result<poem::Response, ApiError> {
+    let is_simulator = require_simulator(req, &state).is_ok();
+    if !is_simulator || state.settings.limit_simulator {
+        if let Some(ip) = client_ip(req, &state.settings.trusted_proxies) {
+            if let Err(limited) = state.limits.check_ip(Limiter::Register, ip) {
+                return Ok(limited.api_response());
+            }
+        }
+    }
     let body: RegisterBody = parse_json(&body)?;
     let registration = Registration {
         username: body.username.as_deref().unwrap_or(""),

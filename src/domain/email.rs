@@ -35,4 +35,12 @@ mod tests {
         assert!(Email::parse("").is_err());
         assert!(Email::parse(&format!("a@{}", "b".repeat(300))).is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn accepted_exactly_when_it_has_an_at_and_fits(raw in ".{0,300}") {
+            let expected = raw.contains('@') && raw.chars().count() <= 254;
+            proptest::prop_assert_eq!(Email::parse(&raw).is_ok(), expected);
+        }
+    }
 }

@@ -34,4 +34,18 @@ mod tests {
         assert!(MessageText::parse("").is_err());
         assert!(MessageText::parse("  \n").is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn accepted_exactly_when_non_blank_and_at_most_1000_chars(raw in "\\PC{0,1100}|\\s{0,5}") {
+            let expected = !raw.trim().is_empty() && raw.chars().count() <= MAX_MESSAGE_CHARS;
+            match MessageText::parse(&raw) {
+                Ok(text) => {
+                    proptest::prop_assert!(expected);
+                    proptest::prop_assert_eq!(text.as_str(), raw.as_str());
+                }
+                Err(_) => proptest::prop_assert!(!expected),
+            }
+        }
+    }
 }

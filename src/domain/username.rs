@@ -83,4 +83,17 @@ mod tests {
         }
         assert!(Username::parse("Public").is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics_and_accepts_only_valid_names(raw in "\\PC{0,80}|.{0,80}") {
+            if let Ok(name) = Username::parse(&raw) {
+                proptest::prop_assert_eq!(name.as_str(), raw.as_str());
+                let chars = raw.chars().count();
+                proptest::prop_assert!((1..=MAX_USERNAME_CHARS).contains(&chars));
+                proptest::prop_assert!(!raw.contains('/'));
+                proptest::prop_assert!(!RESERVED_USERNAMES.iter().any(|r| r.eq_ignore_ascii_case(&raw)));
+            }
+        }
+    }
 }

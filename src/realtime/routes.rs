@@ -15,6 +15,7 @@ use poem::{handler, IntoResponse, Request, Response};
 use super::protocol::StreamName;
 use super::socket::{self, Connection, Reader};
 use crate::error::ApiError;
+use crate::limits::{client_ip, Limiter};
 use crate::state::AppState;
 
 /// The live-update script of the timeline pages, embedded so the binary runs anywhere.
@@ -59,6 +60,12 @@ pub async fn ws_stream(
     session: &Session,
     state: Data<&AppState>,
 ) -> Response {
+    // Every attempt counts against the client's per-IP budget (SPEC §6), refused or not.
+    if let Some(ip) = client_ip(req, &state.settings.trusted_proxies) {
+        if let Err(limited) = state.limits.check_ip(Limiter::WsConnect, ip) {
+            return limited.api_response();
+        }
+    }
     let since = match since_param(req) {
         Ok(since) => since,
         Err(()) => return bad_since(),
@@ -100,6 +107,7 @@ pub async fn ws_stream(
 }
 
 /// `GET /api/stream?user=NAME[&since=ID]` with the simulator's Basic auth: NAME's home.
+/// Not rate limited: the simulator's credential is not (SPEC §6).
 #[handler]
 pub async fn api_stream(req: &Request, ws: WebSocket, state: Data<&AppState>) -> Response {
     let header = req

@@ -5,8 +5,9 @@
 
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, FromQueryResult, JoinType, QueryFilter,
-    QueryOrder, QuerySelect, RelationTrait, Select,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait,
+    FromQueryResult, JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait,
+    Select, Statement,
 };
 use serde::Serialize;
 
@@ -77,6 +78,45 @@ impl Store {
         scope: TimelineScope,
         page: Page,
     ) -> StoreResult<Vec<TimelineMessage>> {
+        Ok(
+            TimelineMessage::find_by_statement(self.timeline_statement(scope, page))
+                .all(&self.read)
+                .await?,
+        )
+    }
+
+    /// The database's plan for a timeline query, one line per step, to show that it is an
+    /// index range scan (used by the scale benchmark).
+    pub async fn explain_timeline(
+        &self,
+        scope: TimelineScope,
+        page: Page,
+    ) -> StoreResult<Vec<String>> {
+        let statement = self.timeline_statement(scope, page);
+        let backend = self.backend();
+        let prefix = match backend {
+            DatabaseBackend::Sqlite => "EXPLAIN QUERY PLAN ",
+            _ => "EXPLAIN ",
+        };
+        let explain = Statement {
+            sql: format!("{prefix}{}", statement.sql),
+            ..statement
+        };
+        let rows = self.read.query_all(explain).await?;
+        Ok(rows
+            .iter()
+            .map(|row| match backend {
+                DatabaseBackend::Sqlite => row.try_get::<String>("", "detail").unwrap_or_default(),
+                _ => row.try_get::<String>("", "QUERY PLAN").unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    fn timeline_statement(&self, scope: TimelineScope, page: Page) -> Statement {
+        let backend = self.backend();
+        if let (TimelineScope::Home(reader), DatabaseBackend::Postgres) = (scope, backend) {
+            return postgres_home_statement(reader, page);
+        }
         let query = scoped(timeline_select(), scope);
         let query = match page {
             Page::Newest { limit, before } => {
@@ -91,11 +131,38 @@ impl Store {
                 .order_by_asc(message::Column::MessageId)
                 .limit(limit),
         };
-        Ok(query
-            .into_model::<TimelineMessage>()
-            .all(&self.read)
-            .await?)
+        query.build(backend)
     }
+}
+
+/// PostgreSQL plans `author = me OR author IN (follows)` ordered by id as a backward scan of
+/// the whole table, which reads every message when the people followed post rarely. This
+/// form takes at most `limit` ids per followed author from the (author, id) index, then
+/// merges them: cost grows with the number followed, not with the table.
+fn postgres_home_statement(reader: i64, page: Page) -> Statement {
+    let (bound, order, limit) = match page {
+        Page::Newest { limit, before } => (before.map(|b| ("<", b)), "DESC", limit),
+        Page::After { since, limit } => (Some((">", since)), "ASC", limit),
+    };
+    let mut values: Vec<sea_orm::Value> = vec![reader.into(), (limit as i64).into()];
+    let bound = match bound {
+        Some((op, id)) => {
+            values.push(id.into());
+            format!("AND message_id {op} $3")
+        }
+        None => String::new(),
+    };
+    let sql = format!(
+        "SELECT m.message_id, m.author_id, u.username, u.email, m.text, m.pub_date \
+         FROM (SELECT $1::bigint AS author_id UNION SELECT whom_id FROM follows WHERE who_id = $1) a \
+         CROSS JOIN LATERAL (SELECT message_id FROM messages \
+             WHERE author_id = a.author_id AND flagged = false {bound} \
+             ORDER BY message_id {order} LIMIT $2) ids \
+         JOIN messages m ON m.message_id = ids.message_id \
+         JOIN users u ON u.user_id = m.author_id \
+         ORDER BY m.message_id {order} LIMIT $2"
+    );
+    Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values)
 }
 
 fn timeline_select() -> Select<message::Entity> {

@@ -4,10 +4,12 @@
 //! writer, so writes queue in-process in FIFO order instead of spinning in SQLite's busy
 //! handler, whose sleeps would dominate tail latency. PostgreSQL uses one pool for both.
 
+mod bulk;
 mod entities;
 mod follows;
 mod latest;
 mod messages;
+mod stats;
 mod users;
 
 use std::str::FromStr;
@@ -24,13 +26,17 @@ use sea_orm::{
     SqlxPostgresConnector, SqlxSqliteConnector, Statement,
 };
 
+pub use bulk::BulkMessage;
 pub use messages::{Page, TimelineMessage, TimelineScope};
+pub use stats::{Counts, Totals};
 pub use users::{CreateUserError, User};
 
 /// How long a request waits for a pooled connection before it is answered with 503.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long SQLite waits on a lock held by another process before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often the WAL is checkpointed in the background.
+const SQLITE_CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// Any fixed key works, as long as every replica uses the same one.
 const MIGRATION_LOCK_KEY: i64 = 0x6d69_6e69_7477_6974; // "minitwit"
 
@@ -82,12 +88,27 @@ fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
+/// Runs one statement on a PostgreSQL server outside any app database, such as
+/// `CREATE DATABASE` for a benchmark.
+pub async fn admin_execute(admin_url: &str, sql: &str) -> Result<(), String> {
+    use sea_orm::sqlx::Executor;
+    let mut conn = PgConnection::connect(admin_url)
+        .await
+        .map_err(|e| format!("cannot connect to {admin_url}: {e}"))?;
+    conn.execute(sql).await.map_err(|e| format!("{sql}: {e}"))?;
+    let _ = conn.close().await;
+    Ok(())
+}
+
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     read: DatabaseConnection,
     write: DatabaseConnection,
     url: String,
+    /// Users by name. Users are never renamed or deleted, so an entry never goes stale;
+    /// it saves a query on every simulator tweet and follow.
+    users_by_name: users::UserCache,
 }
 
 impl Store {
@@ -104,7 +125,11 @@ impl Store {
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true)
                 .pragma("cache_size", "-16000")
-                .pragma("temp_store", "memory");
+                .pragma("temp_store", "memory")
+                // No checkpoint inside a committing request: the checkpoint's fsync would
+                // stall that request for milliseconds. `spawn_sqlite_checkpointer` runs
+                // them in the background instead.
+                .pragma("wal_autocheckpoint", "0");
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -122,6 +147,7 @@ impl Store {
                 read: SqlxSqliteConnector::from_sqlx_sqlite_pool(read),
                 write: SqlxSqliteConnector::from_sqlx_sqlite_pool(write),
                 url: url.to_owned(),
+                users_by_name: Default::default(),
             })
         } else {
             let options =
@@ -138,6 +164,7 @@ impl Store {
                 read: db.clone(),
                 write: db,
                 url: url.to_owned(),
+                users_by_name: Default::default(),
             })
         }
     }
@@ -179,6 +206,35 @@ impl Store {
         self.read
             .execute(Statement::from_string(self.backend(), "SELECT 1"))
             .await?;
+        Ok(())
+    }
+
+    /// On SQLite, checkpoints the WAL into the database every second on a reader
+    /// connection, off the request path (PASSIVE: never waits for, nor blocks, the writer or
+    /// readers). Returns `None` on PostgreSQL.
+    pub fn spawn_sqlite_checkpointer(&self) -> Option<tokio::task::JoinHandle<()>> {
+        if self.backend() != DatabaseBackend::Sqlite {
+            return None;
+        }
+        let read = self.read.clone();
+        Some(tokio::spawn(async move {
+            let mut every = tokio::time::interval(SQLITE_CHECKPOINT_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                if let Err(e) = read
+                    .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
+                    .await
+                {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                }
+            }
+        }))
+    }
+
+    /// Runs a maintenance statement (such as `ANALYZE`) on the writer.
+    pub async fn execute_raw(&self, sql: &str) -> StoreResult<()> {
+        self.write.execute_unprepared(sql).await?;
         Ok(())
     }
 

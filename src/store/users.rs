@@ -1,6 +1,9 @@
 //! Users: registration and lookups by name.
 
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 use super::entities::user;
 use super::{is_unique_violation, Store, StoreError, StoreResult};
@@ -55,11 +58,18 @@ impl Store {
     }
 
     pub async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
-        Ok(user::Entity::find()
+        if let Some(user) = self.users_by_name.get(username) {
+            return Ok(Some(user));
+        }
+        let found = user::Entity::find()
             .filter(user::Column::Username.eq(username))
             .one(&self.read)
             .await?
-            .map(User::from))
+            .map(User::from);
+        if let Some(user) = &found {
+            self.users_by_name.insert(user.clone());
+        }
+        Ok(found)
     }
 
     /// The logged-in user of a session.
@@ -71,16 +81,34 @@ impl Store {
     }
 
     pub async fn user_id_by_name(&self, username: &str) -> StoreResult<Option<i64>> {
-        Ok(user::Entity::find()
-            .select_only()
-            .column(user::Column::UserId)
-            .filter(user::Column::Username.eq(username))
-            .into_tuple::<i64>()
-            .one(&self.read)
-            .await?)
+        Ok(self.user_by_name(username).await?.map(|user| user.id))
     }
 
     pub async fn username_taken(&self, username: &str) -> StoreResult<bool> {
         Ok(self.user_id_by_name(username).await?.is_some())
+    }
+}
+
+/// Most users kept in [`UserCache`]; past it the cache starts over (users are small, so
+/// this bounds it to tens of megabytes).
+const MAX_CACHED_USERS: usize = 200_000;
+
+/// Found users by name. Only hits are cached: a name not found yet may be registered by
+/// another replica at any moment.
+#[derive(Clone, Default)]
+pub(super) struct UserCache(Arc<RwLock<HashMap<String, User>>>);
+
+impl UserCache {
+    fn get(&self, username: &str) -> Option<User> {
+        self.0.read().ok()?.get(username).cloned()
+    }
+
+    fn insert(&self, user: User) {
+        if let Ok(mut users) = self.0.write() {
+            if users.len() >= MAX_CACHED_USERS {
+                users.clear();
+            }
+            users.insert(user.username.clone(), user);
+        }
     }
 }

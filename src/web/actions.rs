@@ -21,6 +21,7 @@ pub async fn add_message(
     body: Body,
 ) -> WebResult<Response> {
     let author = require_user(&state, session).await?;
+    state.limits.check_post(author.id)?;
     let form = Form::read(body).await?;
     let text = form.get("text");
     if text.trim().is_empty() {

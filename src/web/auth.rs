@@ -2,13 +2,14 @@
 
 use poem::session::Session;
 use poem::web::Data;
-use poem::{handler, Body, Response};
+use poem::{handler, Body, Request, Response};
 
 use super::error::{WebError, WebResult};
 use super::form::Form;
 use super::session::{current_user, flash, log_in, log_out, redirect};
 use super::{html, page_context};
 use crate::domain::Password;
+use crate::limits::{client_ip, Limiter};
 use crate::registration::{register_user, RegisterError, Registration};
 use crate::state::AppState;
 
@@ -22,10 +23,16 @@ pub async fn login_form(state: Data<&AppState>, session: &Session) -> WebResult<
 
 /// `POST /login`: `Invalid username` / `Invalid password` on the form, else a fresh session.
 #[handler]
-pub async fn login(state: Data<&AppState>, session: &Session, body: Body) -> WebResult<Response> {
+pub async fn login(
+    req: &Request,
+    state: Data<&AppState>,
+    session: &Session,
+    body: Body,
+) -> WebResult<Response> {
     if current_user(&state, session).await?.is_some() {
         return Ok(redirect("/"));
     }
+    limit_by_ip(req, &state, Limiter::Login)?;
     let form = Form::read(body).await?;
     let username = form.get("username");
     let Some(user) = state.store.user_by_name(username).await? else {
@@ -49,6 +56,14 @@ pub async fn login(state: Data<&AppState>, session: &Session, body: Body) -> Web
     Ok(redirect("/"))
 }
 
+/// Counts one attempt by the client's IP against `limiter`.
+fn limit_by_ip(req: &Request, state: &AppState, limiter: Limiter) -> WebResult<()> {
+    if let Some(ip) = client_ip(req, &state.settings.trusted_proxies) {
+        state.limits.check_ip(limiter, ip)?;
+    }
+    Ok(())
+}
+
 fn login_page(session: &Session, username: &str, error: Option<&str>) -> WebResult<Response> {
     let mut ctx = page_context(None, session);
     ctx.insert("username", username);
@@ -67,6 +82,7 @@ pub async fn register_form(state: Data<&AppState>, session: &Session) -> WebResu
 /// `POST /register`: the API's rules and texts (one code path), plus the repeated password.
 #[handler]
 pub async fn register(
+    req: &Request,
     state: Data<&AppState>,
     session: &Session,
     body: Body,
@@ -74,6 +90,7 @@ pub async fn register(
     if current_user(&state, session).await?.is_some() {
         return Ok(redirect("/"));
     }
+    limit_by_ip(req, &state, Limiter::Register)?;
     let form = Form::read(body).await?;
     let registration = Registration {
         username: form.get("username"),

@@ -8,6 +8,7 @@ use poem::Response;
 use tera::Context;
 
 use super::templates;
+use crate::limits::RateLimited;
 use crate::store::StoreError;
 
 #[derive(Debug)]
@@ -22,6 +23,8 @@ pub enum WebError {
     NotFound,
     /// A request body over the limit: 413.
     TooLarge,
+    /// Too many attempts from this client or user: 429 with `Retry-After`.
+    RateLimited(RateLimited),
     /// The database did not answer in time: 503, worth a retry.
     Unavailable,
     /// A bug or a broken database: 500, logged.
@@ -36,6 +39,9 @@ impl WebError {
             WebError::CrossOrigin => "This request came from another site and was refused.",
             WebError::NotFound => "There is no such page or user.",
             WebError::TooLarge => "The request is too large.",
+            WebError::RateLimited(_) => {
+                "Too many requests, please slow down and try again shortly."
+            }
             WebError::Unavailable => "The database is unavailable, please try again shortly.",
             WebError::Internal => "Something went wrong on our side.",
         }
@@ -58,6 +64,7 @@ impl ResponseError for WebError {
             WebError::CrossOrigin => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            WebError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             WebError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -79,10 +86,14 @@ impl ResponseError for WebError {
             tracing::error!(error = %e, "cannot render the error page");
             self.message().to_owned()
         });
-        Response::builder()
+        let mut res = Response::builder()
             .status(status)
             .content_type("text/html; charset=utf-8")
-            .body(body)
+            .body(body);
+        if let WebError::RateLimited(limited) = self {
+            limited.add_retry_after(&mut res);
+        }
+        res
     }
 }
 
@@ -98,6 +109,12 @@ impl From<StoreError> for WebError {
                 WebError::Internal
             }
         }
+    }
+}
+
+impl From<RateLimited> for WebError {
+    fn from(limited: RateLimited) -> Self {
+        WebError::RateLimited(limited)
     }
 }
 

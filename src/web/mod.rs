@@ -25,8 +25,6 @@ use tera::Context;
 use crate::store::User;
 use error::WebResult;
 
-pub use timeline::PER_PAGE;
-
 /// Adds the pages to `route`. `/{username}` matches any single segment that no other route
 /// claims, so this can be mounted beside the API and the streams in any order.
 pub fn mount(route: Route) -> Route {

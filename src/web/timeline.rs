@@ -15,7 +15,7 @@ use crate::state::AppState;
 use crate::store::{Page, TimelineScope, User};
 
 /// Messages per page, as the classic app shows them.
-pub const PER_PAGE: u64 = 30;
+const PER_PAGE: u64 = 30;
 
 /// The follow box on a user's page, for a logged-in reader.
 #[derive(Serialize)]

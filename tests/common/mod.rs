@@ -100,11 +100,11 @@ async fn admin_exec(admin_url: &str, sql: &str) {
 /// A running server; stop it with [`TestApp::stop`] (or let the runtime drop it).
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The server's state, for what no endpoint shows (metrics before `/metrics` exists).
+    pub state: minitwit::state::AppState,
     pub db_url: String,
     pub base: String,
     pub http: reqwest::Client,
-    /// The server's state, for what no endpoint shows (metrics families, the hub).
-    pub state: minitwit::state::AppState,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -128,13 +128,13 @@ impl TestApp {
         }));
         TestApp {
             addr,
+            state,
             db_url: db_url.to_owned(),
             base: format!("http://{addr}"),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("client"),
-            state,
             shutdown: Some(tx),
             server: Some(server),
         }

@@ -164,3 +164,41 @@ async fn stopping_the_server_closes_streams_with_going_away() {
         .expect("the server stops")
         .expect("stop task");
 }
+
+/// Websocket connects are limited per client IP (SPEC §6): past the budget, a 429 with
+/// `Retry-After` before any upgrade; the simulator's `/api/stream` is not limited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_connects_are_rate_limited_per_ip() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let app = TestApp::start_with(&db.url, |s| s.ws_connects_per_minute = 3).await;
+    app.register("alice").await;
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(WsClient::stream(&app, "public").await);
+    }
+    let request = crate::client::ws_url(&app, "/ws?stream=public");
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => {
+            assert_eq!(res.status(), 429);
+            assert!(res.headers().contains_key("retry-after"));
+        }
+        other => panic!("the 4th connect was not refused: {:?}", other.map(|_| ())),
+    }
+    assert_eq!(
+        app.state
+            .metrics
+            .rate_limited_total
+            .with_label_values(&["ws_connect"])
+            .get(),
+        1
+    );
+    for _ in 0..3 {
+        WsClient::home_of(&app, "alice").await;
+    }
+    // The sockets already open are unaffected.
+    app.tweet("alice", "still live").await;
+    for ws in &mut open {
+        assert_eq!(ws.contents(1).await, ["still live"]);
+    }
+    app.stop().await;
+}

@@ -1,4 +1,5 @@
 //! End to end in headless Chromium: register, log in, post, and see the post on the page,
+//! then follow someone with the page's button,
 //! through the real forms (so the browser's own Origin and Sec-Fetch-Site headers pass the
 //! cross-origin check).
 
@@ -65,6 +66,24 @@ async fn register_login_post_and_see_it_in_chromium() {
     tab.click_and_wait("#timeline li[data-id] strong a").await;
     assert_eq!(tab.location().await, app.url("/Ada%20Lovelace"));
     assert!(tab.text().await.contains("This is you!"));
+
+    // Following from the page's button (a POST form) brings their messages home.
+    app.register("Charles Babbage").await;
+    app.tweet("Charles Babbage", "difference engine news").await;
+    tab.goto(&app.url("/Charles%20Babbage")).await;
+    assert!(tab
+        .text()
+        .await
+        .contains("You are not yet following this user."));
+    tab.click_and_wait("button.follow").await;
+    assert_eq!(tab.location().await, app.url("/Charles%20Babbage"));
+    let text = tab.text().await;
+    assert!(
+        text.contains("You are now following \"Charles Babbage\""),
+        "{text}"
+    );
+    tab.click_and_wait("a[href='/']").await;
+    assert!(tab.text().await.contains("difference engine news"));
 
     chromium.close().await;
     app.stop().await;

@@ -180,7 +180,44 @@ async fn logout_ends_the_session(app: TestApp) {
     assert!(!web.get("/public").await.contains("after logout"));
 }
 
+async fn passwords_are_stored_as_argon2id(app: TestApp) {
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    let web = WebClient::new(&app);
+    web.register("alice", "correct horse").await;
+    let db = Database::connect(&app.db_url).await.expect("connect");
+    let row = db
+        .query_one(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT pw_hash FROM users WHERE username = 'alice'",
+        ))
+        .await
+        .expect("query")
+        .expect("alice is stored");
+    let hash: String = row.try_get("", "pw_hash").expect("pw_hash");
+    let _ = db.close().await;
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(!hash.contains("correct horse"));
+    assert!(web
+        .login("alice", "correct horse")
+        .await
+        .contains("You were logged in"));
+}
+
+async fn a_session_of_a_removed_user_is_logged_out(app: TestApp) {
+    let web = WebClient::new(&app);
+    web.register_and_login("ghost", "pw").await;
+    common::exec_sql(&app.db_url, "DELETE FROM users WHERE username = 'ghost'").await;
+    assert_eq!(web.get("/").await.location.as_deref(), Some("/public"));
+    assert_eq!(
+        web.post("/add_message", &[("text", "boo")]).await.status,
+        401
+    );
+    assert!(web.get("/public").await.contains("sign in"));
+}
+
 on_both_backends!(
+    passwords_are_stored_as_argon2id,
+    a_session_of_a_removed_user_is_logged_out,
     cross_origin_writes_are_refused_and_change_nothing,
     session_cookie_is_signed_httponly_samesite_lax,
     sessions_survive_a_restart_with_the_same_key,

@@ -309,6 +309,8 @@ async fn start_server(
         )
         .env("MINITWIT_REDIS_CHANNEL", channel)
         .env("RUST_LOG", "warn")
+        // Every socket comes from 127.0.0.x: the per-IP connect limit would refuse most.
+        .env("MINITWIT_WS_CONNECTS_PER_MINUTE", "0")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .kill_on_drop(true);

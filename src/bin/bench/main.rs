@@ -1,49 +1,52 @@
-//! `bench`: load benchmarks against real MiniTwit servers (not tests; see BENCHMARKS.md).
+//! `bench`: MiniTwit's benchmarks. Each prints its figures and the machine it ran on;
+//! BENCHMARKS.md records the results and the commands that reproduce them.
 //!
-//! - `bench fanout`: websocket fan-out (deliveries/s, post→frame latency, RSS per socket).
+//! Build in release first: `cargo build --release --bin minitwit --bin bench`.
 
 mod fanout;
-
-use std::process::ExitCode;
+mod http;
+mod machine;
+mod scale;
+mod scenario;
+mod target;
 
 use clap::{Parser, Subcommand};
 
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 #[command(name = "bench", about = "MiniTwit benchmarks")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 enum Command {
-    /// Opens N websockets on `public`, posts at a set rate, and reports deliveries/s,
-    /// post→frame latency and server RSS per socket.
+    /// wrk at 64 connections against each endpoint, as req/s, p99 and ratio to /healthz.
+    Http(http::HttpArgs),
+    /// Timeline queries at 10k users and up to 1M messages, with their query plans.
+    Scale(scale::ScaleArgs),
+    /// The simulator scenario replayed sequentially and at concurrency 8.
+    Scenario(scenario::ScenarioArgs),
+    /// N websockets on `public`, posts at a set rate: deliveries/s, post→frame latency
+    /// and server RSS per socket.
     Fanout(fanout::Args),
 }
 
-fn main() -> ExitCode {
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("bench: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    println!("{}", machine::describe());
+    let result = match cli.command {
+        Command::Http(args) => http::run(args).await,
+        Command::Scale(args) => scale::run(args).await,
+        Command::Scenario(args) => scenario::run(args).await,
+        Command::Fanout(args) => fanout::run(args).await,
     };
-    let outcome = runtime.block_on(async {
-        match cli.command {
-            Command::Fanout(args) => fanout::run(args).await,
-        }
-    });
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("bench: {message}");
-            ExitCode::FAILURE
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            std::process::ExitCode::FAILURE
         }
     }
 }

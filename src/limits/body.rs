@@ -1,0 +1,58 @@
+//! Request bodies over 64 KiB are refused with 413, whether or not they declare a length.
+
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use poem::http::{header, Method, StatusCode};
+use poem::{Body, Endpoint, IntoResponse, Request, Response};
+
+use crate::error::ApiError;
+
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Middleware: refuses a declared or actual body over [`MAX_BODY_BYTES`] before any handler
+/// sees it. Bodies are at most 64 KiB, so buffering them here costs nothing extra: every
+/// handler reads its whole body anyway.
+pub async fn limit_body<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Response> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+        return Ok(too_large(&req));
+    }
+    let may_have_body = declared.is_some_and(|len| len > 0)
+        || req.headers().contains_key(header::TRANSFER_ENCODING)
+        || !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if may_have_body {
+        let mut stream = req.take_body().into_bytes_stream();
+        let mut buffered = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| {
+                poem::Error::from_string(format!("cannot read body: {e}"), StatusCode::BAD_REQUEST)
+            })?;
+            if buffered.len() + chunk.len() > MAX_BODY_BYTES {
+                return Ok(too_large(&req));
+            }
+            buffered.extend_from_slice(&chunk);
+        }
+        req.set_body(Body::from(buffered));
+    }
+    ep.call(req).await.map(IntoResponse::into_response)
+}
+
+fn too_large(req: &Request) -> Response {
+    let message = "The request body is larger than 64 KiB";
+    if req.uri().path().starts_with("/api/") {
+        poem::error::ResponseError::as_response(&ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            message,
+        ))
+    } else {
+        Response::builder()
+            .status(StatusCode::PAYLOAD_TOO_LARGE)
+            .content_type("text/plain; charset=utf-8")
+            .body(message)
+    }
+}

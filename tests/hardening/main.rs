@@ -1,0 +1,10 @@
+//! Hardening (SPEC §6): limits, junk input, faults and restarts with nothing lost.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod durability;
+mod junk;
+mod limits;
+mod outage;
+mod server_process;

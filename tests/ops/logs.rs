@@ -1,0 +1,190 @@
+//! `LOG_FORMAT=json`: one JSON object per line, a request id per request that is also the
+//! `X-Request-Id` header, and no secrets in the logs. Runs the real binary, as deployed.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::common::{Backend, TestDb, SIM_AUTH};
+
+const PASSWORD: &str = "correct-horse-battery-staple";
+const METRICS_TOKEN: &str = "metrics-token-never-logged";
+
+/// The binary serving on a random port, its stderr lines arriving on `lines`.
+struct Server {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Server {
+    fn start(db_url: &str) -> (Server, String) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_minitwit"))
+            .args(["serve", "--bind", "127.0.0.1:0", "--database-url", db_url])
+            .env("LOG_FORMAT", "json")
+            .env("RUST_LOG", "info")
+            .env("METRICS_TOKEN", METRICS_TOKEN)
+            .env("SIMULATOR_PASSWORD", "super_safe!")
+            .env_remove("REDIS_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("minitwit starts");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = Server {
+            child,
+            lines,
+            seen: Vec::new(),
+        };
+        let addr = server
+            .wait_for(|v| v["message"].as_str().is_some_and(|m| m.contains("serving")))
+            .expect("a serving line")["addr"]
+            .as_str()
+            .expect("addr field")
+            .to_owned();
+        (server, format!("http://{addr}"))
+    }
+
+    /// The first line (parsed) matching `pred`, waiting up to 10 s for it.
+    fn wait_for(&mut self, pred: impl Fn(&serde_json::Value) -> bool) -> Option<serde_json::Value> {
+        let parse = |line: &str| -> serde_json::Value {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+        };
+        if let Some(found) = self.seen.iter().map(|l| parse(l)).find(|v| pred(v)) {
+            return Some(found);
+        }
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(10)) {
+            let value = parse(&line);
+            self.seen.push(line);
+            if pred(&value) {
+                return Some(value);
+            }
+        }
+        None
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn finished_with_id(id: &str) -> impl Fn(&serde_json::Value) -> bool + '_ {
+    move |v| v["message"] == "request finished" && v["request_id"] == id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_carry_the_request_id_and_no_secrets() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let (mut server, base) = Server::start(&db.url);
+    let http = reqwest::Client::new();
+
+    // A fresh id, returned in the header and logged with the request's outcome.
+    let res = http
+        .post(format!("{base}/api/register"))
+        .json(
+            &serde_json::json!({"username": "dora", "email": "dora@example.com", "pwd": PASSWORD}),
+        )
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(res.status(), 204);
+    let id = res
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("X-Request-Id")
+        .to_owned();
+    let parsed = uuid::Uuid::parse_str(&id).expect("the id is a UUID");
+    assert_eq!(parsed.get_version_num(), 4);
+    let line = server
+        .wait_for(finished_with_id(&id))
+        .expect("a line for the request");
+    assert_eq!(line["status"], 204);
+    assert_eq!(line["level"], "INFO");
+    assert_eq!(line["span"]["route"], "/api/register");
+    assert_eq!(line["span"]["method"], "POST");
+
+    // Each request has its own id.
+    let other = http
+        .get(format!("{base}/api/latest"))
+        .send()
+        .await
+        .expect("latest");
+    let other_id = other.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert_ne!(other_id, id);
+
+    // An id from the proxy (nginx's $request_id: 32 hex digits) is kept.
+    let upstream = "0123456789abcdef0123456789abcdef";
+    let res = http
+        .get(format!("{base}/api/msgs"))
+        .header("Authorization", SIM_AUTH)
+        .header("X-Request-Id", upstream)
+        .send()
+        .await
+        .expect("msgs");
+    let kept = "01234567-89ab-cdef-0123-456789abcdef";
+    assert_eq!(res.headers()["x-request-id"], kept);
+    assert!(server.wait_for(finished_with_id(kept)).is_some());
+
+    // Anything else a client sends is replaced, so it cannot forge log content.
+    let res = http
+        .get(format!("{base}/healthz"))
+        .header("X-Request-Id", "\"}{\"level\":\"ERROR\"")
+        .send()
+        .await
+        .expect("healthz");
+    let replaced = res.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(uuid::Uuid::parse_str(&replaced).is_ok(), "{replaced}");
+    assert!(server.wait_for(finished_with_id(&replaced)).is_some());
+
+    // The web login form carries the password in its body.
+    let res = http
+        .post(format!("{base}/login"))
+        .form(&[("username", "dora"), ("password", PASSWORD)])
+        .send()
+        .await
+        .expect("login");
+    let login_id = res.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(server.wait_for(finished_with_id(&login_id)).is_some());
+
+    // Credentials travel in headers and bodies and are never written out.
+    let res = http
+        .get(format!("{base}/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(res.status(), 200);
+    let metrics_id = res.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(server.wait_for(finished_with_id(&metrics_id)).is_some());
+    let all = server.seen.join("\n");
+    for secret in [PASSWORD, METRICS_TOKEN, "super_safe!", &SIM_AUTH[6..]] {
+        assert!(!all.contains(secret), "{secret} reached the logs:\n{all}");
+    }
+    drop(server);
+    db.drop_db().await;
+}

@@ -1,0 +1,36 @@
+//! Observability and deployment (issue 5): `/metrics` and its labels, JSON logs with request
+//! ids, the business gauges, and the deployment files checked by the tools that read them
+//! (promtool, a real Prometheus, `docker stack config`).
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod business;
+mod configs;
+mod dashboards;
+mod logs;
+mod metrics;
+
+use std::path::PathBuf;
+
+/// A file of the repository, by its path from the repository root.
+pub fn repo_path(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// The binary named by `env_var`, or its usual Debian path; `None` (after saying why the
+/// test is skipped) when neither exists.
+pub fn tool_or_skip(env_var: &str, default: &str, test: &str) -> Option<PathBuf> {
+    let path = std::env::var(env_var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(default));
+    if path.exists() {
+        Some(path)
+    } else {
+        eprintln!(
+            "skipped {test}: {} not found (set {env_var} or install it)",
+            path.display()
+        );
+        None
+    }
+}
