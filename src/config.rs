@@ -104,6 +104,33 @@ pub struct Settings {
     /// Unset: in-process fan-out (one instance). Set: Redis pub/sub across instances.
     #[arg(long, env = "REDIS_URL", global = true, value_parser = parse_redis_url)]
     pub redis_url: Option<String>,
+    /// Redis pub/sub channel of the fan-out; instances sharing it see each other's posts.
+    #[arg(
+        long,
+        env = "MINITWIT_REDIS_CHANNEL",
+        default_value = "minitwit:events",
+        global = true
+    )]
+    pub redis_channel: String,
+    /// Frames a websocket may have queued before it is closed with 4008.
+    #[arg(long, env = "MINITWIT_WS_QUEUE", default_value_t = 256, global = true)]
+    pub ws_queue: usize,
+    /// Seconds between server pings on a websocket.
+    #[arg(
+        long,
+        env = "MINITWIT_WS_PING_SECS",
+        default_value_t = 25,
+        global = true
+    )]
+    pub ws_ping_secs: u64,
+    /// Seconds of silence after which a websocket peer is closed.
+    #[arg(
+        long,
+        env = "MINITWIT_WS_IDLE_SECS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub ws_idle_secs: u64,
     /// Key for signed session cookies; must be set and shared by replicas.
     #[arg(
         long,
@@ -199,6 +226,10 @@ impl Settings {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: database_url.to_owned(),
             redis_url: None,
+            redis_channel: format!("minitwit:test:{}", uuid::Uuid::new_v4().simple()),
+            ws_queue: 256,
+            ws_ping_secs: 25,
+            ws_idle_secs: 60,
             secret_key: Some(Secret(
                 "test secret key that is long enough to sign cookies".into(),
             )),

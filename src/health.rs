@@ -11,13 +11,22 @@ pub fn healthz() -> &'static str {
     "ok"
 }
 
-/// 503 while the database does not answer, so a proxy routes around this replica.
+/// 503 while the database does not answer, or while the Redis subscription is down when
+/// Redis is configured (this replica's sockets would miss other replicas' posts), so a
+/// proxy routes around this replica.
 #[handler]
 pub async fn readyz(state: Data<&AppState>) -> Response {
-    match state.store.ping().await {
-        Ok(()) => Response::builder().body("ready"),
-        Err(e) => Response::builder()
-            .status(StatusCode::SERVICE_UNAVAILABLE)
-            .body(format!("not ready: {e}")),
+    if let Err(e) = state.store.ping().await {
+        return not_ready(format!("not ready: database: {e}"));
     }
+    if state.hub.redis_connected() == Some(false) {
+        return not_ready("not ready: Redis pub/sub is not connected".into());
+    }
+    Response::builder().body("ready")
+}
+
+fn not_ready(reason: String) -> Response {
+    Response::builder()
+        .status(StatusCode::SERVICE_UNAVAILABLE)
+        .body(reason)
 }

@@ -15,11 +15,11 @@ use sha2::{Digest, Sha512};
 use crate::config::Settings;
 use crate::limits::{limit_body, RateLimits};
 use crate::metrics::{self, Metrics, TrackRequests};
-use crate::realtime::Hub;
+use crate::realtime::{Hub, SocketLimits};
 use crate::state::{AppState, SimulatorAuth};
 use crate::store::Store;
 use crate::telemetry::RequestId;
-use crate::{api, health, web};
+use crate::{api, health, realtime, web};
 
 /// How long in-flight requests get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -51,9 +51,10 @@ impl Application {
         let store = Store::connect(&settings.database_url).await?;
         store.migrate().await?;
         let metrics = Metrics::new();
+        let hub = realtime_hub(&settings, &metrics)?;
         let state = AppState {
             store,
-            hub: Hub::default(),
+            hub,
             simulator: SimulatorAuth::new(
                 &settings.simulator_user,
                 settings.simulator_password.expose(),
@@ -104,6 +105,12 @@ impl Application {
         let store = self.state.store.clone();
         let gauges = self.gauges;
         let housekeeping = self.housekeeping;
+        let hub = self.state.hub.clone();
+        // Websockets never finish on their own: tell them to close when shutdown begins.
+        let shutdown = async move {
+            shutdown.await;
+            hub.shut_down();
+        };
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(routes(self.state), shutdown, Some(SHUTDOWN_GRACE))
             .await;
@@ -122,6 +129,8 @@ pub fn routes(state: AppState) -> impl IntoEndpoint {
     let track = TrackRequests::new(state.metrics.clone());
     let route = Route::new()
         .nest("/api", api::routes())
+        .at("/ws", get(realtime::ws_stream))
+        .at("/static/live.js", get(realtime::live_js))
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
         .at("/metrics", get(metrics::metrics));
@@ -131,6 +140,19 @@ pub fn routes(state: AppState) -> impl IntoEndpoint {
         .data(state)
         .with(track)
         .with(RequestId)
+}
+
+/// The fan-out bus: Redis pub/sub when `REDIS_URL` is set, in-process otherwise.
+fn realtime_hub(settings: &Settings, metrics: &Metrics) -> Result<Hub, String> {
+    let limits = SocketLimits {
+        queue_bound: settings.ws_queue.max(1),
+        ping_interval: Duration::from_secs(settings.ws_ping_secs.max(1)),
+        idle_timeout: Duration::from_secs(settings.ws_idle_secs.max(1)),
+    };
+    match &settings.redis_url {
+        Some(url) => Hub::with_redis(metrics.clone(), limits, url, &settings.redis_channel),
+        None => Ok(Hub::in_process(metrics.clone(), limits)),
+    }
 }
 
 /// Name of the signed session cookie; the session holds `user_id` (i64) once logged in.

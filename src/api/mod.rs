@@ -36,6 +36,7 @@ pub fn routes() -> impl IntoEndpoint {
             "/fllws/:username",
             get(follows::list_follows).post(follows::change_follow),
         )
+        .at("/stream", get(crate::realtime::api_stream))
         .at("/openapi.json", get(docs::openapi_json))
         .at("/docs", get(docs::docs_page))
         .around(latest::record_latest)

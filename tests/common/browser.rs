@@ -128,6 +128,28 @@ impl Chromium {
         Tab { cdp }
     }
 
+    /// Opens a tab in a new browser context: its own cookies and storage, like a second
+    /// person on another machine (two users logged in at once).
+    pub async fn new_isolated_tab(&mut self) -> Tab {
+        let context = self
+            .browser
+            .call("Target.createBrowserContext", json!({}))
+            .await;
+        let context_id = context["browserContextId"]
+            .as_str()
+            .expect("browserContextId");
+        let target = self
+            .browser
+            .call(
+                "Target.createTarget",
+                json!({ "url": "about:blank", "browserContextId": context_id }),
+            )
+            .await;
+        let id = target["targetId"].as_str().expect("targetId");
+        let cdp = Cdp::connect(&format!("ws://{}/devtools/page/{id}", self.devtools)).await;
+        Tab { cdp }
+    }
+
     /// Asks Chromium to quit (so it reaps its own helper processes), killing it if it
     /// has not within 5 s.
     pub async fn close(mut self) {

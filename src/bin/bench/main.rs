@@ -3,6 +3,7 @@
 //!
 //! Build in release first: `cargo build --release --bin minitwit --bin bench`.
 
+mod fanout;
 mod http;
 mod machine;
 mod scale;
@@ -26,6 +27,9 @@ enum Command {
     Scale(scale::ScaleArgs),
     /// The simulator scenario replayed sequentially and at concurrency 8.
     Scenario(scenario::ScenarioArgs),
+    /// N websockets on `public`, posts at a set rate: deliveries/s, post→frame latency
+    /// and server RSS per socket.
+    Fanout(fanout::Args),
 }
 
 #[tokio::main]
@@ -36,6 +40,7 @@ async fn main() -> std::process::ExitCode {
         Command::Http(args) => http::run(args).await,
         Command::Scale(args) => scale::run(args).await,
         Command::Scenario(args) => scenario::run(args).await,
+        Command::Fanout(args) => fanout::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,0 +1,249 @@
+//! Fan-out across instances through Redis pub/sub.
+//!
+//! Each instance keeps exactly two Redis connections whatever its socket count: one
+//! publisher and one subscriber on a single channel. Publishing never blocks a request:
+//! events go through a bounded queue to the publisher task, and are dropped (and counted
+//! in `minitwit_pubsub_errors_total`) while Redis is away. The subscriber reconnects with
+//! jittered exponential backoff and feeds this instance's dispatcher; events this
+//! instance published itself are skipped, it delivered them locally already.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use rand::Rng;
+use redis::aio::MultiplexedConnection;
+use redis::AsyncConnectionConfig;
+use tokio::sync::{mpsc, watch};
+
+use super::envelope::Envelope;
+use crate::metrics::Metrics;
+
+/// Events waiting for the publisher; beyond this, Redis is too slow and events are dropped.
+const PUBLISH_QUEUE: usize = 8192;
+/// How long one connect or command may take before Redis counts as away.
+const REDIS_TIMEOUT: Duration = Duration::from_millis(1000);
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(2);
+
+/// The Redis side of a [`super::Hub`].
+pub struct RedisBus {
+    queue: mpsc::Sender<Vec<u8>>,
+    metrics: Metrics,
+    /// Whether the subscriber is connected and subscribed (for `/readyz`).
+    connected: Arc<AtomicBool>,
+    /// Dropping the bus stops both tasks.
+    _stop: watch::Sender<()>,
+}
+
+impl RedisBus {
+    pub fn start(
+        redis_url: &str,
+        channel: &str,
+        origin: u128,
+        deliver: mpsc::UnboundedSender<Envelope>,
+        metrics: &Metrics,
+    ) -> Result<RedisBus, String> {
+        let client = redis::Client::open(redis_url).map_err(|e| format!("bad REDIS_URL: {e}"))?;
+        let (queue, pending) = mpsc::channel(PUBLISH_QUEUE);
+        let (stop, stopped) = watch::channel(());
+        let connected = Arc::new(AtomicBool::new(false));
+        tokio::spawn(publisher(
+            client.clone(),
+            channel.to_owned(),
+            pending,
+            metrics.clone(),
+            connected.clone(),
+        ));
+        tokio::spawn(subscriber(
+            client,
+            channel.to_owned(),
+            origin,
+            deliver,
+            metrics.clone(),
+            connected.clone(),
+            stopped,
+        ));
+        Ok(RedisBus {
+            queue,
+            metrics: metrics.clone(),
+            connected,
+            _stop: stop,
+        })
+    }
+
+    /// Queues an event for the other instances; never waits.
+    pub fn publish(&self, envelope: &Envelope) {
+        if self.queue.try_send(envelope.to_json()).is_err() {
+            self.metrics.pubsub_errors_total.inc();
+        }
+    }
+
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+}
+
+fn connection_config() -> AsyncConnectionConfig {
+    AsyncConnectionConfig::new()
+        .set_connection_timeout(REDIS_TIMEOUT)
+        .set_response_timeout(REDIS_TIMEOUT)
+}
+
+/// Publishes queued events in order; ends when the bus is dropped.
+async fn publisher(
+    client: redis::Client,
+    channel: String,
+    mut pending: mpsc::Receiver<Vec<u8>>,
+    metrics: Metrics,
+    subscriber_up: Arc<AtomicBool>,
+) {
+    let mut conn: Option<MultiplexedConnection> = None;
+    let mut backoff = Backoff::default();
+    let mut retry_at = tokio::time::Instant::now();
+    while let Some(payload) = pending.recv().await {
+        // The subscriber being back means Redis is: reconnect now rather than after the
+        // backoff, so the first post after an outage is not dropped.
+        let due = tokio::time::Instant::now() >= retry_at || subscriber_up.load(Ordering::Relaxed);
+        if conn.is_none() && due {
+            match client
+                .get_multiplexed_async_connection_with_config(&connection_config())
+                .await
+            {
+                Ok(c) => {
+                    conn = Some(c);
+                    backoff.reset();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot connect to Redis to publish");
+                    retry_at = tokio::time::Instant::now() + backoff.next_delay();
+                }
+            }
+        }
+        // While Redis is away events are dropped at once rather than queued behind
+        // reconnects: other instances' readers resume with `since`.
+        let Some(c) = conn.as_mut() else {
+            metrics.pubsub_errors_total.inc();
+            continue;
+        };
+        let sent: redis::RedisResult<i64> = redis::cmd("PUBLISH")
+            .arg(&channel)
+            .arg(payload)
+            .query_async(c)
+            .await;
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "Redis PUBLISH failed");
+            metrics.pubsub_errors_total.inc();
+            conn = None;
+            retry_at = tokio::time::Instant::now() + backoff.next_delay();
+        }
+    }
+}
+
+/// Keeps one subscription to `channel` open, reconnecting with backoff; ends when the
+/// bus is dropped.
+async fn subscriber(
+    client: redis::Client,
+    channel: String,
+    origin: u128,
+    deliver: mpsc::UnboundedSender<Envelope>,
+    metrics: Metrics,
+    connected: Arc<AtomicBool>,
+    mut stopped: watch::Receiver<()>,
+) {
+    let mut backoff = Backoff::default();
+    loop {
+        let subscribed = async {
+            let mut pubsub = tokio::time::timeout(REDIS_TIMEOUT, client.get_async_pubsub())
+                .await
+                .map_err(|_| "connect timed out".to_owned())?
+                .map_err(|e| e.to_string())?;
+            tokio::time::timeout(REDIS_TIMEOUT, pubsub.subscribe(&channel))
+                .await
+                .map_err(|_| "subscribe timed out".to_owned())?
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>(pubsub)
+        };
+        let outcome = tokio::select! {
+            outcome = subscribed => outcome,
+            _ = stopped.changed() => return,
+        };
+        match outcome {
+            Ok(pubsub) => {
+                tracing::info!(%channel, "subscribed to Redis");
+                connected.store(true, Ordering::Relaxed);
+                backoff.reset();
+                let mut messages = pubsub.into_on_message();
+                loop {
+                    let next = tokio::select! {
+                        next = messages.next() => next,
+                        _ = stopped.changed() => return,
+                    };
+                    let Some(msg) = next else { break };
+                    metrics.pubsub_messages_received_total.inc();
+                    match Envelope::from_json(msg.get_payload_bytes()) {
+                        Some(envelope) if envelope.origin == origin => {}
+                        Some(envelope) => {
+                            if deliver.send(envelope).is_err() {
+                                return;
+                            }
+                        }
+                        None => tracing::warn!("ignored an unreadable event from Redis"),
+                    }
+                }
+                tracing::warn!("lost the Redis subscription; reconnecting");
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot subscribe to Redis"),
+        }
+        connected.store(false, Ordering::Relaxed);
+        metrics.pubsub_errors_total.inc();
+        tokio::select! {
+            _ = tokio::time::sleep(backoff.next_delay()) => {}
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
+/// Exponential backoff with full jitter, so replicas do not reconnect in lockstep.
+#[derive(Debug)]
+struct Backoff {
+    current: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            current: BACKOFF_MIN,
+        }
+    }
+}
+
+impl Backoff {
+    fn reset(&mut self) {
+        self.current = BACKOFF_MIN;
+    }
+
+    fn next_delay(&mut self) -> Duration {
+        let ceiling = self.current;
+        self.current = (self.current * 2).min(BACKOFF_MAX);
+        let ms = ceiling.as_millis().max(1) as u64;
+        Duration::from_millis(rand::thread_rng().gen_range(ms / 2..=ms))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_its_ceiling_and_resets() {
+        let mut b = Backoff::default();
+        let delays: Vec<Duration> = (0..10).map(|_| b.next_delay()).collect();
+        assert!(delays[0] <= BACKOFF_MIN);
+        assert!(delays.iter().all(|d| *d <= BACKOFF_MAX));
+        assert!(delays[9] >= BACKOFF_MAX / 2);
+        b.reset();
+        assert!(b.next_delay() <= BACKOFF_MIN);
+    }
+}

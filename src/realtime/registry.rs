@@ -1,0 +1,372 @@
+//! This instance's open subscriptions, and delivery of one event to exactly the sockets
+//! that should see it.
+//!
+//! Each message's JSON is built once per stream kind (public, `user:NAME`, home) and the
+//! same bytes are queued to every recipient. A socket whose bounded queue is full is
+//! marked slow and kicked (it closes with 4008); the others never wait for it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::{mpsc, Notify};
+
+use super::protocol::{avatar_url, message_frame};
+use crate::metrics::Metrics;
+use crate::store::TimelineMessage;
+
+/// One frame queued for one socket.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// The subscription it is for (a socket may hold several).
+    pub sub: u64,
+    /// The message id, so the socket can skip what it already sent.
+    pub id: i64,
+    /// The JSON text, shared by every recipient.
+    pub frame: Arc<str>,
+    /// When the message was committed, in Unix microseconds.
+    pub at_us: i64,
+}
+
+/// The registry's handle on one socket.
+#[derive(Debug)]
+pub struct SocketHandle {
+    tx: mpsc::Sender<Outgoing>,
+    /// Set once the queue overflowed, so the kick happens once.
+    slow: AtomicBool,
+    /// Wakes the socket task to close with 4008.
+    kick: Notify,
+}
+
+impl SocketHandle {
+    pub fn new(bound: usize) -> (Arc<SocketHandle>, mpsc::Receiver<Outgoing>) {
+        let (tx, rx) = mpsc::channel(bound.max(1));
+        let handle = SocketHandle {
+            tx,
+            slow: AtomicBool::new(false),
+            kick: Notify::new(),
+        };
+        (Arc::new(handle), rx)
+    }
+
+    /// Completes once the socket's queue has overflowed. Keep one pinned and poll it
+    /// again and again: it stays registered.
+    pub fn kick_signal(&self) -> tokio::sync::futures::Notified<'_> {
+        self.kick.notified()
+    }
+
+    pub fn is_slow(&self) -> bool {
+        self.slow.load(Ordering::Relaxed)
+    }
+
+    fn offer(&self, item: Outgoing, metrics: &Metrics) {
+        match self.tx.try_send(item) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                if !self.slow.swap(true, Ordering::Relaxed) {
+                    metrics.ws_slow_disconnects_total.inc();
+                    self.kick.notify_one();
+                }
+            }
+            // The socket is closing; it removes its subscriptions on the way out.
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+}
+
+/// Which stream a subscription is on, resolved to ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SubKey {
+    Public,
+    /// One author's messages.
+    User(i64),
+    /// A reader's home timeline.
+    Home(i64),
+}
+
+type Subscribers = HashMap<u64, Arc<SocketHandle>>;
+
+#[derive(Default)]
+struct HomeEntry {
+    subs: Subscribers,
+    /// Whom the reader follows; `None` while the first subscriber loads it.
+    followees: Option<HashSet<i64>>,
+    /// Follow changes seen while loading: (followed?, whom), replayed on top of the load.
+    pending: Vec<(bool, i64)>,
+}
+
+#[derive(Default)]
+struct Subs {
+    next_id: u64,
+    public: Subscribers,
+    users: HashMap<i64, Subscribers>,
+    homes: HashMap<i64, HomeEntry>,
+    /// Author → readers with an open home stream who follow them (the home index).
+    followers: HashMap<i64, HashSet<i64>>,
+}
+
+/// The subscriptions of this instance.
+#[derive(Default)]
+pub struct Registry {
+    subs: Mutex<Subs>,
+}
+
+impl Registry {
+    fn lock(&self) -> MutexGuard<'_, Subs> {
+        // A panic while holding the lock leaves plain maps behind; keep serving.
+        self.subs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds a subscription; returns its id and, for the first home subscription of a
+    /// reader, `true`: the caller must load the followees and call [`Registry::set_followees`].
+    pub fn add(&self, key: SubKey, socket: Arc<SocketHandle>) -> (u64, bool) {
+        let mut subs = self.lock();
+        subs.next_id += 1;
+        let id = subs.next_id;
+        let mut must_load = false;
+        match key {
+            SubKey::Public => {
+                subs.public.insert(id, socket);
+            }
+            SubKey::User(author) => {
+                subs.users.entry(author).or_default().insert(id, socket);
+            }
+            SubKey::Home(reader) => {
+                let entry = subs.homes.entry(reader).or_default();
+                must_load = entry.subs.is_empty() && entry.followees.is_none();
+                entry.subs.insert(id, socket);
+            }
+        }
+        (id, must_load)
+    }
+
+    /// Completes a reader's home index with whom they follow, plus changes seen meanwhile.
+    pub fn set_followees(&self, reader: i64, loaded: Vec<i64>) {
+        let mut subs = self.lock();
+        let Some(entry) = subs.homes.get_mut(&reader) else {
+            return;
+        };
+        let mut followees: HashSet<i64> = loaded.into_iter().collect();
+        for (followed, whom) in entry.pending.drain(..) {
+            if followed {
+                followees.insert(whom);
+            } else {
+                followees.remove(&whom);
+            }
+        }
+        let list: Vec<i64> = followees.iter().copied().collect();
+        entry.followees = Some(followees);
+        for author in list {
+            subs.followers.entry(author).or_default().insert(reader);
+        }
+    }
+
+    pub fn remove(&self, key: SubKey, id: u64) {
+        let mut subs = self.lock();
+        match key {
+            SubKey::Public => {
+                subs.public.remove(&id);
+            }
+            SubKey::User(author) => {
+                if let Some(set) = subs.users.get_mut(&author) {
+                    set.remove(&id);
+                    if set.is_empty() {
+                        subs.users.remove(&author);
+                    }
+                }
+            }
+            SubKey::Home(reader) => {
+                let Some(entry) = subs.homes.get_mut(&reader) else {
+                    return;
+                };
+                entry.subs.remove(&id);
+                if entry.subs.is_empty() {
+                    let followees = subs
+                        .homes
+                        .remove(&reader)
+                        .and_then(|e| e.followees)
+                        .unwrap_or_default();
+                    for author in followees {
+                        if let Some(readers) = subs.followers.get_mut(&author) {
+                            readers.remove(&reader);
+                            if readers.is_empty() {
+                                subs.followers.remove(&author);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Updates the home index: `who` now follows (or no longer follows) `whom`.
+    pub fn follow_changed(&self, who: i64, whom: i64, followed: bool) {
+        let mut subs = self.lock();
+        let Some(entry) = subs.homes.get_mut(&who) else {
+            return;
+        };
+        match entry.followees.as_mut() {
+            None => entry.pending.push((followed, whom)),
+            Some(followees) => {
+                if followed {
+                    followees.insert(whom);
+                    subs.followers.entry(whom).or_default().insert(who);
+                } else {
+                    followees.remove(&whom);
+                    if let Some(readers) = subs.followers.get_mut(&whom) {
+                        readers.remove(&who);
+                        if readers.is_empty() {
+                            subs.followers.remove(&whom);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Queues `message` to every subscription that should see it; returns how many.
+    pub fn deliver(&self, message: &TimelineMessage, at_us: i64, metrics: &Metrics) -> usize {
+        let subs = self.lock();
+        let author = message.author_id;
+        let avatar = avatar_url(&message.email);
+        let mut delivered = 0;
+        let mut send_all = |targets: &mut dyn Iterator<Item = (&u64, &Arc<SocketHandle>)>,
+                            frame: &Arc<str>| {
+            for (&sub, socket) in targets {
+                socket.offer(
+                    Outgoing {
+                        sub,
+                        id: message.message_id,
+                        frame: frame.clone(),
+                        at_us,
+                    },
+                    metrics,
+                );
+                delivered += 1;
+            }
+        };
+        if !subs.public.is_empty() {
+            let frame: Arc<str> = message_frame("public", message, &avatar).into();
+            send_all(&mut subs.public.iter(), &frame);
+        }
+        if let Some(targets) = subs.users.get(&author) {
+            let stream = format!("user:{}", message.username);
+            let frame: Arc<str> = message_frame(&stream, message, &avatar).into();
+            send_all(&mut targets.iter(), &frame);
+        }
+        let own = subs.homes.get(&author).map(|e| (author, e));
+        let followers = subs
+            .followers
+            .get(&author)
+            .into_iter()
+            .flatten()
+            .filter(|&&reader| reader != author)
+            .filter_map(|reader| subs.homes.get(reader).map(|e| (*reader, e)));
+        let mut home_frame: Option<Arc<str>> = None;
+        for (_, entry) in own.into_iter().chain(followers) {
+            let frame = home_frame
+                .get_or_insert_with(|| message_frame("home", message, &avatar).into())
+                .clone();
+            send_all(&mut entry.subs.iter(), &frame);
+        }
+        delivered
+    }
+
+    /// Number of subscriptions (for tests and the benchmark's sanity checks).
+    pub fn len(&self) -> usize {
+        let subs = self.lock();
+        subs.public.len()
+            + subs.users.values().map(HashMap::len).sum::<usize>()
+            + subs.homes.values().map(|e| e.subs.len()).sum::<usize>()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(id: i64, author_id: i64, username: &str) -> TimelineMessage {
+        TimelineMessage {
+            message_id: id,
+            author_id,
+            username: username.into(),
+            email: format!("{username}@x"),
+            text: format!("m{id}"),
+            pub_date: 0,
+        }
+    }
+
+    fn drain(rx: &mut mpsc::Receiver<Outgoing>) -> Vec<(i64, String)> {
+        let mut out = Vec::new();
+        while let Ok(o) = rx.try_recv() {
+            let v: serde_json::Value = serde_json::from_str(&o.frame).expect("json");
+            out.push((o.id, v["stream"].as_str().expect("stream").to_owned()));
+        }
+        out
+    }
+
+    #[test]
+    fn each_stream_gets_what_it_should() {
+        let metrics = Metrics::new();
+        let reg = Registry::default();
+        let (public, mut public_rx) = SocketHandle::new(16);
+        let (bob, mut bob_rx) = SocketHandle::new(16);
+        let (home, mut home_rx) = SocketHandle::new(16);
+        reg.add(SubKey::Public, public);
+        reg.add(SubKey::User(2), bob);
+        let (_, must_load) = reg.add(SubKey::Home(1), home);
+        assert!(must_load);
+        // A follow seen while the followees load is not lost.
+        reg.follow_changed(1, 3, true);
+        reg.set_followees(1, vec![2]);
+
+        reg.deliver(&message(1, 2, "bob"), 0, &metrics);
+        reg.deliver(&message(2, 3, "carol"), 0, &metrics);
+        reg.deliver(&message(3, 1, "alice"), 0, &metrics);
+        reg.deliver(&message(4, 4, "dave"), 0, &metrics);
+        reg.follow_changed(1, 2, false);
+        reg.deliver(&message(5, 2, "bob"), 0, &metrics);
+
+        assert_eq!(drain(&mut public_rx).len(), 5);
+        assert_eq!(
+            drain(&mut bob_rx),
+            [(1, "user:bob".into()), (5, "user:bob".into())]
+        );
+        assert_eq!(
+            drain(&mut home_rx),
+            [(1, "home".into()), (2, "home".into()), (3, "home".into())]
+        );
+    }
+
+    #[test]
+    fn a_full_queue_kicks_only_that_socket() {
+        let metrics = Metrics::new();
+        let reg = Registry::default();
+        let (slow, _slow_rx) = SocketHandle::new(2);
+        let (fast, mut fast_rx) = SocketHandle::new(100);
+        reg.add(SubKey::Public, slow.clone());
+        reg.add(SubKey::Public, fast.clone());
+        for id in 1..=10 {
+            reg.deliver(&message(id, 1, "a"), 0, &metrics);
+        }
+        assert!(slow.is_slow());
+        assert!(!fast.is_slow());
+        assert_eq!(drain(&mut fast_rx).len(), 10);
+        assert_eq!(metrics.ws_slow_disconnects_total.get(), 1);
+    }
+
+    #[test]
+    fn removing_the_last_home_subscription_clears_the_index() {
+        let reg = Registry::default();
+        let (home, _rx) = SocketHandle::new(4);
+        let (id, _) = reg.add(SubKey::Home(1), home);
+        reg.set_followees(1, vec![2, 3]);
+        reg.remove(SubKey::Home(1), id);
+        assert!(reg.is_empty());
+        assert!(reg.lock().followers.is_empty());
+    }
+}

@@ -1,0 +1,171 @@
+//! The HTTP side of the streams: `/ws`, `/api/stream` and `/static/live.js`.
+//!
+//! Everything that can be refused is refused before the upgrade, with a plain 4xx:
+//! a bad stream name (400), an unknown user (404), `home` without a session or from
+//! another site's page (401),
+//! `/api/stream` without the simulator's credential (403).
+
+use poem::error::ResponseError;
+use poem::http::StatusCode;
+use poem::session::Session;
+use poem::web::websocket::WebSocket;
+use poem::web::Data;
+use poem::{handler, IntoResponse, Request, Response};
+
+use super::protocol::StreamName;
+use super::socket::{self, Connection, Reader};
+use crate::error::ApiError;
+use crate::limits::{client_ip, Limiter};
+use crate::state::AppState;
+
+/// The live-update script of the timeline pages, embedded so the binary runs anywhere.
+const LIVE_JS: &str = include_str!("../../static/live.js");
+
+fn query_param(req: &Request, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(req.uri().query()?.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+/// `since=ID`: absent is fine; `Err` (answered with a 400) unless a non-negative integer.
+fn since_param(req: &Request) -> Result<Option<i64>, ()> {
+    match query_param(req, "since") {
+        None => Ok(None),
+        Some(raw) => match raw.trim().parse::<i64>() {
+            Ok(id) if id >= 0 => Ok(Some(id)),
+            _ => Err(()),
+        },
+    }
+}
+
+fn bad_since() -> Response {
+    plain(
+        StatusCode::BAD_REQUEST,
+        "since must be a non-negative integer",
+    )
+}
+
+fn plain(status: StatusCode, text: &str) -> Response {
+    Response::builder()
+        .status(status)
+        .content_type("text/plain; charset=utf-8")
+        .body(text.to_owned())
+}
+
+/// `GET /ws?stream=S[&since=ID]`: `public`, `user:NAME`, or `home` with a session.
+#[handler]
+pub async fn ws_stream(
+    req: &Request,
+    ws: WebSocket,
+    session: &Session,
+    state: Data<&AppState>,
+) -> Response {
+    // Every attempt counts against the client's per-IP budget (SPEC §6), refused or not.
+    if let Some(ip) = client_ip(req, &state.settings.trusted_proxies) {
+        if let Err(limited) = state.limits.check_ip(Limiter::WsConnect, ip) {
+            return limited.api_response();
+        }
+    }
+    let since = match since_param(req) {
+        Ok(since) => since,
+        Err(()) => return bad_since(),
+    };
+    let Some(raw) = query_param(req, "stream") else {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "stream is required: ?stream=public",
+        );
+    };
+    let name = match StreamName::parse(&raw) {
+        Ok(name) => name,
+        Err(e) => return plain(StatusCode::BAD_REQUEST, e),
+    };
+    // Another site's page must not open a stream with this user's cookie (cross-site
+    // websocket hijacking): its requests count as anonymous.
+    let reader = if crate::web::guard::is_cross_origin(req) {
+        None
+    } else {
+        session
+            .get::<i64>("user_id")
+            .map(|user_id| Reader { user_id })
+    };
+    match &name {
+        StreamName::Home if reader.is_none() => {
+            return plain(
+                StatusCode::UNAUTHORIZED,
+                "the home stream needs a logged-in session",
+            )
+        }
+        StreamName::User(username) => match state.store.user_id_by_name(username).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return plain(StatusCode::NOT_FOUND, "unknown user"),
+            Err(e) => return ApiError::from(e).as_response(),
+        },
+        _ => {}
+    }
+    upgrade(ws, &state, reader, name, since)
+}
+
+/// `GET /api/stream?user=NAME[&since=ID]` with the simulator's Basic auth: NAME's home.
+/// Not rate limited: the simulator's credential is not (SPEC §6).
+#[handler]
+pub async fn api_stream(req: &Request, ws: WebSocket, state: Data<&AppState>) -> Response {
+    let header = req
+        .headers()
+        .get(poem::http::header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
+    if !state.simulator.accepts(header) {
+        return ApiError::forbidden().as_response();
+    }
+    let since = match since_param(req) {
+        Ok(since) => since,
+        Err(()) => return bad_since(),
+    };
+    let Some(username) = query_param(req, "user") else {
+        return ApiError::bad_request("user is required: ?user=NAME").as_response();
+    };
+    let user_id = match state.store.user_id_by_name(&username).await {
+        Ok(Some(id)) => id,
+        Ok(None) => return ApiError::not_found("unknown user").as_response(),
+        Err(e) => return ApiError::from(e).as_response(),
+    };
+    upgrade(
+        ws,
+        &state,
+        Some(Reader { user_id }),
+        StreamName::Home,
+        since,
+    )
+}
+
+fn upgrade(
+    ws: WebSocket,
+    state: &AppState,
+    reader: Option<Reader>,
+    name: StreamName,
+    since: Option<i64>,
+) -> Response {
+    let conn = Connection {
+        hub: state.hub.clone(),
+        store: state.store.clone(),
+        reader,
+        initial: Some((name, since)),
+    };
+    ws.config(socket::websocket_config())
+        .on_upgrade(move |stream| async move {
+            // If the socket runtime is gone (process exiting), the socket just closes.
+            let _ = super::runtime::handle()
+                .spawn(socket::run(stream, conn))
+                .await;
+        })
+        .into_response()
+}
+
+/// `GET /static/live.js`.
+#[handler]
+pub fn live_js() -> Response {
+    Response::builder()
+        .content_type("application/javascript; charset=utf-8")
+        .header("Cache-Control", "public, max-age=300")
+        .body(LIVE_JS)
+}

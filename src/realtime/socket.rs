@@ -1,0 +1,353 @@
+//! One task per websocket: subscriptions, `since` replay joined to the live feed, pings,
+//! the idle timeout and the 4008 close of a reader that cannot keep up.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use poem::web::websocket::{CloseCode, Message, WebSocketConfig, WebSocketStream};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::protocol::{
+    avatar_url, error_frame, message_frame, subscribed_frame, unsubscribed_frame, ClientFrame,
+    StreamName, MAX_REPLAY,
+};
+use super::registry::{Outgoing, SocketHandle, SubKey};
+use super::Hub;
+use crate::store::{Page, Store, TimelineScope};
+
+/// Close code for a reader whose queue overflowed (it may resume with `since`).
+pub const CLOSE_TOO_SLOW: u16 = 4008;
+/// Streams one socket may hold at once, so one client cannot pile up subscriptions.
+const MAX_STREAMS: usize = 16;
+/// How long a closing handshake may wait on a peer that does not read.
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
+
+/// Small buffers: an idle socket costs kilobytes, not tungstenite's default 128 KiB read
+/// buffer (STYLE.md). Frames from clients are tiny subscribe requests.
+pub fn websocket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(4096)
+        .max_write_buffer_size(65536)
+        .max_message_size(Some(64 << 10))
+        .max_frame_size(Some(64 << 10))
+}
+
+/// Who the connection belongs to, which decides what `home` means.
+#[derive(Debug, Clone, Copy)]
+pub struct Reader {
+    pub user_id: i64,
+}
+
+/// Everything a socket task needs.
+pub struct Connection {
+    pub hub: Hub,
+    pub store: Store,
+    pub reader: Option<Reader>,
+    /// The stream named in the URL, subscribed before anything else.
+    pub initial: Option<(StreamName, Option<i64>)>,
+}
+
+struct ActiveSub {
+    name: String,
+    key: SubKey,
+    id: u64,
+    /// The highest message id sent on this stream; anything at or below is a duplicate.
+    last_sent: i64,
+}
+
+enum Stop {
+    /// The peer went away or broke the protocol.
+    Gone,
+    /// The peer sent a close frame: finish the closing handshake.
+    PeerClosed,
+    /// The peer's queue overflowed.
+    TooSlow,
+    Shutdown,
+    Idle,
+}
+
+type SinkHalf = SplitSink<WebSocketStream, Message>;
+
+/// The write half with the socket's kick signal, so every write gives up at once when the
+/// socket is kicked (a peer that stopped reading blocks the write).
+struct Writer<'a, 'n> {
+    sink: &'a mut SinkHalf,
+    kicked: std::pin::Pin<&'a mut tokio::sync::futures::Notified<'n>>,
+}
+
+impl Writer<'_, '_> {
+    async fn write(&mut self, message: Message) -> Result<(), Stop> {
+        tokio::select! {
+            sent = self.sink.send(message) => sent.map_err(|_| Stop::Gone),
+            _ = self.kicked.as_mut() => Err(Stop::TooSlow),
+        }
+    }
+}
+
+/// Counts this socket in `minitwit_ws_connections` for as long as it lives.
+struct Gauge(Hub);
+
+impl Drop for Gauge {
+    fn drop(&mut self) {
+        self.0.metrics().ws_connections.dec();
+    }
+}
+
+/// Serves one upgraded websocket until it closes.
+pub async fn run(ws: WebSocketStream, conn: Connection) {
+    let hub = conn.hub.clone();
+    hub.metrics().ws_connections.inc();
+    let _gauge = Gauge(hub.clone());
+    let (handle, rx) = SocketHandle::new(hub.limits().queue_bound);
+    let (mut sink, stream) = ws.split();
+    let mut task = SocketTask {
+        conn,
+        handle,
+        subs: Vec::new(),
+    };
+    let stop = task.serve(&mut sink, stream, rx).await;
+    for sub in &task.subs {
+        hub.registry().remove(sub.key, sub.id);
+    }
+    let close = match stop {
+        Stop::TooSlow => Some((CLOSE_TOO_SLOW, "too slow: resume with since")),
+        Stop::Shutdown => Some((1001, "server shutting down")),
+        Stop::Idle => Some((1000, "idle")),
+        Stop::Gone | Stop::PeerClosed => None,
+    };
+    if matches!(stop, Stop::PeerClosed) {
+        // tungstenite queued the close reply; flushing it completes the handshake.
+        let _ = tokio::time::timeout(CLOSE_WAIT, sink.close()).await;
+    }
+    if let Some((code, reason)) = close {
+        let frame = Message::Close(Some((CloseCode::from(code), reason.into())));
+        let _ = tokio::time::timeout(CLOSE_WAIT, sink.send(frame)).await;
+    }
+}
+
+/// Completes when the server starts shutting down (or the hub is gone).
+async fn stopping(mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    while !*shutdown.borrow_and_update() {
+        if shutdown.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+struct SocketTask {
+    conn: Connection,
+    handle: Arc<SocketHandle>,
+    subs: Vec<ActiveSub>,
+}
+
+impl SocketTask {
+    async fn serve(
+        &mut self,
+        sink: &mut SinkHalf,
+        mut stream: SplitStream<WebSocketStream>,
+        mut rx: mpsc::Receiver<Outgoing>,
+    ) -> Stop {
+        let hub = self.conn.hub.clone();
+        let limits = hub.limits().clone();
+        // Both futures are made once and stay registered: re-creating them on every
+        // wake-up would re-register 10k sockets on shared waiter lists per message.
+        let stopping = stopping(hub.shutdown_signal());
+        tokio::pin!(stopping);
+        let handle = self.handle.clone();
+        let kicked = handle.kick_signal();
+        tokio::pin!(kicked);
+        let mut w = Writer { sink, kicked };
+        let sink = &mut w;
+        if let Some((name, since)) = self.conn.initial.take() {
+            if let Err(stop) = self.subscribe(sink, name, since).await {
+                return stop;
+            }
+        }
+        let mut last_heard = Instant::now();
+        let mut pings =
+            tokio::time::interval_at(Instant::now() + limits.ping_interval, limits.ping_interval);
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut stopping => return Stop::Shutdown,
+                _ = sink.kicked.as_mut() => return Stop::TooSlow,
+                incoming = stream.next() => {
+                    last_heard = Instant::now();
+                    let result = match incoming {
+                        Some(Ok(Message::Text(text))) => self.on_frame(sink, &text).await,
+                        Some(Ok(Message::Close(_))) => Err(Stop::PeerClosed),
+                        None | Some(Err(_)) => Err(Stop::Gone),
+                        Some(Ok(Message::Binary(_))) => {
+                            self.send(sink, error_frame("frames are JSON text")).await
+                        }
+                        // Pings are answered by tungstenite; pongs only prove liveness.
+                        Some(Ok(_)) => Ok(()),
+                    };
+                    if let Err(stop) = result {
+                        return stop;
+                    }
+                }
+                outgoing = rx.recv() => {
+                    let Some(outgoing) = outgoing else { return Stop::Gone };
+                    if let Err(stop) = self.forward(sink, outgoing).await {
+                        return stop;
+                    }
+                }
+                _ = pings.tick() => {
+                    if last_heard.elapsed() >= limits.idle_timeout {
+                        return Stop::Idle;
+                    }
+                    if let Err(stop) = self.write(sink, Message::Ping(Vec::new())).await {
+                        return stop;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends a live message unless this stream already sent it (or a later one).
+    async fn forward(&mut self, sink: &mut Writer<'_, '_>, outgoing: Outgoing) -> Result<(), Stop> {
+        let Some(sub) = self.subs.iter_mut().find(|s| s.id == outgoing.sub) else {
+            return Ok(()); // unsubscribed meanwhile
+        };
+        if outgoing.id <= sub.last_sent {
+            return Ok(());
+        }
+        sub.last_sent = outgoing.id;
+        self.write(sink, Message::Text(outgoing.frame.to_string()))
+            .await?;
+        let metrics = self.conn.hub.metrics();
+        metrics.ws_messages_sent_total.inc();
+        let delay_us = super::envelope::now_us() - outgoing.at_us;
+        metrics
+            .fanout_delay_seconds
+            .observe(delay_us.max(0) as f64 / 1e6);
+        Ok(())
+    }
+
+    async fn on_frame(&mut self, sink: &mut Writer<'_, '_>, text: &str) -> Result<(), Stop> {
+        match ClientFrame::parse(text) {
+            Err(e) => self.send(sink, error_frame(&e)).await,
+            Ok(ClientFrame::Subscribe { stream, since }) => match StreamName::parse(&stream) {
+                Ok(name) => self.subscribe(sink, name, since).await,
+                Err(e) => self.send(sink, error_frame(e)).await,
+            },
+            Ok(ClientFrame::Unsubscribe { stream }) => {
+                if let Some(at) = self.subs.iter().position(|s| s.name == stream) {
+                    let sub = self.subs.swap_remove(at);
+                    self.conn.hub.registry().remove(sub.key, sub.id);
+                }
+                self.send(sink, unsubscribed_frame(&stream)).await
+            }
+        }
+    }
+
+    /// Registers the stream first, then replays from the database: anything committed
+    /// meanwhile is both queued live and maybe in the replay, and `last_sent` drops the
+    /// second copy. So replay joins live with no gap and no duplicate.
+    async fn subscribe(
+        &mut self,
+        sink: &mut Writer<'_, '_>,
+        name: StreamName,
+        since: Option<i64>,
+    ) -> Result<(), Stop> {
+        let label = name.as_string();
+        if self.subs.iter().any(|s| s.name == label) {
+            return self.send(sink, subscribed_frame(&label)).await;
+        }
+        if self.subs.len() >= MAX_STREAMS {
+            return self.send(sink, error_frame("too many streams")).await;
+        }
+        let key = match self.resolve(&name).await {
+            Ok(key) => key,
+            Err(e) => return self.send(sink, error_frame(&e)).await,
+        };
+        let registry = self.conn.hub.registry();
+        let (id, must_load) = registry.add(key, self.handle.clone());
+        if let (SubKey::Home(reader), true) = (key, must_load) {
+            let followees = self
+                .conn
+                .store
+                .followee_ids(reader)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "cannot load followees for a home stream");
+                    Vec::new()
+                });
+            registry.set_followees(reader, followees);
+        }
+        self.subs.push(ActiveSub {
+            name: label.clone(),
+            key,
+            id,
+            last_sent: since.unwrap_or(0),
+        });
+        self.send(sink, subscribed_frame(&label)).await?;
+        if let Some(since) = since {
+            self.replay(sink, key, &label, since).await?;
+        }
+        Ok(())
+    }
+
+    async fn resolve(&self, name: &StreamName) -> Result<SubKey, String> {
+        match name {
+            StreamName::Public => Ok(SubKey::Public),
+            StreamName::Home => match self.conn.reader {
+                Some(reader) => Ok(SubKey::Home(reader.user_id)),
+                None => Err("the home stream needs a logged-in session".into()),
+            },
+            StreamName::User(username) => match self.conn.store.user_id_by_name(username).await {
+                Ok(Some(id)) => Ok(SubKey::User(id)),
+                Ok(None) => Err(format!("unknown user {username}")),
+                Err(_) => Err("cannot look up that user now".into()),
+            },
+        }
+    }
+
+    /// Sends the stream's newest messages after `since` (at most [`MAX_REPLAY`]), oldest first.
+    async fn replay(
+        &mut self,
+        sink: &mut Writer<'_, '_>,
+        key: SubKey,
+        label: &str,
+        since: i64,
+    ) -> Result<(), Stop> {
+        let scope = match key {
+            SubKey::Public => TimelineScope::Public,
+            SubKey::User(author) => TimelineScope::User(author),
+            SubKey::Home(reader) => TimelineScope::Home(reader),
+        };
+        let page = Page::Newest {
+            limit: MAX_REPLAY,
+            before: None,
+        };
+        let messages = match self.conn.store.timeline(scope, page).await {
+            Ok(messages) => messages,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot replay a stream");
+                return self.send(sink, error_frame("cannot replay now")).await;
+            }
+        };
+        for message in messages.iter().rev().filter(|m| m.message_id > since) {
+            let frame = message_frame(label, message, &avatar_url(&message.email));
+            self.write(sink, Message::Text(frame)).await?;
+            self.conn.hub.metrics().ws_messages_sent_total.inc();
+            if let Some(sub) = self.subs.iter_mut().find(|s| s.name == label) {
+                sub.last_sent = sub.last_sent.max(message.message_id);
+            }
+        }
+        Ok(())
+    }
+
+    async fn send(&self, sink: &mut Writer<'_, '_>, text: String) -> Result<(), Stop> {
+        self.write(sink, Message::Text(text)).await
+    }
+
+    async fn write(&self, sink: &mut Writer<'_, '_>, message: Message) -> Result<(), Stop> {
+        sink.write(message).await
+    }
+}

@@ -1,0 +1,151 @@
+// MiniTwit live timeline: opens the page's websocket stream and shows new messages
+// without a reload (SPEC §3 "Live", §4). No framework; the page works without it.
+//
+// The timeline is `<ul id="timeline" data-stream="S" data-newest-id="ID">`. New messages
+// are rendered with the same markup as the server's, all user text escaped. A reader at
+// the top sees them inserted; a reader scrolled down gets an "N new messages" bar instead.
+// The socket reconnects with exponential backoff and jitter, resuming with `since`.
+(function () {
+  "use strict";
+
+  var timeline = document.getElementById("timeline");
+  if (!timeline || !window.WebSocket) return;
+  var stream = timeline.getAttribute("data-stream");
+  // Older pages (`?before=ID`) are history: nothing new belongs on them.
+  if (!stream || /[?&]before=/.test(location.search)) return;
+
+  var lastId = parseInt(timeline.getAttribute("data-newest-id"), 10) || 0;
+  var pending = []; // rendered <li>s waiting for the reader to come back to the top
+  var bar = null;
+  var attempt = 0;
+  var socket = null;
+
+  var AT_TOP_PX = 80;
+  var BACKOFF_MIN_MS = 500;
+  var BACKOFF_MAX_MS = 30000;
+
+  function escapeHtml(text) {
+    return String(text)
+      .replace(/&/g, "&amp;")
+      .replace(/</g, "&lt;")
+      .replace(/>/g, "&gt;")
+      .replace(/"/g, "&#34;")
+      .replace(/'/g, "&#39;");
+  }
+
+  function pad(n) {
+    return (n < 10 ? "0" : "") + n;
+  }
+
+  // `YYYY-MM-DD @ HH:MM` in UTC, as the server prints dates.
+  function formatDate(unixSeconds) {
+    var d = new Date(unixSeconds * 1000);
+    return d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) +
+      " @ " + pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes());
+  }
+
+  function render(message) {
+    var li = document.createElement("li");
+    li.setAttribute("data-id", String(message.id));
+    li.innerHTML =
+      '<img src="' + escapeHtml(message.avatar) + '"><p><strong><a href="/' +
+      escapeHtml(encodeURIComponent(message.user)) + '">' + escapeHtml(message.user) +
+      "</a></strong> " + escapeHtml(message.content) + " <small>&mdash; " +
+      escapeHtml(formatDate(message.pub_date)) + "</small></p>";
+    return li;
+  }
+
+  function atTop() {
+    return (window.scrollY || document.documentElement.scrollTop || 0) <= AT_TOP_PX;
+  }
+
+  function insert(items) {
+    // The "There's no message so far." line goes once there is a message.
+    var first = timeline.firstElementChild;
+    if (first && !first.hasAttribute("data-id")) timeline.removeChild(first);
+    // `items` is oldest first; each goes on top, so the newest ends up first.
+    for (var i = 0; i < items.length; i++) {
+      timeline.insertBefore(items[i], timeline.firstElementChild);
+    }
+    timeline.setAttribute("data-newest-id", String(lastId));
+  }
+
+  function showBar() {
+    if (!bar) {
+      bar = document.createElement("div");
+      bar.id = "live-bar";
+      bar.className = "live-bar";
+      bar.setAttribute("role", "status");
+      var link = document.createElement("a");
+      link.href = "#timeline";
+      link.addEventListener("click", function (event) {
+        event.preventDefault();
+        flush();
+        window.scrollTo(0, 0);
+      });
+      bar.appendChild(link);
+      timeline.parentNode.insertBefore(bar, timeline);
+    }
+    var n = pending.length;
+    bar.firstChild.textContent = n + (n === 1 ? " new message" : " new messages");
+  }
+
+  function flush() {
+    if (pending.length) insert(pending);
+    pending = [];
+    if (bar) {
+      bar.parentNode.removeChild(bar);
+      bar = null;
+    }
+  }
+
+  function onMessage(message) {
+    // Replay and live can overlap across reconnects: each id shows once.
+    if (typeof message.id !== "number" || message.id <= lastId) return;
+    lastId = message.id;
+    var li = render(message);
+    if (atTop() && !pending.length) {
+      insert([li]);
+    } else {
+      pending.push(li);
+      showBar();
+    }
+  }
+
+  function connect() {
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var url = scheme + location.host + "/ws?stream=" + encodeURIComponent(stream) +
+      "&since=" + lastId;
+    socket = new WebSocket(url);
+    socket.onmessage = function (event) {
+      var data;
+      try {
+        data = JSON.parse(event.data);
+      } catch (e) {
+        return;
+      }
+      if (data.event === "subscribed") attempt = 0;
+      else if (data.event === "message" && data.message) onMessage(data.message);
+    };
+    socket.onclose = function () {
+      socket = null;
+      // Full jitter, so a restarted server is not hit by every page at once.
+      var ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * Math.pow(2, attempt));
+      attempt += 1;
+      setTimeout(connect, ceiling / 2 + Math.random() * ceiling / 2);
+    };
+  }
+
+  window.addEventListener("scroll", function () {
+    if (pending.length && atTop()) flush();
+  }, { passive: true });
+
+  // Exposed for debugging and the end-to-end test: where the stream stands.
+  window.minitwitLive = {
+    lastId: function () { return lastId; },
+    pending: function () { return pending.length; },
+    connected: function () { return !!socket && socket.readyState === 1; }
+  };
+
+  connect();
+})();

@@ -1,0 +1,171 @@
+//! A websocket client for the stream tests: connect to `/ws` or `/api/stream`, read the
+//! JSON events of SPEC §4 with timeouts, and send subscribe frames.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::common::{TestApp, SIM_AUTH};
+
+/// How long a test waits for an event that should come.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub struct WsClient {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+/// `ws://` URL of `path_and_query` on `app`.
+pub fn ws_url(app: &TestApp, path_and_query: &str) -> String {
+    format!("ws://{}{}", app.addr, path_and_query)
+}
+
+/// The HTTP status the server answered an upgrade request with, when it refused it.
+pub async fn refused_status(app: &TestApp, path_and_query: &str, auth: Option<&str>) -> u16 {
+    let mut request = ws_url(app, path_and_query)
+        .into_client_request()
+        .expect("request");
+    if let Some(auth) = auth {
+        request
+            .headers_mut()
+            .insert("Authorization", auth.parse().expect("header"));
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok(_) => panic!("{path_and_query} was upgraded, expected a refusal"),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(e) => panic!("{path_and_query}: {e}"),
+    }
+}
+
+impl WsClient {
+    /// Opens `/ws?stream=STREAM` and waits for its `subscribed` event.
+    pub async fn stream(app: &TestApp, stream: &str) -> WsClient {
+        let path = format!("/ws?stream={}", crate::common::encode(stream));
+        let mut client = WsClient::connect(app, &path, &[]).await;
+        client.expect_subscribed(stream).await;
+        client
+    }
+
+    /// Opens `/api/stream?user=USER` (USER's home) with the simulator's credential.
+    pub async fn home_of(app: &TestApp, user: &str) -> WsClient {
+        let path = format!("/api/stream?user={}", crate::common::encode(user));
+        let mut client = WsClient::connect(app, &path, &[("Authorization", SIM_AUTH)]).await;
+        client.expect_subscribed("home").await;
+        client
+    }
+
+    pub async fn connect(
+        app: &TestApp,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+    ) -> WsClient {
+        let mut request = ws_url(app, path_and_query)
+            .into_client_request()
+            .expect("request");
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes())
+                    .expect("header name"),
+                value.parse().expect("header value"),
+            );
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .unwrap_or_else(|e| panic!("connect {path_and_query}: {e}"));
+        WsClient { ws }
+    }
+
+    /// The next JSON event, skipping pings; panics after [`WAIT`] or on close.
+    pub async fn next_event(&mut self) -> Value {
+        self.next_event_within(WAIT)
+            .await
+            .expect("an event within the wait")
+    }
+
+    /// The next JSON event within `wait`, or `None` if none came.
+    pub async fn next_event_within(&mut self, wait: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .ok()?;
+            match frame {
+                Some(Ok(Message::Text(text))) => {
+                    return Some(serde_json::from_str(&text).expect("events are JSON"))
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => panic!("expected an event, got {other:?}"),
+            }
+        }
+    }
+
+    pub async fn expect_subscribed(&mut self, stream: &str) {
+        let event = self.next_event().await;
+        assert_eq!(
+            event,
+            serde_json::json!({"event": "subscribed", "stream": stream})
+        );
+    }
+
+    /// The next `n` message events, as (stream, user, content, id).
+    pub async fn messages(&mut self, n: usize) -> Vec<(String, String, String, i64)> {
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            let event = self.next_event().await;
+            assert_eq!(event["event"], "message", "{event}");
+            out.push(as_tuple(&event));
+        }
+        out
+    }
+
+    /// The contents of the next `n` messages.
+    pub async fn contents(&mut self, n: usize) -> Vec<String> {
+        self.messages(n).await.into_iter().map(|m| m.2).collect()
+    }
+
+    /// Asserts that no event arrives within `wait`.
+    pub async fn expect_nothing(&mut self, wait: Duration) {
+        if let Some(event) = self.next_event_within(wait).await {
+            panic!("expected no event, got {event}");
+        }
+    }
+
+    pub async fn send_json(&mut self, value: Value) {
+        self.ws
+            .send(Message::Text(value.to_string().into()))
+            .await
+            .expect("send");
+    }
+
+    /// Reads until the server closes; returns the close code (skipping any events).
+    pub async fn close_code(&mut self) -> Option<CloseCode> {
+        loop {
+            match tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("closed within the wait")
+            {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => panic!("connection failed before a close frame: {e}"),
+                None => return None,
+            }
+        }
+    }
+}
+
+pub fn as_tuple(event: &Value) -> (String, String, String, i64) {
+    (
+        event["stream"].as_str().expect("stream").to_owned(),
+        event["message"]["user"].as_str().expect("user").to_owned(),
+        event["message"]["content"]
+            .as_str()
+            .expect("content")
+            .to_owned(),
+        event["message"]["id"].as_i64().expect("id"),
+    )
+}
