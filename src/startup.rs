@@ -52,6 +52,8 @@ impl Application {
         store.migrate().await?;
         let metrics = Metrics::new();
         let hub = realtime_hub(&settings, &metrics)?;
+        let cached = store.clone();
+        hub.on_remote_message(move || cached.note_remote_post());
         let state = AppState {
             store,
             hub,

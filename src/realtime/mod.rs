@@ -79,6 +79,8 @@ struct HubInner {
     limits: SocketLimits,
     /// Flips to `true` when the server stops, so socket tasks can close cleanly.
     shutdown: watch::Sender<bool>,
+    /// Called for each message another instance posted (see [`Hub::on_remote_message`]).
+    remote_message_hook: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
 }
 
 impl Hub {
@@ -122,6 +124,7 @@ impl Hub {
                 metrics,
                 limits,
                 shutdown: watch::channel(false).0,
+                remote_message_hook: std::sync::OnceLock::new(),
             }),
         };
         // The dispatcher holds only a weak reference, so it ends with the last Hub clone.
@@ -169,6 +172,12 @@ impl Hub {
         self.inner.shutdown.subscribe()
     }
 
+    /// Runs `hook` for every message another instance announces, so caches of this
+    /// instance (the store's public page) learn of posts they did not see. Set once.
+    pub fn on_remote_message(&self, hook: impl Fn() + Send + Sync + 'static) {
+        let _ = self.inner.remote_message_hook.set(Box::new(hook));
+    }
+
     /// Tells every socket task to close (graceful shutdown).
     pub fn shut_down(&self) {
         let _ = self.inner.shutdown.send(true);
@@ -199,6 +208,11 @@ async fn dispatch(hub: std::sync::Weak<HubInner>, mut rx: mpsc::UnboundedReceive
                     hub.registry.follow_changed(*who, *whom, false)
                 }
                 WireEvent::Message { .. } => {
+                    if envelope.origin != hub.origin {
+                        if let Some(hook) = hub.remote_message_hook.get() {
+                            hook();
+                        }
+                    }
                     if let Some(message) = envelope.event.message() {
                         hub.registry.deliver(&message, envelope.at_us, &hub.metrics);
                     }
