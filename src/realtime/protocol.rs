@@ -172,4 +172,22 @@ mod tests {
                 "avatar":"https://www.gravatar.com/avatar/c160f8cc69a4f0bf2b0362752353d060?d=identicon&s=48"}})
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn client_frames_and_stream_names_never_panic(raw in "\\PC{0,120}") {
+            let _ = ClientFrame::parse(&raw);
+            if let Ok(stream) = StreamName::parse(&raw) {
+                // What parses prints back as it was written.
+                proptest::prop_assert_eq!(stream.as_string(), raw);
+            }
+        }
+
+        #[test]
+        fn subscribe_frames_round_trip(name in "[^\"\\\\]{1,64}", since in proptest::option::of(proptest::num::i64::ANY)) {
+            let frame = serde_json::json!({"type": "subscribe", "stream": format!("user:{name}"), "since": since});
+            let parsed = ClientFrame::parse(&frame.to_string());
+            proptest::prop_assert_eq!(parsed, Ok(ClientFrame::Subscribe { stream: format!("user:{name}"), since }));
+        }
+    }
 }

@@ -117,6 +117,14 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits() {
         .expect("register");
     assert_eq!(res.status(), 204);
 
+    // An open websocket, which must be told to go away (1001) and reconnect elsewhere.
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!(
+        "{}/ws?stream=public",
+        server.base.replace("http://", "ws://")
+    ))
+    .await
+    .expect("websocket opens");
+
     // A post whose body is still arriving when SIGTERM comes.
     let addr = server.base.trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(&addr)
@@ -145,6 +153,22 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits() {
         .await
         .expect("response");
     assert!(response.starts_with("HTTP/1.1 204"), "{response}");
+
+    let close_code = tokio::time::timeout(Duration::from_secs(10), async {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        while let Some(frame) = socket.next().await {
+            match frame {
+                Ok(Message::Close(Some(close))) => return Some(u16::from(close.code)),
+                Ok(Message::Close(None)) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+        None
+    })
+    .await
+    .expect("the socket is closed within 10 s of SIGTERM");
+    assert_eq!(close_code, Some(1001), "websockets are told to go away");
 
     // New connections are refused, and the process exits cleanly.
     let exited = tokio::task::spawn_blocking(move || {
