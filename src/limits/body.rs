@@ -20,6 +20,7 @@ pub async fn limit_body<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Resu
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+        drain(&mut req).await;
         return Ok(too_large(&req));
     }
     let may_have_body = declared.is_some_and(|len| len > 0)
@@ -33,6 +34,7 @@ pub async fn limit_body<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Resu
                 poem::Error::from_string(format!("cannot read body: {e}"), StatusCode::BAD_REQUEST)
             })?;
             if buffered.len() + chunk.len() > MAX_BODY_BYTES {
+                drain_stream(&mut stream, buffered.len() + chunk.len()).await;
                 return Ok(too_large(&req));
             }
             buffered.extend_from_slice(&chunk);
@@ -40,6 +42,28 @@ pub async fn limit_body<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Resu
         req.set_body(Body::from(buffered));
     }
     ep.call(req).await.map(IntoResponse::into_response)
+}
+
+/// Bodies up to this size are read and dropped before answering 413, so a client still
+/// sending gets the answer instead of a reset connection; larger ones are cut off.
+const DRAIN_LIMIT: usize = 1024 * 1024;
+
+async fn drain(req: &mut Request) {
+    let mut stream = req.take_body().into_bytes_stream();
+    drain_stream(&mut stream, 0).await;
+}
+
+async fn drain_stream<S, B, E>(stream: &mut S, mut read: usize)
+where
+    S: futures_util::Stream<Item = Result<B, E>> + Unpin,
+    B: AsRef<[u8]>,
+{
+    while read <= DRAIN_LIMIT {
+        match stream.next().await {
+            Some(Ok(chunk)) => read += chunk.as_ref().len(),
+            _ => break,
+        }
+    }
 }
 
 fn too_large(req: &Request) -> Response {

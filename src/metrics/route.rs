@@ -7,6 +7,8 @@
 
 use poem::http::Method;
 
+use crate::domain::RESERVED_USERNAMES;
+
 /// Single-segment routes served under their own name (SPEC §1, §3, §4, §5).
 const FIXED: &[&str] = &[
     "/",
@@ -31,21 +33,6 @@ const API_FIXED: &[&str] = &[
     "/api/docs",
 ];
 
-/// Names no user can have (SPEC §6), so `/{name}` with one of them is not a user page.
-const RESERVED: &[&str] = &[
-    "public",
-    "login",
-    "logout",
-    "register",
-    "add_message",
-    "api",
-    "ws",
-    "metrics",
-    "static",
-    "healthz",
-    "readyz",
-];
-
 /// The route pattern `path` belongs to, or `other`.
 pub fn route_pattern(path: &str) -> &'static str {
     if let Some(fixed) = FIXED.iter().chain(API_FIXED).find(|p| **p == path) {
@@ -67,7 +54,7 @@ pub fn route_pattern(path: &str) -> &'static str {
 }
 
 fn is_username(segment: &str) -> bool {
-    !segment.is_empty() && !RESERVED.contains(&segment)
+    !segment.is_empty() && !RESERVED_USERNAMES.contains(&segment)
 }
 
 /// The method as a label: the standard ones by name, anything else as `OTHER`, so custom

@@ -246,6 +246,15 @@ impl Drop for TestApp {
     }
 }
 
+/// A TCP port free right now on 127.0.0.1, for servers a test starts itself.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
 /// Percent-encodes a path segment (spaces as %20, Unicode as UTF-8 bytes).
 pub fn encode(segment: &str) -> String {
     url::form_urlencoded::byte_serialize(segment.as_bytes())

@@ -36,14 +36,6 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 impl PrivateCluster {
     fn run(&self, program: &str, args: &[&str]) {
         let bin = self.bin.join(program);
@@ -74,7 +66,7 @@ impl PrivateCluster {
         }
         let cluster = PrivateCluster {
             dir,
-            port: free_port(),
+            port: crate::common::free_port(),
             bin,
         };
         let data = cluster.data();

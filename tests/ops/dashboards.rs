@@ -153,14 +153,6 @@ impl Drop for Prometheus {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 impl Prometheus {
     /// Scrapes `target` every second with our alert rules loaded, as the stack's job does.
     fn start(bin: &std::path::Path, target: &str, token: &str) -> Prometheus {
@@ -179,7 +171,7 @@ impl Prometheus {
             dir.path().join("token").display()
         );
         std::fs::write(dir.path().join("prometheus.yml"), config).expect("config");
-        let port = free_port();
+        let port = crate::common::free_port();
         let child = Command::new(bin)
             .arg(format!(
                 "--config.file={}",

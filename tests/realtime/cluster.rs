@@ -142,14 +142,6 @@ impl PrivateRedis {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn posting_survives_redis_going_away_and_fan_out_resumes() {
     if which("redis-server").is_none() {
@@ -163,7 +155,7 @@ async fn posting_survives_redis_going_away_and_fan_out_resumes() {
         Backend::Sqlite
     };
     let db = TestDb::new(backend).await;
-    let port = free_port();
+    let port = crate::common::free_port();
     let redis = PrivateRedis::start(port).await;
     let (a, b) = two_instances(&db.url, &format!("redis://127.0.0.1:{port}")).await;
     b.register("bob").await;
