@@ -1,7 +1,7 @@
 //! Messages and the three timelines (public, one user's, a user's home), paged by id.
 //!
 //! Every page is a keyset query on the message id, never OFFSET, so page N costs what
-//! page 1 costs: an index range scan on `messages` (by id, or by (author, id)).
+//! page 1 costs: an index range scan on `messages` (by id, or by (author, flagged, id)).
 
 use sea_orm::sea_query::Query;
 use sea_orm::{
@@ -179,7 +179,7 @@ impl Store {
 const SQLITE_MAX_UNION_AUTHORS: usize = 400;
 
 /// SQLite has no LATERAL, so the per-author top-N of [`postgres_home_statement`] is spelled
-/// out: one index range scan on (author, id) per author, at most `limit` ids each, merged.
+/// out: one covering index range scan on (author, flagged, id) per author, at most `limit` ids each, merged.
 fn sqlite_home_statement(authors: &[i64], page: Page) -> Statement {
     let (bound, order, limit) = match page {
         Page::Newest { limit, before } => (before.map(|b| ("<", b)), "DESC", limit),
@@ -215,7 +215,7 @@ fn sqlite_home_statement(authors: &[i64], page: Page) -> Statement {
 
 /// PostgreSQL plans `author = me OR author IN (follows)` ordered by id as a backward scan of
 /// the whole table, which reads every message when the people followed post rarely. This
-/// form takes at most `limit` ids per followed author from the (author, id) index, then
+/// form takes at most `limit` ids per followed author from the (author, flagged, id) index, then
 /// merges them: cost grows with the number followed, not with the table.
 fn postgres_home_statement(reader: i64, page: Page) -> Statement {
     let (bound, order, limit) = match page {
