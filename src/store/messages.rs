@@ -203,11 +203,13 @@ fn sqlite_home_statement(authors: &[i64], page: Page) -> Statement {
         ));
     }
     values.push((limit as i64).into());
+    // The page's ids are chosen among the candidates first, so only `limit` rows are
+    // fetched from `messages` and `users`.
     let sql = format!(
         "SELECT m.message_id, m.author_id, u.username, u.email, m.text, m.pub_date \
          FROM messages m JOIN users u ON u.user_id = m.author_id \
-         WHERE m.message_id IN ({}) \
-         ORDER BY m.message_id {order} LIMIT ?",
+         WHERE m.message_id IN (SELECT message_id FROM ({}) ORDER BY message_id {order} LIMIT ?) \
+         ORDER BY m.message_id {order}",
         parts.join(" UNION ALL ")
     );
     Statement::from_sql_and_values(DatabaseBackend::Sqlite, sql, values)
@@ -230,15 +232,19 @@ fn postgres_home_statement(reader: i64, page: Page) -> Statement {
         }
         None => String::new(),
     };
+    // The page's ids are chosen among the candidates first, so only `limit` rows are
+    // fetched from `messages` and `users`.
     let sql = format!(
         "SELECT m.message_id, m.author_id, u.username, u.email, m.text, m.pub_date \
-         FROM (SELECT $1::bigint AS author_id UNION SELECT whom_id FROM follows WHERE who_id = $1) a \
-         CROSS JOIN LATERAL (SELECT message_id FROM messages \
-             WHERE author_id = a.author_id AND flagged = false {bound} \
-             ORDER BY message_id {order} LIMIT $2) ids \
-         JOIN messages m ON m.message_id = ids.message_id \
+         FROM (SELECT ids.message_id \
+               FROM (SELECT $1::bigint AS author_id UNION SELECT whom_id FROM follows WHERE who_id = $1) a \
+               CROSS JOIN LATERAL (SELECT message_id FROM messages \
+                   WHERE author_id = a.author_id AND flagged = false {bound} \
+                   ORDER BY message_id {order} LIMIT $2) ids \
+               ORDER BY ids.message_id {order} LIMIT $2) page \
+         JOIN messages m ON m.message_id = page.message_id \
          JOIN users u ON u.user_id = m.author_id \
-         ORDER BY m.message_id {order} LIMIT $2"
+         ORDER BY m.message_id {order}"
     );
     Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values)
 }
