@@ -65,15 +65,9 @@ pub async fn run(args: ScaleArgs) -> Result<(), String> {
     }
     println!("\nquery plans at {seeded} messages:");
     let someone = users.ids[0];
-    for (name, scope_of) in timelines() {
+    for (name, scope_of, before) in timelines().into_iter().skip(1) {
         let plan = store
-            .explain_timeline(
-                scope_of(someone),
-                Page::Newest {
-                    limit: 30,
-                    before: None,
-                },
-            )
+            .explain_timeline(scope_of(someone), Page::Newest { limit: 30, before })
             .await
             .map_err(|e| e.to_string())?;
         println!("{name}:");
@@ -119,8 +113,7 @@ fn timelines() -> [(&'static str, ScopeOf, Option<i64>); 4] {
 /// Refreshes planner statistics, as autovacuum/ANALYZE would on a live database.
 async fn analyze(store: &Store, backend: Backend) -> Result<(), String> {
     let sql = match backend {
-        Backend::Sqlite => "ANALYZE",
-        Backend::Postgres => "ANALYZE",
+        Backend::Sqlite | Backend::Postgres => "ANALYZE",
     };
     store.execute_raw(sql).await.map_err(|e| e.to_string())
 }
@@ -138,13 +131,7 @@ async fn measure(
         let user = users[rng.gen_range(0..users.len())];
         let started = Instant::now();
         let page = store
-            .timeline(
-                scope_of(user),
-                Page::Newest {
-                    limit: 30,
-                    before: None,
-                },
-            )
+            .timeline(scope_of(user), Page::Newest { limit: 30, before })
             .await
             .map_err(|e| e.to_string())?;
         times.push(started.elapsed());
