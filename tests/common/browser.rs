@@ -48,9 +48,9 @@ impl Chromium {
     /// Launches Chromium, or prints why `test` is skipped when there is no binary.
     pub async fn launch_or_skip(test: &str) -> Option<Chromium> {
         let Some(binary) = Chromium::binary() else {
-            eprintln!(
+            super::skip_notice(&format!(
                 "skipped {test}: no Chromium (set CHROMIUM_BIN or install /usr/bin/chromium)"
-            );
+            ));
             return None;
         };
         Some(Chromium::launch(&binary).await)

@@ -29,7 +29,9 @@ impl Backend {
         if std::env::var("TEST_DATABASE_URL").is_ok() {
             Some(Backend::Postgres)
         } else {
-            eprintln!("skipped {test} on PostgreSQL: TEST_DATABASE_URL is not set");
+            skip_notice(&format!(
+                "skipped {test} on PostgreSQL: TEST_DATABASE_URL is not set"
+            ));
             None
         }
     }
@@ -244,6 +246,13 @@ impl Drop for TestApp {
             let _ = tx.send(());
         }
     }
+}
+
+/// Says why a test is skipped where a developer sees it: straight to the process's stderr,
+/// because `eprintln!` output of a passing test is captured and never shown.
+pub fn skip_notice(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{message}");
 }
 
 /// A TCP port free right now on 127.0.0.1, for servers a test starts itself.

@@ -27,10 +27,10 @@ pub fn tool_or_skip(env_var: &str, default: &str, test: &str) -> Option<PathBuf>
     if path.exists() {
         Some(path)
     } else {
-        eprintln!(
+        crate::common::skip_notice(&format!(
             "skipped {test}: {} not found (set {env_var} or install it)",
             path.display()
-        );
+        ));
         None
     }
 }

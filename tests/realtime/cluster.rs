@@ -60,7 +60,9 @@ fn shared_backends(test: &str) -> Option<String> {
     ) {
         (Ok(_), Ok(redis)) => Some(redis),
         _ => {
-            eprintln!("skipped {test}: needs TEST_DATABASE_URL and TEST_REDIS_URL");
+            crate::common::skip_notice(&format!(
+                "skipped {test}: needs TEST_DATABASE_URL and TEST_REDIS_URL"
+            ));
             None
         }
     }
@@ -145,7 +147,9 @@ impl PrivateRedis {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn posting_survives_redis_going_away_and_fan_out_resumes() {
     if which("redis-server").is_none() {
-        eprintln!("skipped the Redis fault test: redis-server is not installed");
+        crate::common::skip_notice(&format!(
+            "skipped the Redis fault test: redis-server is not installed"
+        ));
         return;
     }
     // Shared PostgreSQL when available (as in production), else one SQLite file.
