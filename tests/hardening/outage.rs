@@ -141,9 +141,9 @@ async fn database_outage_gives_fast_503s_then_recovers() {
         if std::env::var("TEST_DATABASE_URL").is_ok() {
             panic!("TEST_DATABASE_URL is set but no PostgreSQL binaries in /usr/lib/postgresql");
         }
-        crate::common::skip_notice(&format!(
-            "skipped database_outage: no PostgreSQL binaries in /usr/lib/postgresql"
-        ));
+        crate::common::skip_notice(
+            "skipped database_outage: no PostgreSQL binaries in /usr/lib/postgresql",
+        );
         return;
     };
     let cluster = tokio::task::spawn_blocking(move || PrivateCluster::create(bin))

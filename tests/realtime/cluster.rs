@@ -147,9 +147,7 @@ impl PrivateRedis {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn posting_survives_redis_going_away_and_fan_out_resumes() {
     if which("redis-server").is_none() {
-        crate::common::skip_notice(&format!(
-            "skipped the Redis fault test: redis-server is not installed"
-        ));
+        crate::common::skip_notice("skipped the Redis fault test: redis-server is not installed");
         return;
     }
     // Shared PostgreSQL when available (as in production), else one SQLite file.
