@@ -174,6 +174,16 @@ impl Store {
     }
 }
 
+impl Page {
+    /// The page as SQL pieces: the id bound (`<` or `>` and the id), the order, the limit.
+    fn keyset(self) -> (Option<(&'static str, i64)>, &'static str, u64) {
+        match self {
+            Page::Newest { limit, before } => (before.map(|b| ("<", b)), "DESC", limit),
+            Page::After { since, limit } => (Some((">", since)), "ASC", limit),
+        }
+    }
+}
+
 /// SQLite allows at most 500 terms in a compound SELECT; past this many followed authors
 /// the home timeline falls back to the single-query plan.
 const SQLITE_MAX_UNION_AUTHORS: usize = 400;
@@ -181,10 +191,7 @@ const SQLITE_MAX_UNION_AUTHORS: usize = 400;
 /// SQLite has no LATERAL, so the per-author top-N of [`postgres_home_statement`] is spelled
 /// out: one covering index range scan on (author, flagged, id) per author, at most `limit` ids each, merged.
 fn sqlite_home_statement(authors: &[i64], page: Page) -> Statement {
-    let (bound, order, limit) = match page {
-        Page::Newest { limit, before } => (before.map(|b| ("<", b)), "DESC", limit),
-        Page::After { since, limit } => (Some((">", since)), "ASC", limit),
-    };
+    let (bound, order, limit) = page.keyset();
     let mut values: Vec<sea_orm::Value> = Vec::with_capacity(authors.len() * 3 + 1);
     let mut parts = Vec::with_capacity(authors.len());
     for &author in authors {
@@ -220,10 +227,7 @@ fn sqlite_home_statement(authors: &[i64], page: Page) -> Statement {
 /// form takes at most `limit` ids per followed author from the (author, flagged, id) index, then
 /// merges them: cost grows with the number followed, not with the table.
 fn postgres_home_statement(reader: i64, page: Page) -> Statement {
-    let (bound, order, limit) = match page {
-        Page::Newest { limit, before } => (before.map(|b| ("<", b)), "DESC", limit),
-        Page::After { since, limit } => (Some((">", since)), "ASC", limit),
-    };
+    let (bound, order, limit) = page.keyset();
     let mut values: Vec<sea_orm::Value> = vec![reader.into(), (limit as i64).into()];
     let bound = match bound {
         Some((op, id)) => {
