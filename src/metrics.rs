@@ -56,6 +56,19 @@ pub struct Families {
     pub rate_limited_total: IntCounterVec,
     /// Open connections in the database pools.
     pub db_pool_connections: IntGauge,
+    /// Times the dispatcher asked the database for messages the bus had not brought.
+    pub delivery_catchup_queries_total: IntCounter,
+    /// Messages found that way (the bus lost or delayed them) and delivered.
+    pub delivery_catchup_messages_total: IntCounter,
+    /// Redis subscriber health checks that timed out: a stalled or half-open connection.
+    pub redis_stalls_total: IntCounter,
+    /// Streams refused or closed by a limit. Label: reason (max_sockets,
+    /// max_sockets_per_ip, flood).
+    pub ws_refused_total: IntCounterVec,
+    /// How long a login or registration waited for a password-hash slot.
+    pub password_hash_wait_seconds: Histogram,
+    /// Logins and registrations answered 503 because no hash slot freed up in time.
+    pub password_hash_rejected_total: IntCounter,
 }
 
 impl std::ops::Deref for Metrics {
@@ -74,6 +87,9 @@ impl Default for Metrics {
 /// Every `limiter` label value, exported at 0 before its first refusal so that queries and
 /// alerts see the series from the start.
 pub const LIMITERS: &[&str] = &["login", "register", "ws_connect", "post"];
+
+/// Every `reason` label value of `minitwit_ws_refused_total`, exported at 0 from the start.
+pub const STREAM_REFUSALS: &[&str] = &["max_sockets", "max_sockets_per_ip", "flood"];
 
 /// Latency buckets from 0.5 ms to 10 s: our requests and fan-out live at the low end.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -149,6 +165,42 @@ impl Metrics {
                 "Open connections in the database pools",
             )
             .expect("valid metric"),
+            delivery_catchup_queries_total: IntCounter::new(
+                "minitwit_delivery_catchup_queries_total",
+                "Database queries for messages the bus had not delivered",
+            )
+            .expect("valid metric"),
+            delivery_catchup_messages_total: IntCounter::new(
+                "minitwit_delivery_catchup_messages_total",
+                "Messages delivered from the database because the bus lost or delayed them",
+            )
+            .expect("valid metric"),
+            redis_stalls_total: IntCounter::new(
+                "minitwit_redis_stalls_total",
+                "Redis subscriber health checks that timed out",
+            )
+            .expect("valid metric"),
+            ws_refused_total: IntCounterVec::new(
+                Opts::new(
+                    "minitwit_ws_refused_total",
+                    "Streams refused or closed by a socket limit",
+                ),
+                &["reason"],
+            )
+            .expect("valid metric"),
+            password_hash_wait_seconds: Histogram::with_opts(
+                HistogramOpts::new(
+                    "minitwit_password_hash_wait_seconds",
+                    "Time a login or registration waited for a password-hash slot",
+                )
+                .buckets(LATENCY_BUCKETS.to_vec()),
+            )
+            .expect("valid metric"),
+            password_hash_rejected_total: IntCounter::new(
+                "minitwit_password_hash_rejected_total",
+                "Logins and registrations refused with 503: no password-hash slot in time",
+            )
+            .expect("valid metric"),
             registry,
         };
         let f = &families;
@@ -167,6 +219,12 @@ impl Metrics {
             Box::new(f.latest_sim_action.clone()),
             Box::new(f.rate_limited_total.clone()),
             Box::new(f.db_pool_connections.clone()),
+            Box::new(f.delivery_catchup_queries_total.clone()),
+            Box::new(f.delivery_catchup_messages_total.clone()),
+            Box::new(f.redis_stalls_total.clone()),
+            Box::new(f.ws_refused_total.clone()),
+            Box::new(f.password_hash_wait_seconds.clone()),
+            Box::new(f.password_hash_rejected_total.clone()),
         ];
         for collector in collectors {
             f.registry
@@ -175,6 +233,9 @@ impl Metrics {
         }
         for limiter in LIMITERS {
             f.rate_limited_total.with_label_values(&[limiter]);
+        }
+        for reason in STREAM_REFUSALS {
+            f.ws_refused_total.with_label_values(&[reason]);
         }
         // `latest` is -1 until the simulator records one, as `/api/latest` says.
         f.latest_sim_action.set(-1);
