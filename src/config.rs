@@ -131,6 +131,23 @@ pub struct Settings {
         global = true
     )]
     pub ws_idle_secs: u64,
+    /// Open websocket and SSE streams this instance accepts; past it new ones are refused
+    /// (close 1013). 0: no limit.
+    #[arg(
+        long,
+        env = "MINITWIT_MAX_SOCKETS",
+        default_value_t = 50_000,
+        global = true
+    )]
+    pub max_sockets: usize,
+    /// Open streams one client address may hold on this instance. 0: no limit.
+    #[arg(
+        long,
+        env = "MINITWIT_MAX_SOCKETS_PER_IP",
+        default_value_t = 200,
+        global = true
+    )]
+    pub max_sockets_per_ip: usize,
     /// Key for signed session cookies; must be set and shared by replicas.
     #[arg(
         long,
@@ -230,6 +247,8 @@ impl Settings {
             ws_queue: 256,
             ws_ping_secs: 25,
             ws_idle_secs: 60,
+            max_sockets: 50_000,
+            max_sockets_per_ip: 200,
             secret_key: Some(Secret(
                 "test secret key that is long enough to sign cookies".into(),
             )),

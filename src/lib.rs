@@ -12,9 +12,11 @@
 //! - [`metrics`]: the Prometheus registry (every family of SPEC §5), request middleware
 //!   labelled by route pattern, `/metrics`, and the business gauges refreshed from the store.
 //! - [`limits`]: body size and rate limits (SPEC §6).
+//! - [`avatar`]: the Gravatar URL of a message's author, for pages and live frames.
 //! - [`health`], [`telemetry`] (logs, request ids), [`error`]: the operational edges.
 
 pub mod api;
+pub mod avatar;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -51,7 +51,7 @@ impl Application {
         let store = Store::connect(&settings.database_url).await?;
         store.migrate().await?;
         let metrics = Metrics::new();
-        let hub = realtime_hub(&settings, &metrics)?;
+        let hub = realtime_hub(&settings, &store, &metrics)?;
         let cached = store.clone();
         hub.on_remote_message(move || cached.note_remote_post());
         let state = AppState {
@@ -145,15 +145,24 @@ pub fn routes(state: AppState) -> impl IntoEndpoint {
 }
 
 /// The fan-out bus: Redis pub/sub when `REDIS_URL` is set, in-process otherwise.
-fn realtime_hub(settings: &Settings, metrics: &Metrics) -> Result<Hub, String> {
+fn realtime_hub(settings: &Settings, store: &Store, metrics: &Metrics) -> Result<Hub, String> {
     let limits = SocketLimits {
         queue_bound: settings.ws_queue.max(1),
         ping_interval: Duration::from_secs(settings.ws_ping_secs.max(1)),
         idle_timeout: Duration::from_secs(settings.ws_idle_secs.max(1)),
+        max_sockets: settings.max_sockets,
+        max_sockets_per_ip: settings.max_sockets_per_ip,
     };
+    let store = store.clone();
     match &settings.redis_url {
-        Some(url) => Hub::with_redis(metrics.clone(), limits, url, &settings.redis_channel),
-        None => Ok(Hub::in_process(metrics.clone(), limits)),
+        Some(url) => Hub::with_redis(
+            store,
+            metrics.clone(),
+            limits,
+            url,
+            &settings.redis_channel,
+        ),
+        None => Ok(Hub::in_process(store, metrics.clone(), limits)),
     }
 }
 

@@ -1,23 +1,38 @@
 //! Realtime fan-out: every committed message and follow change is published here once,
-//! and reaches every subscribed websocket on every instance (SPEC §4).
+//! and reaches every subscribed stream on every instance exactly once (SPEC §4).
 //!
-//! - [`Hub`]: the one interface handlers publish to. It delivers to this instance's
-//!   sockets directly and, with `REDIS_URL`, through [`redis_bus`] to the other instances.
+//! The database is the source of truth and the bus is the fast path. A post is delivered
+//! to this instance's sockets at once and to the other instances through Redis pub/sub;
+//! each instance's dispatcher feeds a [`delivery::Cursor`] that drops repeats, holds an
+//! early id briefly for order, and asks the database for ids the bus did not bring (a gap
+//! that stays open, the newest committed id polled every second, and at once after the
+//! bus reconnects). So a message may be late but is never lost or doubled.
+//!
+//! Why pub/sub plus catch-up queries rather than Redis Streams: Streams keep entries but
+//! order them by XADD, not by id, and still miss a message whose publisher died between
+//! COMMIT and XADD, so the database query would be needed anyway. With it, pub/sub is
+//! enough: at most one Redis subscription per instance, nothing stored in Redis, and a
+//! Redis outage only delays messages by the poll interval.
+//!
+//! - [`Hub`]: the one interface handlers publish to.
+//! - [`delivery`]: the cursor of delivered, held and missing ids.
 //! - [`registry`]: this instance's subscriptions and the per-event delivery.
-//! - [`reorder`]: puts message ids back in order before delivery.
 //! - [`envelope`]: the event format between instances.
+//! - [`redis_bus`]: the Redis side, with its health checks.
 //! - [`protocol`]: stream names and the JSON frames of SPEC §4.
-//! - [`socket`]: one task per websocket (subscriptions, replay, pings, 4008).
+//! - [`socket`]: one task per websocket (subscriptions, replay, pings, 4008, flood limit).
+//! - [`slots`]: the per-instance and per-address caps on open streams.
 //! - [`routes`]: `/ws`, `/api/stream` and `/static/live.js`.
 //! - [`runtime`]: the socket tasks' own runtime, so fan-out never starves requests.
 
+pub mod delivery;
 pub mod envelope;
 pub mod protocol;
 pub mod redis_bus;
 pub mod registry;
-pub mod reorder;
 pub mod routes;
 pub mod runtime;
+pub mod slots;
 pub mod socket;
 
 use std::sync::Arc;
@@ -25,16 +40,21 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
+use serde::{Deserialize, Serialize};
+
 use crate::metrics::Metrics;
-use crate::store::TimelineMessage;
-use envelope::{now_us, Envelope, WireEvent};
+use crate::store::{Store, TimelineMessage};
+use delivery::Cursor;
+use envelope::{now_us, Envelope};
 use registry::Registry;
-use reorder::Reorder;
+use slots::Slots;
 
 pub use routes::{api_stream, live_js, ws_stream};
 
-/// Something that changed and that open streams may need to know.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Something that changed and that open streams may need to know; the one type that
+/// carries a message from its post to the sockets, on this instance or through Redis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "t")]
 pub enum Event {
     MessagePosted(TimelineMessage),
     Followed { who: i64, whom: i64 },
@@ -50,6 +70,10 @@ pub struct SocketLimits {
     pub ping_interval: Duration,
     /// A peer silent this long is closed.
     pub idle_timeout: Duration,
+    /// Open streams per instance; 0: no limit.
+    pub max_sockets: usize,
+    /// Open streams per client address; 0: no limit.
+    pub max_sockets_per_ip: usize,
 }
 
 impl Default for SocketLimits {
@@ -58,6 +82,8 @@ impl Default for SocketLimits {
             queue_bound: 256,
             ping_interval: Duration::from_secs(25),
             idle_timeout: Duration::from_secs(60),
+            max_sockets: 50_000,
+            max_sockets_per_ip: 200,
         }
     }
 }
@@ -73,24 +99,36 @@ struct HubInner {
     origin: u128,
     registry: Registry,
     /// Events for this instance's dispatcher task (local ones and those from Redis).
-    local: mpsc::UnboundedSender<Envelope>,
+    local: mpsc::UnboundedSender<Inbound>,
     redis: Option<redis_bus::RedisBus>,
     metrics: Metrics,
     limits: SocketLimits,
+    slots: Arc<Slots>,
     /// Flips to `true` when the server stops, so socket tasks can close cleanly.
     shutdown: watch::Sender<bool>,
     /// Called for each message another instance posted (see [`Hub::on_remote_message`]).
     remote_message_hook: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
 }
 
+/// What the dispatcher hears.
+#[derive(Debug)]
+pub enum Inbound {
+    /// An event from this instance or from the bus.
+    Event(Envelope),
+    /// The bus (re)connected: what it carried meanwhile is lost, so ask the database now.
+    BusReconnected,
+}
+
 impl Hub {
     /// In-process fan-out (one instance).
-    pub fn in_process(metrics: Metrics, limits: SocketLimits) -> Hub {
-        Hub::build(metrics, limits, None)
+    pub fn in_process(store: Store, metrics: Metrics, limits: SocketLimits) -> Hub {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Hub::assemble(store, metrics, limits, None, rand::random(), tx, rx)
     }
 
     /// Fan-out through Redis pub/sub on `channel`, shared by every instance.
     pub fn with_redis(
+        store: Store,
         metrics: Metrics,
         limits: SocketLimits,
         redis_url: &str,
@@ -99,21 +137,25 @@ impl Hub {
         let (tx, rx) = mpsc::unbounded_channel();
         let origin = rand::random::<u128>();
         let redis = redis_bus::RedisBus::start(redis_url, channel, origin, tx.clone(), &metrics)?;
-        Ok(Hub::assemble(metrics, limits, Some(redis), origin, tx, rx))
-    }
-
-    fn build(metrics: Metrics, limits: SocketLimits, redis: Option<redis_bus::RedisBus>) -> Hub {
-        let (tx, rx) = mpsc::unbounded_channel();
-        Hub::assemble(metrics, limits, redis, rand::random(), tx, rx)
+        Ok(Hub::assemble(
+            store,
+            metrics,
+            limits,
+            Some(redis),
+            origin,
+            tx,
+            rx,
+        ))
     }
 
     fn assemble(
+        store: Store,
         metrics: Metrics,
         limits: SocketLimits,
         redis: Option<redis_bus::RedisBus>,
         origin: u128,
-        tx: mpsc::UnboundedSender<Envelope>,
-        rx: mpsc::UnboundedReceiver<Envelope>,
+        tx: mpsc::UnboundedSender<Inbound>,
+        rx: mpsc::UnboundedReceiver<Inbound>,
     ) -> Hub {
         let hub = Hub {
             inner: Arc::new(HubInner {
@@ -122,13 +164,14 @@ impl Hub {
                 local: tx,
                 redis,
                 metrics,
+                slots: Slots::new(limits.max_sockets, limits.max_sockets_per_ip),
                 limits,
                 shutdown: watch::channel(false).0,
                 remote_message_hook: std::sync::OnceLock::new(),
             }),
         };
         // The dispatcher holds only a weak reference, so it ends with the last Hub clone.
-        tokio::spawn(dispatch(Arc::downgrade(&hub.inner), rx));
+        tokio::spawn(dispatch(Arc::downgrade(&hub.inner), rx, store));
         hub
     }
 
@@ -138,13 +181,13 @@ impl Hub {
         let envelope = Envelope {
             origin: self.inner.origin,
             at_us: now_us(),
-            event: WireEvent::from(event),
+            event,
         };
         if let Some(redis) = &self.inner.redis {
             redis.publish(&envelope);
         }
         // Fails only when the dispatcher is gone, i.e. the server is stopping.
-        let _ = self.inner.local.send(envelope);
+        let _ = self.inner.local.send(Inbound::Event(envelope));
     }
 
     pub fn registry(&self) -> &Registry {
@@ -159,7 +202,13 @@ impl Hub {
         &self.inner.limits
     }
 
-    /// `None` without Redis; otherwise whether the Redis subscription is up.
+    /// The caps on open streams.
+    pub fn slots(&self) -> &Arc<Slots> {
+        &self.inner.slots
+    }
+
+    /// `None` without Redis; otherwise whether the Redis subscription is up and answering
+    /// its health checks (a stalled Redis counts as down).
     pub fn redis_connected(&self) -> Option<bool> {
         self.inner
             .redis
@@ -184,40 +233,163 @@ impl Hub {
     }
 }
 
-/// The one task per instance that turns events into deliveries, in id order.
-async fn dispatch(hub: std::sync::Weak<HubInner>, mut rx: mpsc::UnboundedReceiver<Envelope>) {
-    let mut reorder: Reorder<Envelope> = Reorder::default();
-    loop {
-        let deadline = reorder.deadline();
-        let ready = tokio::select! {
-            received = rx.recv() => match received {
-                Some(envelope) => match envelope.event.message_id() {
-                    Some(id) => reorder.push(id, envelope, tokio::time::Instant::now()),
-                    // Follow changes have no id; they apply at once.
-                    None => vec![envelope],
-                },
-                None => return,
-            },
-            _ = sleep_until(deadline) => reorder.expire(),
+/// How often the dispatcher asks the database for its newest id, to find messages whose
+/// events the bus never brought (Redis down, stalled, or a publisher that died).
+const POLL_NEWEST: Duration = Duration::from_secs(1);
+/// How often the dispatcher looks at its cursor for catch-ups and expired holds.
+const TICK: Duration = Duration::from_millis(50);
+/// Longest wait between catch-up attempts while the database fails.
+const CATCH_UP_BACKOFF_MAX: Duration = Duration::from_secs(2);
+
+/// What a database query of the dispatcher found.
+enum Answer {
+    Newest(i64),
+    NewestFailed,
+    Found(Vec<TimelineMessage>),
+    CatchUpFailed,
+}
+
+/// A message waiting in the cursor, with when it was published.
+struct Pending {
+    message: TimelineMessage,
+    at_us: i64,
+}
+
+/// The one task per instance that turns events into deliveries: each message once, in id
+/// order except for late ones, with gaps filled from the database.
+async fn dispatch(
+    hub: std::sync::Weak<HubInner>,
+    mut rx: mpsc::UnboundedReceiver<Inbound>,
+    store: Store,
+) {
+    let mut cursor: Cursor<Pending> =
+        match tokio::time::timeout(Duration::from_secs(2), store.newest_message_id()).await {
+            Ok(Ok(newest)) => Cursor::starting_after(newest),
+            // Starts from the first event instead; the first poll settles it.
+            _ => Cursor::default(),
         };
-        let Some(hub) = hub.upgrade() else { return };
-        for envelope in ready {
-            match &envelope.event {
-                WireEvent::Followed { who, whom } => hub.registry.follow_changed(*who, *whom, true),
-                WireEvent::Unfollowed { who, whom } => {
-                    hub.registry.follow_changed(*who, *whom, false)
-                }
-                WireEvent::Message { .. } => {
-                    if envelope.origin != hub.origin {
-                        if let Some(hook) = hub.remote_message_hook.get() {
-                            hook();
+    let (answer_tx, mut answers) = mpsc::unbounded_channel::<Answer>();
+    let mut polling = false;
+    let mut asking = false;
+    let mut ask_backoff = delivery::CATCH_UP_AFTER;
+    let mut next_ask = tokio::time::Instant::now();
+    let mut poll = tokio::time::interval(POLL_NEWEST);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let now = tokio::time::Instant::now();
+        let hold = cursor.hold_deadline(now);
+        let mut ready = Vec::new();
+        let mut poll_now = false;
+        tokio::select! {
+            inbound = rx.recv() => {
+                let Some(hub) = hub.upgrade() else { return };
+                match inbound {
+                    None => return,
+                    Some(Inbound::BusReconnected) => poll_now = true,
+                    Some(Inbound::Event(envelope)) => {
+                        let remote = envelope.origin != hub.origin;
+                        match envelope.event {
+                            Event::Followed { who, whom } => hub.registry.follow_changed(who, whom, true),
+                            Event::Unfollowed { who, whom } => hub.registry.follow_changed(who, whom, false),
+                            Event::MessagePosted(message) => {
+                                if remote {
+                                    hub.note_remote_message();
+                                }
+                                let id = message.message_id;
+                                let pending = Pending { message, at_us: envelope.at_us };
+                                ready = cursor.offer(id, pending, tokio::time::Instant::now());
+                            }
                         }
-                    }
-                    if let Some(message) = envelope.event.message() {
-                        hub.registry.deliver(&message, envelope.at_us, &hub.metrics);
                     }
                 }
             }
+            answer = answers.recv() => {
+                let Some(hub) = hub.upgrade() else { return };
+                let now = tokio::time::Instant::now();
+                match answer {
+                    Some(Answer::Newest(newest)) => {
+                        polling = false;
+                        cursor.note_newest(newest, now);
+                    }
+                    Some(Answer::Found(messages)) => {
+                        asking = false;
+                        ask_backoff = delivery::CATCH_UP_AFTER;
+                        for message in messages {
+                            if !cursor.awaits(message.message_id) {
+                                continue;
+                            }
+                            hub.metrics.delivery_catchup_messages_total.inc();
+                            hub.note_remote_message();
+                            let id = message.message_id;
+                            let pending = Pending { message, at_us: now_us() };
+                            ready.extend(cursor.offer(id, pending, now));
+                        }
+                    }
+                    Some(Answer::NewestFailed) => polling = false,
+                    Some(Answer::CatchUpFailed) => {
+                        asking = false;
+                        next_ask = now + ask_backoff;
+                        ask_backoff = (ask_backoff * 2).min(CATCH_UP_BACKOFF_MAX);
+                    }
+                    None => return,
+                }
+            }
+            _ = sleep_until(hold) => {}
+            _ = poll.tick() => poll_now = true,
+            _ = tick.tick() => {}
+        }
+        let Some(hub) = hub.upgrade() else { return };
+        let now = tokio::time::Instant::now();
+        ready.extend(cursor.release(now));
+        if poll_now && !polling {
+            polling = true;
+            let (store, answer_tx) = (store.clone(), answer_tx.clone());
+            tokio::spawn(async move {
+                let answer = match tokio::time::timeout(POLL_NEWEST, store.newest_message_id()).await {
+                    Ok(Ok(newest)) => Answer::Newest(newest),
+                    _ => Answer::NewestFailed,
+                };
+                let _ = answer_tx.send(answer);
+            });
+        }
+        if !asking && now >= next_ask {
+            let wanted = cursor.wanted(now);
+            if !wanted.is_empty() {
+                asking = true;
+                hub.metrics.delivery_catchup_queries_total.inc();
+                let (store, answer_tx) = (store.clone(), answer_tx.clone());
+                tokio::spawn(async move {
+                    let answer = match tokio::time::timeout(
+                        CATCH_UP_BACKOFF_MAX,
+                        store.visible_messages(&wanted),
+                    )
+                    .await
+                    {
+                        Ok(Ok(found)) => Answer::Found(found),
+                        Ok(Err(e)) => {
+                            tracing::warn!(error = %e, "cannot catch up missed messages");
+                            Answer::CatchUpFailed
+                        }
+                        Err(_) => Answer::CatchUpFailed,
+                    };
+                    let _ = answer_tx.send(answer);
+                });
+            }
+        }
+        for pending in ready {
+            hub.registry
+                .deliver(&pending.message, pending.at_us, &hub.metrics);
+        }
+    }
+}
+
+impl HubInner {
+    /// Caches of this instance learn of a post made elsewhere.
+    fn note_remote_message(&self) {
+        if let Some(hook) = self.remote_message_hook.get() {
+            hook();
         }
     }
 }

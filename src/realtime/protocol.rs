@@ -28,7 +28,12 @@ impl StreamName {
             "public" => Ok(StreamName::Public),
             "home" => Ok(StreamName::Home),
             _ => match raw.strip_prefix("user:") {
-                Some(name) if !name.is_empty() && name.chars().count() <= 64 => {
+                // No username holds a control character (SPEC §6): such a name is junk.
+                Some(name)
+                    if !name.is_empty()
+                        && name.chars().count() <= 64
+                        && !name.chars().any(char::is_control) =>
+                {
                     Ok(StreamName::User(name.to_owned()))
                 }
                 _ => Err("unknown stream: use public, home or user:USERNAME"),
@@ -110,7 +115,7 @@ pub fn error_frame(error: &str) -> String {
 /// The Gravatar URL the pages show next to a message (SPEC §3), so live and rendered
 /// messages look the same.
 pub fn avatar_url(email: &str) -> String {
-    crate::web::view::gravatar_url(email, 48)
+    crate::avatar::gravatar_url(email, 48)
 }
 
 #[cfg(test)]
@@ -128,7 +133,7 @@ mod tests {
         ] {
             assert_eq!(StreamName::parse(raw).expect(raw).as_string(), raw);
         }
-        for bad in ["", "user:", "users", "Public", "user"] {
+        for bad in ["", "user:", "users", "Public", "user", "user:a\u{0}b", "user:a\nb"] {
             assert!(StreamName::parse(bad).is_err(), "{bad}");
         }
     }

@@ -3,9 +3,13 @@
 //! Each instance keeps exactly two Redis connections whatever its socket count: one
 //! publisher and one subscriber on a single channel. Publishing never blocks a request:
 //! events go through a bounded queue to the publisher task, and are dropped (and counted
-//! in `minitwit_pubsub_errors_total`) while Redis is away. The subscriber reconnects with
-//! jittered exponential backoff and feeds this instance's dispatcher; events this
-//! instance published itself are skipped, it delivered them locally already.
+//! in `minitwit_pubsub_errors_total`) while Redis is away; the other instances' dispatchers
+//! find those messages in the database instead. The subscriber pings Redis every
+//! [`PING_EVERY`]: an answer later than [`REDIS_TIMEOUT`] means a stalled or half-open
+//! connection (counted in `minitwit_redis_stalls_total`, `/readyz` 503), and it is dropped.
+//! It reconnects with jittered exponential backoff, tells the dispatcher to catch up from
+//! the database, and feeds it; events this instance published itself are skipped, it
+//! delivered them locally already.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -18,6 +22,7 @@ use redis::AsyncConnectionConfig;
 use tokio::sync::{mpsc, watch};
 
 use super::envelope::Envelope;
+use super::Inbound;
 use crate::metrics::Metrics;
 
 /// Events waiting for the publisher; beyond this, Redis is too slow and events are dropped.
@@ -26,6 +31,8 @@ const PUBLISH_QUEUE: usize = 8192;
 const REDIS_TIMEOUT: Duration = Duration::from_millis(1000);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
+/// How often the subscriber checks that Redis still answers on its connection.
+pub const PING_EVERY: Duration = Duration::from_millis(500);
 
 /// The Redis side of a [`super::Hub`].
 pub struct RedisBus {
@@ -42,7 +49,7 @@ impl RedisBus {
         redis_url: &str,
         channel: &str,
         origin: u128,
-        deliver: mpsc::UnboundedSender<Envelope>,
+        deliver: mpsc::UnboundedSender<Inbound>,
         metrics: &Metrics,
     ) -> Result<RedisBus, String> {
         let client = redis::Client::open(redis_url).map_err(|e| format!("bad REDIS_URL: {e}"))?;
@@ -86,9 +93,14 @@ impl RedisBus {
 }
 
 fn connection_config() -> AsyncConnectionConfig {
+    // Keepalive probes find a peer that vanished without a FIN even when nothing is sent.
+    let keepalive = redis::io::tcp::socket2::TcpKeepalive::new()
+        .with_time(Duration::from_secs(10))
+        .with_interval(Duration::from_secs(5));
     AsyncConnectionConfig::new()
         .set_connection_timeout(REDIS_TIMEOUT)
         .set_response_timeout(REDIS_TIMEOUT)
+        .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_keepalive(keepalive))
 }
 
 /// Publishes queued events in order; ends when the bus is dropped.
@@ -147,7 +159,7 @@ async fn subscriber(
     client: redis::Client,
     channel: String,
     origin: u128,
-    deliver: mpsc::UnboundedSender<Envelope>,
+    deliver: mpsc::UnboundedSender<Inbound>,
     metrics: Metrics,
     connected: Arc<AtomicBool>,
     mut stopped: watch::Receiver<()>,
@@ -174,24 +186,45 @@ async fn subscriber(
                 tracing::info!(%channel, "subscribed to Redis");
                 connected.store(true, Ordering::Relaxed);
                 backoff.reset();
-                let mut messages = pubsub.into_on_message();
+                // Whatever was published while this instance was not subscribed is lost
+                // for it: the dispatcher asks the database for it now.
+                if deliver.send(Inbound::BusReconnected).is_err() {
+                    return;
+                }
+                let (sink, mut messages) = pubsub.split();
+                // The pings run in their own task: a PING cancelled half-way by another
+                // branch of a select would leave its answer unclaimed on the connection.
+                let (stalled_tx, mut stalled) = tokio::sync::oneshot::channel();
+                let pinger = tokio::spawn(ping_until_stalled(sink, stalled_tx));
                 loop {
                     let next = tokio::select! {
                         next = messages.next() => next,
-                        _ = stopped.changed() => return,
+                        why = &mut stalled => {
+                            if let Ok(Stall::NoAnswer) = why {
+                                metrics.redis_stalls_total.inc();
+                            }
+                            tracing::warn!("Redis stopped answering pings; reconnecting");
+                            break;
+                        }
+                        _ = stopped.changed() => {
+                            pinger.abort();
+                            return;
+                        }
                     };
                     let Some(msg) = next else { break };
                     metrics.pubsub_messages_received_total.inc();
                     match Envelope::from_json(msg.get_payload_bytes()) {
                         Some(envelope) if envelope.origin == origin => {}
                         Some(envelope) => {
-                            if deliver.send(envelope).is_err() {
+                            if deliver.send(Inbound::Event(envelope)).is_err() {
+                                pinger.abort();
                                 return;
                             }
                         }
                         None => tracing::warn!("ignored an unreadable event from Redis"),
                     }
                 }
+                pinger.abort();
                 tracing::warn!("lost the Redis subscription; reconnecting");
             }
             Err(e) => tracing::warn!(error = %e, "cannot subscribe to Redis"),
@@ -202,6 +235,36 @@ async fn subscriber(
             _ = tokio::time::sleep(backoff.next_delay()) => {}
             _ = stopped.changed() => return,
         }
+    }
+}
+
+/// Why the pinger gave up on the connection.
+#[derive(Debug)]
+enum Stall {
+    /// No answer within [`REDIS_TIMEOUT`]: stalled or half-open.
+    NoAnswer,
+    /// The connection failed outright.
+    Broken,
+}
+
+/// Pings Redis on the subscriber's connection every [`PING_EVERY`]; returns (through
+/// `stalled`) when an answer does not come within [`REDIS_TIMEOUT`] or the ping fails.
+async fn ping_until_stalled(
+    mut sink: redis::aio::PubSubSink,
+    stalled: tokio::sync::oneshot::Sender<Stall>,
+) {
+    let mut every = tokio::time::interval(PING_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let answer = tokio::time::timeout(REDIS_TIMEOUT, sink.ping::<redis::Value>()).await;
+        let why = match answer {
+            Ok(Ok(_)) => continue,
+            Ok(Err(_)) => Stall::Broken,
+            Err(_) => Stall::NoAnswer,
+        };
+        let _ = stalled.send(why);
+        return;
     }
 }
 

@@ -3,7 +3,9 @@
 //! Everything that can be refused is refused before the upgrade, with a plain 4xx:
 //! a bad stream name (400), an unknown user (404), `home` without a session or from
 //! another site's page (401),
-//! `/api/stream` without the simulator's credential (403).
+//! `/api/stream` without the simulator's credential (403). A stream over the caps on open
+//! streams is upgraded and closed at once with 1013 (SPEC §4), so a browser's script sees
+//! why.
 
 use poem::error::ResponseError;
 use poem::http::StatusCode;
@@ -13,6 +15,7 @@ use poem::web::Data;
 use poem::{handler, IntoResponse, Request, Response};
 
 use super::protocol::StreamName;
+use super::slots::{Refusal, Slot};
 use super::socket::{self, Connection, Reader};
 use crate::error::ApiError;
 use crate::limits::{client_ip, Limiter};
@@ -52,7 +55,8 @@ fn plain(status: StatusCode, text: &str) -> Response {
         .body(text.to_owned())
 }
 
-/// `GET /ws?stream=S[&since=ID]`: `public`, `user:NAME`, or `home` with a session.
+/// `GET /ws?stream=S[&since=ID]`: `public`, `user:NAME`, or `home` with a session; bare
+/// `GET /ws` opens a socket that subscribes with frames.
 #[handler]
 pub async fn ws_stream(
     req: &Request,
@@ -70,15 +74,10 @@ pub async fn ws_stream(
         Ok(since) => since,
         Err(()) => return bad_since(),
     };
-    let Some(raw) = query_param(req, "stream") else {
-        return plain(
-            StatusCode::BAD_REQUEST,
-            "stream is required: ?stream=public",
-        );
-    };
-    let name = match StreamName::parse(&raw) {
-        Ok(name) => name,
-        Err(e) => return plain(StatusCode::BAD_REQUEST, e),
+    let name = match query_param(req, "stream").map(|raw| StreamName::parse(&raw)) {
+        None => None,
+        Some(Ok(name)) => Some(name),
+        Some(Err(e)) => return plain(StatusCode::BAD_REQUEST, e),
     };
     // Another site's page must not open a stream with this user's cookie (cross-site
     // websocket hijacking): its requests count as anonymous.
@@ -90,20 +89,22 @@ pub async fn ws_stream(
             .map(|user_id| Reader { user_id })
     };
     match &name {
-        StreamName::Home if reader.is_none() => {
+        None => {}
+        Some(StreamName::Home) if reader.is_none() => {
             return plain(
                 StatusCode::UNAUTHORIZED,
                 "the home stream needs a logged-in session",
             )
         }
-        StreamName::User(username) => match state.store.user_id_by_name(username).await {
+        Some(StreamName::User(username)) => match state.store.user_id_by_name(username).await {
             Ok(Some(_)) => {}
             Ok(None) => return plain(StatusCode::NOT_FOUND, "unknown user"),
             Err(e) => return ApiError::from(e).as_response(),
         },
         _ => {}
     }
-    upgrade(ws, &state, reader, name, since)
+    let slot = state.hub.slots().take(client_ip(req, &state.settings.trusted_proxies));
+    upgrade(ws, &state, reader, name.map(|name| (name, since)), slot)
 }
 
 /// `GET /api/stream?user=NAME[&since=ID]` with the simulator's Basic auth: NAME's home.
@@ -129,12 +130,13 @@ pub async fn api_stream(req: &Request, ws: WebSocket, state: Data<&AppState>) ->
         Ok(None) => return ApiError::not_found("unknown user").as_response(),
         Err(e) => return ApiError::from(e).as_response(),
     };
+    let slot = state.hub.slots().take(client_ip(req, &state.settings.trusted_proxies));
     upgrade(
         ws,
         &state,
         Some(Reader { user_id }),
-        StreamName::Home,
-        since,
+        Some((StreamName::Home, since)),
+        slot,
     )
 }
 
@@ -142,14 +144,15 @@ fn upgrade(
     ws: WebSocket,
     state: &AppState,
     reader: Option<Reader>,
-    name: StreamName,
-    since: Option<i64>,
+    initial: Option<(StreamName, Option<i64>)>,
+    slot: Result<Slot, Refusal>,
 ) -> Response {
     let conn = Connection {
         hub: state.hub.clone(),
         store: state.store.clone(),
         reader,
-        initial: Some((name, since)),
+        initial,
+        slot,
     };
     ws.config(socket::websocket_config())
         .on_upgrade(move |stream| async move {

@@ -1,6 +1,8 @@
 //! One task per websocket: subscriptions, `since` replay joined to the live feed, pings,
-//! the idle timeout and the 4008 close of a reader that cannot keep up.
+//! the idle timeout, the 4008 close of a reader that cannot keep up and the 1008 close of
+//! a client that floods frames.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +16,9 @@ use super::protocol::{
     avatar_url, error_frame, message_frame, subscribed_frame, unsubscribed_frame, ClientFrame,
     StreamName, MAX_REPLAY,
 };
+use super::delivery::GIVE_UP_AFTER;
 use super::registry::{Outgoing, SocketHandle, SubKey};
+use super::slots::{Refusal, Slot};
 use super::Hub;
 use crate::store::{Page, Store, TimelineScope};
 
@@ -24,6 +28,16 @@ pub const CLOSE_TOO_SLOW: u16 = 4008;
 const MAX_STREAMS: usize = 16;
 /// How long a closing handshake may wait on a peer that does not read.
 const CLOSE_WAIT: Duration = Duration::from_secs(10);
+/// How long one frame may take to write (a replay's too) before the peer counts as too
+/// slow and is closed with 4008.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Close code for a client that sends frames faster than [`FRAMES_PER_SECOND`].
+pub const CLOSE_POLICY: u16 = 1008;
+/// Close code for a stream refused by a cap on open streams (try again later).
+pub const CLOSE_TRY_LATER: u16 = 1013;
+/// Client frames a socket may send per second on average, and in one burst (SPEC §4).
+const FRAMES_PER_SECOND: f64 = 10.0;
+const FRAME_BURST: f64 = 20.0;
 
 /// Small buffers: an idle socket costs kilobytes, not tungstenite's default 128 KiB read
 /// buffer (STYLE.md). Frames from clients are tiny subscribe requests.
@@ -49,14 +63,62 @@ pub struct Connection {
     pub reader: Option<Reader>,
     /// The stream named in the URL, subscribed before anything else.
     pub initial: Option<(StreamName, Option<i64>)>,
+    /// This socket's place under the caps on open streams, or why it has none.
+    pub slot: Result<Slot, Refusal>,
 }
 
 struct ActiveSub {
     name: String,
     key: SubKey,
     id: u64,
-    /// The highest message id sent on this stream; anything at or below is a duplicate.
-    last_sent: i64,
+    /// Ids this stream's `since` replay sent, and when it ended. The dispatcher hands each
+    /// message to the registry once, so the live feed repeats only what the replay already
+    /// sent (committed while it ran); after [`GIVE_UP_AFTER`] no such message can still
+    /// come and the set is dropped.
+    replayed: Option<(HashSet<i64>, Instant)>,
+}
+
+impl ActiveSub {
+    /// Whether a live `id` must be sent, i.e. the replay did not send it.
+    fn wants(&mut self, id: i64) -> bool {
+        match &self.replayed {
+            Some((_, ended)) if ended.elapsed() > GIVE_UP_AFTER => {
+                self.replayed = None;
+                true
+            }
+            Some((ids, _)) => !ids.contains(&id),
+            None => true,
+        }
+    }
+}
+
+/// A token bucket: [`FRAMES_PER_SECOND`] on average, [`FRAME_BURST`] at once.
+struct FrameBudget {
+    tokens: f64,
+    refilled: Instant,
+}
+
+impl FrameBudget {
+    fn new() -> FrameBudget {
+        FrameBudget {
+            tokens: FRAME_BURST,
+            refilled: Instant::now(),
+        }
+    }
+
+    /// Takes one frame's token; `false` when the client is over its budget.
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let earned = now.duration_since(self.refilled).as_secs_f64() * FRAMES_PER_SECOND;
+        self.tokens = (self.tokens + earned).min(FRAME_BURST);
+        self.refilled = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 enum Stop {
@@ -68,6 +130,8 @@ enum Stop {
     TooSlow,
     Shutdown,
     Idle,
+    /// The client sent frames faster than its budget.
+    Flooding,
 }
 
 type SinkHalf = SplitSink<WebSocketStream, Message>;
@@ -84,6 +148,7 @@ impl Writer<'_, '_> {
         tokio::select! {
             sent = self.sink.send(message) => sent.map_err(|_| Stop::Gone),
             _ = self.kicked.as_mut() => Err(Stop::TooSlow),
+            _ = tokio::time::sleep(WRITE_TIMEOUT) => Err(Stop::TooSlow),
         }
     }
 }
@@ -100,6 +165,17 @@ impl Drop for Gauge {
 /// Serves one upgraded websocket until it closes.
 pub async fn run(ws: WebSocketStream, conn: Connection) {
     let hub = conn.hub.clone();
+    if let Err(refusal) = &conn.slot {
+        hub.metrics()
+            .ws_refused_total
+            .with_label_values(&[refusal.as_str()])
+            .inc();
+        let (mut sink, _) = ws.split();
+        let reason = "too many open streams: try again later";
+        let frame = Message::Close(Some((CloseCode::from(CLOSE_TRY_LATER), reason.into())));
+        let _ = tokio::time::timeout(CLOSE_WAIT, sink.send(frame)).await;
+        return;
+    }
     hub.metrics().ws_connections.inc();
     let _gauge = Gauge(hub.clone());
     let (handle, rx) = SocketHandle::new(hub.limits().queue_bound);
@@ -117,6 +193,13 @@ pub async fn run(ws: WebSocketStream, conn: Connection) {
         Stop::TooSlow => Some((CLOSE_TOO_SLOW, "too slow: resume with since")),
         Stop::Shutdown => Some((1001, "server shutting down")),
         Stop::Idle => Some((1000, "idle")),
+        Stop::Flooding => {
+            hub.metrics()
+                .ws_refused_total
+                .with_label_values(&["flood"])
+                .inc();
+            Some((CLOSE_POLICY, "too many frames: at most 10 a second"))
+        }
         Stop::Gone | Stop::PeerClosed => None,
     };
     if matches!(stop, Stop::PeerClosed) {
@@ -168,6 +251,7 @@ impl SocketTask {
             }
         }
         let mut last_heard = Instant::now();
+        let mut budget = FrameBudget::new();
         let mut pings =
             tokio::time::interval_at(Instant::now() + limits.ping_interval, limits.ping_interval);
         loop {
@@ -177,6 +261,10 @@ impl SocketTask {
                 _ = sink.kicked.as_mut() => return Stop::TooSlow,
                 incoming = stream.next() => {
                     last_heard = Instant::now();
+                    let is_frame = matches!(&incoming, Some(Ok(Message::Text(_) | Message::Binary(_))));
+                    if is_frame && !budget.take() {
+                        return Stop::Flooding;
+                    }
                     let result = match incoming {
                         Some(Ok(Message::Text(text))) => self.on_frame(sink, &text).await,
                         Some(Ok(Message::Close(_))) => Err(Stop::PeerClosed),
@@ -209,15 +297,14 @@ impl SocketTask {
         }
     }
 
-    /// Sends a live message unless this stream already sent it (or a later one).
+    /// Sends a live message unless this stream's replay already sent it.
     async fn forward(&mut self, sink: &mut Writer<'_, '_>, outgoing: Outgoing) -> Result<(), Stop> {
         let Some(sub) = self.subs.iter_mut().find(|s| s.id == outgoing.sub) else {
             return Ok(()); // unsubscribed meanwhile
         };
-        if outgoing.id <= sub.last_sent {
+        if !sub.wants(outgoing.id) {
             return Ok(());
         }
-        sub.last_sent = outgoing.id;
         self.write(sink, Message::Text(outgoing.frame.to_string()))
             .await?;
         let metrics = self.conn.hub.metrics();
@@ -247,8 +334,8 @@ impl SocketTask {
     }
 
     /// Registers the stream first, then replays from the database: anything committed
-    /// meanwhile is both queued live and maybe in the replay, and `last_sent` drops the
-    /// second copy. So replay joins live with no gap and no duplicate.
+    /// meanwhile is both queued live and maybe in the replay, and the replayed ids drop
+    /// the second copy. So replay joins live with no gap and no duplicate.
     async fn subscribe(
         &mut self,
         sink: &mut Writer<'_, '_>,
@@ -284,7 +371,7 @@ impl SocketTask {
             name: label.clone(),
             key,
             id,
-            last_sent: since.unwrap_or(0),
+            replayed: None,
         });
         self.send(sink, subscribed_frame(&label)).await?;
         if let Some(since) = since {
@@ -308,7 +395,7 @@ impl SocketTask {
         }
     }
 
-    /// Sends the stream's newest messages after `since` (at most [`MAX_REPLAY`]), oldest first.
+    /// Sends the stream's messages after `since` (at most [`MAX_REPLAY`]), oldest first.
     async fn replay(
         &mut self,
         sink: &mut Writer<'_, '_>,
@@ -321,9 +408,9 @@ impl SocketTask {
             SubKey::User(author) => TimelineScope::User(author),
             SubKey::Home(reader) => TimelineScope::Home(reader),
         };
-        let page = Page::Newest {
+        let page = Page::After {
+            since,
             limit: MAX_REPLAY,
-            before: None,
         };
         let messages = match self.conn.store.timeline(scope, page).await {
             Ok(messages) => messages,
@@ -332,13 +419,15 @@ impl SocketTask {
                 return self.send(sink, error_frame("cannot replay now")).await;
             }
         };
-        for message in messages.iter().rev().filter(|m| m.message_id > since) {
+        let mut sent = HashSet::with_capacity(messages.len());
+        for message in &messages {
             let frame = message_frame(label, message, &avatar_url(&message.email));
             self.write(sink, Message::Text(frame)).await?;
             self.conn.hub.metrics().ws_messages_sent_total.inc();
-            if let Some(sub) = self.subs.iter_mut().find(|s| s.name == label) {
-                sub.last_sent = sub.last_sent.max(message.message_id);
-            }
+            sent.insert(message.message_id);
+        }
+        if let Some(sub) = self.subs.iter_mut().find(|s| s.name == label) {
+            sub.replayed = Some((sent, Instant::now()));
         }
         Ok(())
     }

@@ -9,14 +9,14 @@ use sea_orm::{
     FromQueryResult, JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait,
     Select, Statement,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::entities::{follow, message, user};
 use super::{Store, StoreResult};
 use crate::domain::MessageText;
 
 /// A message with its author, as every timeline shows it.
-#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult, Serialize, Deserialize)]
 pub struct TimelineMessage {
     pub message_id: i64,
     pub author_id: i64,
@@ -104,6 +104,32 @@ impl Store {
             self.public_page.store(generation, limit, &rows);
         }
         Ok(rows)
+    }
+
+    /// The newest message id committed (hidden ones too), or 0 with no messages: the
+    /// realtime dispatcher compares it with what the bus brought.
+    pub async fn newest_message_id(&self) -> StoreResult<i64> {
+        let newest: Option<Option<i64>> = message::Entity::find()
+            .select_only()
+            .column_as(message::Column::MessageId.max(), "newest")
+            .into_tuple()
+            .one(&self.read)
+            .await?;
+        Ok(newest.flatten().unwrap_or(0))
+    }
+
+    /// The visible messages among `ids`, by id: what the realtime dispatcher asks for when
+    /// the bus lost or delayed them.
+    pub async fn visible_messages(&self, ids: &[i64]) -> StoreResult<Vec<TimelineMessage>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let query = timeline_select()
+            .filter(message::Column::MessageId.is_in(ids.iter().copied()))
+            .order_by_asc(message::Column::MessageId);
+        Ok(TimelineMessage::find_by_statement(query.build(self.backend()))
+            .all(&self.read)
+            .await?)
     }
 
     /// Another instance posted a message (announced through the realtime bus): the cached

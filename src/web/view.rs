@@ -30,11 +30,7 @@ impl From<&TimelineMessage> for MessageView {
     }
 }
 
-/// Gravatar of `md5(lower(trim(email)))`, an identicon when the address has none.
-pub fn gravatar_url(email: &str, size: u32) -> String {
-    let digest = md5::compute(email.trim().to_lowercase().as_bytes());
-    format!("https://www.gravatar.com/avatar/{digest:x}?d=identicon&s={size}")
-}
+pub use crate::avatar::gravatar_url;
 
 /// `YYYY-MM-DD @ HH:MM` in UTC, as the classic pages print dates.
 pub fn format_date(unix_seconds: i64) -> String {
@@ -62,15 +58,6 @@ pub fn user_path(username: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn gravatar_hashes_the_trimmed_lowercase_address() {
-        // md5("myemailaddress@example.com"), Gravatar's documented example.
-        assert_eq!(
-            gravatar_url("  MyEmailAddress@example.com ", 48),
-            "https://www.gravatar.com/avatar/0bc83cb571cd1c50ba6f3e8a78ef1346?d=identicon&s=48"
-        );
-    }
 
     #[test]
     fn dates_are_utc_minutes() {
