@@ -155,13 +155,7 @@ fn realtime_hub(settings: &Settings, store: &Store, metrics: &Metrics) -> Result
     };
     let store = store.clone();
     match &settings.redis_url {
-        Some(url) => Hub::with_redis(
-            store,
-            metrics.clone(),
-            limits,
-            url,
-            &settings.redis_channel,
-        ),
+        Some(url) => Hub::with_redis(store, metrics.clone(), limits, url, &settings.redis_channel),
         None => Ok(Hub::in_process(store, metrics.clone(), limits)),
     }
 }

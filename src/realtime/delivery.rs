@@ -6,7 +6,10 @@
 //! would be dropped. Instead every id above `low` is in exactly one of three sets:
 //! delivered (or settled), held (arrived, waiting briefly behind a fresh gap so that the
 //! common case stays in id order), or missing (known to exist or to have been skipped,
-//! not yet seen). Missing ids older than [`CATCH_UP_AFTER`] are asked of the database,
+//! not yet seen). An id waits behind a missing one for [`HOLD`], or until the database
+//! was asked for the missing one (at most [`HOLD_MAX`]), so a message the bus lost still
+//! comes out before the later ones when the database has it. Missing ids older than
+//! [`CATCH_UP_AFTER`] are asked of the database,
 //! which is the source of truth; an id the database still does not have after
 //! [`GIVE_UP_AFTER`] was rolled back (or is hidden) and is settled without delivery.
 //!
@@ -24,6 +27,9 @@ use tokio::time::Instant;
 pub const HOLD: Duration = Duration::from_millis(50);
 /// A missing id older than this is asked of the database.
 pub const CATCH_UP_AFTER: Duration = Duration::from_millis(150);
+/// The longest an id waits behind a missing one that the database was not asked for yet
+/// (the database is slow or down): then order gives way to liveness.
+pub const HOLD_MAX: Duration = Duration::from_secs(1);
 /// A missing id the database still lacks after this never committed (a rolled-back insert
 /// leaves a hole in the sequence forever) or is not visible: it is settled without delivery.
 /// Far longer than any insert's transaction.
@@ -46,8 +52,34 @@ pub struct Cursor<T> {
     settled: BTreeSet<i64>,
     /// Ids above `low` that arrived and wait behind a gap younger than [`HOLD`].
     held: BTreeMap<i64, T>,
-    /// Ids above `low` not seen yet, with when the gap was noticed.
-    missing: BTreeMap<i64, Instant>,
+    /// Ids above `low` not seen yet.
+    missing: BTreeMap<i64, Missing>,
+}
+
+/// What the cursor knows of an id it has not seen.
+#[derive(Debug, Clone, Copy)]
+struct Missing {
+    /// When the gap was noticed.
+    noticed: Instant,
+    /// Whether the database was asked for it and did not have it.
+    asked: bool,
+}
+
+impl Missing {
+    /// Whether later ids should still wait for this one at `now`.
+    fn blocks(&self, now: Instant) -> bool {
+        now < self.noticed + HOLD || (!self.asked && now < self.noticed + HOLD_MAX)
+    }
+
+    /// When it stops blocking, if that is after `now`.
+    fn blocks_until(&self, now: Instant) -> Option<Instant> {
+        let until = if self.asked {
+            self.noticed + HOLD
+        } else {
+            self.noticed + HOLD_MAX
+        };
+        (until > now).then_some(until)
+    }
 }
 
 impl<T> Default for Cursor<T> {
@@ -131,7 +163,13 @@ impl<T> Cursor<T> {
             }
         }
         for gap in from..=last {
-            self.missing.insert(gap, now);
+            self.missing.insert(
+                gap,
+                Missing {
+                    noticed: now,
+                    asked: false,
+                },
+            );
         }
         self.high = last;
     }
@@ -144,7 +182,7 @@ impl<T> Cursor<T> {
         let blocking = self
             .missing
             .iter()
-            .find(|(_, &noticed)| now < noticed + HOLD)
+            .find(|(_, missing)| missing.blocks(now))
             .map(|(&id, _)| id);
         let mut out = Vec::new();
         while let Some(entry) = self.held.first_entry() {
@@ -164,10 +202,20 @@ impl<T> Cursor<T> {
     pub fn wanted(&self, now: Instant) -> Vec<i64> {
         self.missing
             .iter()
-            .filter(|(_, &noticed)| now >= noticed + CATCH_UP_AFTER)
+            .filter(|(_, missing)| now >= missing.noticed + CATCH_UP_AFTER)
             .map(|(&id, _)| id)
             .take(CATCH_UP_BATCH)
             .collect()
+    }
+
+    /// The database was asked for `ids` and answered: those it did not have no longer
+    /// hold later ids back (beyond [`HOLD`]). Offer what it had before calling this.
+    pub fn answered(&mut self, ids: &[i64]) {
+        for id in ids {
+            if let Some(missing) = self.missing.get_mut(id) {
+                missing.asked = true;
+            }
+        }
     }
 
     /// When a held id's wait ends, if one is waiting: call [`Cursor::release`] then.
@@ -175,8 +223,7 @@ impl<T> Cursor<T> {
         let top = *self.held.keys().next_back()?;
         self.missing
             .range(..top)
-            .map(|(_, &noticed)| noticed + HOLD)
-            .filter(|&ends| ends > now)
+            .filter_map(|(_, missing)| missing.blocks_until(now))
             .min()
     }
 
@@ -189,7 +236,7 @@ impl<T> Cursor<T> {
         let expired: Vec<i64> = self
             .missing
             .iter()
-            .filter(|(_, &noticed)| now >= noticed + GIVE_UP_AFTER)
+            .filter(|(_, missing)| now >= missing.noticed + GIVE_UP_AFTER)
             .map(|(&id, _)| id)
             .collect();
         for id in expired {
@@ -235,7 +282,7 @@ mod tests {
         let mut c = Cursor::starting_after(1);
         assert!(c.offer(3, 3, t).is_empty());
         assert!(c.offer(4, 4, t).is_empty());
-        assert_eq!(c.hold_deadline(t), Some(t + HOLD));
+        assert_eq!(c.hold_deadline(t), Some(t + HOLD_MAX));
         assert_eq!(c.offer(2, 2, at(t, 10)), [2, 3, 4]);
         assert_eq!(c.hold_deadline(t), None);
     }
@@ -245,9 +292,11 @@ mod tests {
         let t = Instant::now();
         let mut c = Cursor::starting_after(1);
         assert!(c.offer(3, 3, t).is_empty());
-        assert_eq!(c.release(at(t, 60)), [3]);
+        assert!(c.release(at(t, 60)).is_empty(), "2 was not asked for yet");
         assert_eq!(c.wanted(at(t, 100)), Vec::<i64>::new());
         assert_eq!(c.wanted(at(t, 200)), [2]);
+        c.answered(&[2]);
+        assert_eq!(c.release(at(t, 200)), [3], "the database lacks 2 for now");
         assert_eq!(c.offer(2, 2, at(t, 300)), [2]);
         assert_eq!(c.offer(2, 2, at(t, 300)), Vec::<i64>::new());
         assert_eq!(c.offer(3, 3, at(t, 300)), Vec::<i64>::new());
@@ -259,8 +308,13 @@ mod tests {
         let mut c: Cursor<i64> = Cursor::starting_after(10);
         c.note_newest(13, t);
         assert_eq!(c.wanted(at(t, 200)), [11, 12, 13]);
-        assert_eq!(c.offer(12, 12, at(t, 210)), [12], "the gap is past its hold");
+        assert!(
+            c.offer(12, 12, at(t, 210)).is_empty(),
+            "11 may still be found"
+        );
         assert_eq!(c.wanted(at(t, 210)), [11, 13]);
+        c.answered(&[11, 13]);
+        assert_eq!(c.release(at(t, 220)), [12], "the database lacks 11 for now");
     }
 
     #[test]
@@ -268,7 +322,7 @@ mod tests {
         let t = Instant::now();
         let mut c = Cursor::starting_after(0);
         c.offer(2, 2, t);
-        assert_eq!(c.release(at(t, 60)), [2]);
+        assert_eq!(c.release(t + HOLD_MAX), [2]);
         assert_eq!(c.missing_len(), 1);
         c.release(t + GIVE_UP_AFTER);
         assert_eq!(c.missing_len(), 0);
@@ -349,6 +403,7 @@ mod tests {
                     for c in db(now_ms).filter(|c| wanted.contains(&c.id)) {
                         delivered.extend(cursor.offer(c.id, c.id, now));
                     }
+                    cursor.answered(&wanted);
                 }
                 delivered.extend(cursor.release(now));
             }

@@ -245,7 +245,11 @@ const CATCH_UP_BACKOFF_MAX: Duration = Duration::from_secs(2);
 enum Answer {
     Newest(i64),
     NewestFailed,
-    Found(Vec<TimelineMessage>),
+    /// The messages found among the ids asked for.
+    Found {
+        asked: Vec<i64>,
+        found: Vec<TimelineMessage>,
+    },
     CatchUpFailed,
 }
 
@@ -310,13 +314,15 @@ async fn dispatch(
                 let now = tokio::time::Instant::now();
                 match answer {
                     Some(Answer::Newest(newest)) => {
+                        tracing::trace!(newest, "newest committed message");
                         polling = false;
                         cursor.note_newest(newest, now);
                     }
-                    Some(Answer::Found(messages)) => {
+                    Some(Answer::Found { asked, found }) => {
+                        tracing::debug!(found = found.len(), "caught up from the database");
                         asking = false;
                         ask_backoff = delivery::CATCH_UP_AFTER;
-                        for message in messages {
+                        for message in found {
                             if !cursor.awaits(message.message_id) {
                                 continue;
                             }
@@ -326,8 +332,12 @@ async fn dispatch(
                             let pending = Pending { message, at_us: now_us() };
                             ready.extend(cursor.offer(id, pending, now));
                         }
+                        cursor.answered(&asked);
                     }
-                    Some(Answer::NewestFailed) => polling = false,
+                    Some(Answer::NewestFailed) => {
+                        tracing::debug!("cannot read the newest message id");
+                        polling = false;
+                    }
                     Some(Answer::CatchUpFailed) => {
                         asking = false;
                         next_ask = now + ask_backoff;
@@ -347,10 +357,11 @@ async fn dispatch(
             polling = true;
             let (store, answer_tx) = (store.clone(), answer_tx.clone());
             tokio::spawn(async move {
-                let answer = match tokio::time::timeout(POLL_NEWEST, store.newest_message_id()).await {
-                    Ok(Ok(newest)) => Answer::Newest(newest),
-                    _ => Answer::NewestFailed,
-                };
+                let answer =
+                    match tokio::time::timeout(POLL_NEWEST, store.newest_message_id()).await {
+                        Ok(Ok(newest)) => Answer::Newest(newest),
+                        _ => Answer::NewestFailed,
+                    };
                 let _ = answer_tx.send(answer);
             });
         }
@@ -367,7 +378,10 @@ async fn dispatch(
                     )
                     .await
                     {
-                        Ok(Ok(found)) => Answer::Found(found),
+                        Ok(Ok(found)) => Answer::Found {
+                            asked: wanted,
+                            found,
+                        },
                         Ok(Err(e)) => {
                             tracing::warn!(error = %e, "cannot catch up missed messages");
                             Answer::CatchUpFailed

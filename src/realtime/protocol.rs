@@ -133,7 +133,15 @@ mod tests {
         ] {
             assert_eq!(StreamName::parse(raw).expect(raw).as_string(), raw);
         }
-        for bad in ["", "user:", "users", "Public", "user", "user:a\u{0}b", "user:a\nb"] {
+        for bad in [
+            "",
+            "user:",
+            "users",
+            "Public",
+            "user",
+            "user:a\u{0}b",
+            "user:a\nb",
+        ] {
             assert!(StreamName::parse(bad).is_err(), "{bad}");
         }
     }

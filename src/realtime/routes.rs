@@ -103,7 +103,10 @@ pub async fn ws_stream(
         },
         _ => {}
     }
-    let slot = state.hub.slots().take(client_ip(req, &state.settings.trusted_proxies));
+    let slot = state
+        .hub
+        .slots()
+        .take(client_ip(req, &state.settings.trusted_proxies));
     upgrade(ws, &state, reader, name.map(|name| (name, since)), slot)
 }
 
@@ -130,7 +133,10 @@ pub async fn api_stream(req: &Request, ws: WebSocket, state: Data<&AppState>) ->
         Ok(None) => return ApiError::not_found("unknown user").as_response(),
         Err(e) => return ApiError::from(e).as_response(),
     };
-    let slot = state.hub.slots().take(client_ip(req, &state.settings.trusted_proxies));
+    let slot = state
+        .hub
+        .slots()
+        .take(client_ip(req, &state.settings.trusted_proxies));
     upgrade(
         ws,
         &state,

@@ -119,7 +119,9 @@ mod tests {
         let _third = slots.take(Some(b)).expect("another address");
         assert_eq!(slots.take(Some(b)).err(), Some(Refusal::Instance));
         drop(first);
-        let _again = slots.take(Some(a)).expect("a closed stream gives its slot back");
+        let _again = slots
+            .take(Some(a))
+            .expect("a closed stream gives its slot back");
         assert_eq!(slots.open(), 3);
     }
 

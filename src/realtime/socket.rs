@@ -12,11 +12,11 @@ use poem::web::websocket::{CloseCode, Message, WebSocketConfig, WebSocketStream}
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::delivery::GIVE_UP_AFTER;
 use super::protocol::{
     avatar_url, error_frame, message_frame, subscribed_frame, unsubscribed_frame, ClientFrame,
     StreamName, MAX_REPLAY,
 };
-use super::delivery::GIVE_UP_AFTER;
 use super::registry::{Outgoing, SocketHandle, SubKey};
 use super::slots::{Refusal, Slot};
 use super::Hub;

@@ -127,9 +127,11 @@ impl Store {
         let query = timeline_select()
             .filter(message::Column::MessageId.is_in(ids.iter().copied()))
             .order_by_asc(message::Column::MessageId);
-        Ok(TimelineMessage::find_by_statement(query.build(self.backend()))
-            .all(&self.read)
-            .await?)
+        Ok(
+            TimelineMessage::find_by_statement(query.build(self.backend()))
+                .all(&self.read)
+                .await?,
+        )
     }
 
     /// Another instance posted a message (announced through the realtime bus): the cached

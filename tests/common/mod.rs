@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod faults;
 pub mod web;
 
 use std::net::SocketAddr;

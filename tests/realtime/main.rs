@@ -1,12 +1,14 @@
 //! Websocket streams against real servers (SPEC §4): one instance on SQLite and PostgreSQL,
 //! two instances sharing PostgreSQL and Redis, Redis going away and coming back, slow
-//! readers, and the live page in headless Chromium.
+//! readers, the live page in headless Chromium, and the delivery guarantee under injected
+//! network faults.
 
 #[path = "../common/mod.rs"]
 mod common;
 
 mod client;
 mod cluster;
+mod integrity;
 mod live_page;
 mod pages;
 mod protocol;

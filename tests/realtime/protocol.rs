@@ -17,7 +17,10 @@ async fn refused_upgrades_are_clear_4xx() {
     let app = TestApp::start(&db.url).await;
     app.register("alice").await;
     assert_eq!(refused_status(&app, "/ws?stream=home", None).await, 401);
-    assert_eq!(refused_status(&app, "/ws", None).await, 400);
+    assert_eq!(
+        refused_status(&app, "/ws?stream=user:a%00b", None).await,
+        400
+    );
     assert_eq!(
         refused_status(&app, "/ws?stream=everything", None).await,
         400
