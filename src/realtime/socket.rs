@@ -38,6 +38,8 @@ pub const CLOSE_TRY_LATER: u16 = 1013;
 /// Client frames a socket may send per second on average, and in one burst (SPEC §4).
 const FRAMES_PER_SECOND: f64 = 10.0;
 const FRAME_BURST: f64 = 20.0;
+/// How long a flooding client's remaining frames are read away after its 1008.
+const FLOOD_DRAIN: Duration = Duration::from_secs(2);
 
 /// Small buffers: an idle socket costs kilobytes, not tungstenite's default 128 KiB read
 /// buffer (STYLE.md). Frames from clients are tiny subscribe requests.
@@ -179,13 +181,14 @@ pub async fn run(ws: WebSocketStream, conn: Connection) {
     hub.metrics().ws_connections.inc();
     let _gauge = Gauge(hub.clone());
     let (handle, rx) = SocketHandle::new(hub.limits().queue_bound);
-    let (mut sink, stream) = ws.split();
+    let (mut sink, mut stream) = ws.split();
     let mut task = SocketTask {
         conn,
         handle,
         subs: Vec::new(),
     };
-    let stop = task.serve(&mut sink, stream, rx).await;
+    let stop = task.serve(&mut sink, &mut stream, rx).await;
+    let flooding = matches!(stop, Stop::Flooding);
     for sub in &task.subs {
         hub.registry().remove(sub.key, sub.id);
     }
@@ -210,6 +213,18 @@ pub async fn run(ws: WebSocketStream, conn: Connection) {
         let frame = Message::Close(Some((CloseCode::from(code), reason.into())));
         let _ = tokio::time::timeout(CLOSE_WAIT, sink.send(frame)).await;
     }
+    if flooding {
+        // The flood is still in the receive buffer: closing on it would send a reset that
+        // discards our close frame at the client. Read it away until the client's close.
+        let _ = tokio::time::timeout(FLOOD_DRAIN, async {
+            while let Some(Ok(frame)) = stream.next().await {
+                if matches!(frame, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
 }
 
 /// Completes when the server starts shutting down (or the hub is gone).
@@ -231,7 +246,7 @@ impl SocketTask {
     async fn serve(
         &mut self,
         sink: &mut SinkHalf,
-        mut stream: SplitStream<WebSocketStream>,
+        stream: &mut SplitStream<WebSocketStream>,
         mut rx: mpsc::Receiver<Outgoing>,
     ) -> Stop {
         let hub = self.conn.hub.clone();

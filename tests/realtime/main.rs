@@ -9,6 +9,7 @@ mod common;
 mod client;
 mod cluster;
 mod integrity;
+mod limits;
 mod live_page;
 mod pages;
 mod protocol;
