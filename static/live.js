@@ -4,6 +4,8 @@
 // The timeline is `<ul id="timeline" data-stream="S" data-newest-id="ID">`. New messages
 // are rendered with the same markup as the server's, all user text escaped. A reader at
 // the top sees them inserted; a reader scrolled down gets an "N new messages" bar instead.
+// Each message is placed by its id, never by arrival: one committed late can arrive after
+// higher ids (SPEC §4), and it goes where the page would have shown it. Each id shows once.
 // The socket reconnects with exponential backoff and jitter, resuming with `since`.
 (function () {
   "use strict";
@@ -16,6 +18,10 @@
 
   var lastId = parseInt(timeline.getAttribute("data-newest-id"), 10) || 0;
   var pending = []; // rendered <li>s waiting for the reader to come back to the top
+  var shown = {}; // ids on the page or pending, so each shows once
+  var PAGE_SIZE = 30;
+  var rendered = timeline.querySelectorAll("li[data-id]");
+  for (var r = 0; r < rendered.length; r++) shown[rendered[r].getAttribute("data-id")] = true;
   var bar = null;
   var attempt = 0;
   var socket = null;
@@ -59,14 +65,29 @@
     return (window.scrollY || document.documentElement.scrollTop || 0) <= AT_TOP_PX;
   }
 
+  function idOf(li) {
+    return parseInt(li.getAttribute("data-id"), 10);
+  }
+
+  // Puts `li` where its id belongs in the newest-first list. One older than everything
+  // shown belongs on an older page, unless this page holds the whole timeline.
+  function place(li) {
+    var id = idOf(li);
+    var items = timeline.querySelectorAll("li[data-id]");
+    for (var i = 0; i < items.length; i++) {
+      if (idOf(items[i]) < id) {
+        timeline.insertBefore(li, items[i]);
+        return;
+      }
+    }
+    if (items.length < PAGE_SIZE) timeline.appendChild(li);
+  }
+
   function insert(items) {
     // The "There's no message so far." line goes once there is a message.
     var first = timeline.firstElementChild;
     if (first && !first.hasAttribute("data-id")) timeline.removeChild(first);
-    // `items` is oldest first; each goes on top, so the newest ends up first.
-    for (var i = 0; i < items.length; i++) {
-      timeline.insertBefore(items[i], timeline.firstElementChild);
-    }
+    for (var i = 0; i < items.length; i++) place(items[i]);
     timeline.setAttribute("data-newest-id", String(lastId));
   }
 
@@ -101,8 +122,9 @@
 
   function onMessage(message) {
     // Replay and live can overlap across reconnects: each id shows once.
-    if (typeof message.id !== "number" || message.id <= lastId) return;
-    lastId = message.id;
+    if (typeof message.id !== "number" || shown[message.id]) return;
+    shown[message.id] = true;
+    lastId = Math.max(lastId, message.id);
     var li = render(message);
     if (atTop() && !pending.length) {
       insert([li]);
@@ -144,6 +166,8 @@
   window.minitwitLive = {
     lastId: function () { return lastId; },
     pending: function () { return pending.length; },
+    // What the socket does with a message frame's `message`.
+    receive: onMessage,
     connected: function () { return !!socket && socket.readyState === 1; }
   };
 

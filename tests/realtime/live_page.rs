@@ -1,6 +1,7 @@
 //! The live page in headless Chromium: two users in two browser contexts; B posts and A's
 //! open timeline shows it without a reload, escaped, in the server's markup; a reader
-//! scrolled down gets an "N new messages" bar instead.
+//! scrolled down gets an "N new messages" bar instead; a message that arrives after higher
+//! ids is placed by its id, and a repeat shows once.
 
 use crate::common::browser::{Chromium, Tab};
 use crate::common::{Backend, TestApp, TestDb};
@@ -132,6 +133,37 @@ async fn a_post_by_b_appears_on_a_open_timeline_without_a_reload() {
         ))
         .await;
 
+    chromium.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_message_is_placed_by_id_and_a_repeat_shows_once() {
+    let Some(mut chromium) = Chromium::launch_or_skip("live page order in Chromium").await else {
+        return;
+    };
+    let db = TestDb::new(Backend::Sqlite).await;
+    let app = TestApp::start(&db.url).await;
+    assert_eq!(app.register("bob").await.status(), 204);
+    for i in 1..=3 {
+        app.tweet("bob", &format!("m{i}")).await;
+    }
+    let mut tab = chromium.new_tab().await;
+    tab.goto(&app.url("/public")).await;
+    wait_live(&mut tab).await;
+    let ids = "Array.from(document.querySelectorAll('#timeline li')).map(li => li.getAttribute('data-id')).join(',')";
+    assert_eq!(tab.eval(ids).await, "3,2,1");
+    // As the socket would hand them over: 5 first, then 4 committed late, then 5 again.
+    let receive = |id: i64| {
+        format!(
+            "window.minitwitLive.receive({{id: {id}, user: 'bob', content: 'm{id}', pub_date: 0, avatar: ''}})"
+        )
+    };
+    for id in [5, 4, 5] {
+        tab.eval(&receive(id)).await;
+    }
+    assert_eq!(tab.eval(ids).await, "5,4,3,2,1");
+    assert_eq!(tab.eval("window.minitwitLive.lastId()").await, 5);
     chromium.close().await;
     app.stop().await;
 }
