@@ -309,8 +309,10 @@ async fn start_server(
         )
         .env("MINITWIT_REDIS_CHANNEL", channel)
         .env("RUST_LOG", "warn")
-        // Every socket comes from 127.0.0.x: the per-IP connect limit would refuse most.
+        // Every socket comes from 127.0.0.x: the per-IP connect limit and the per-address
+        // socket cap would refuse most.
         .env("MINITWIT_WS_CONNECTS_PER_MINUTE", "0")
+        .env("MINITWIT_MAX_SOCKETS_PER_IP", "0")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .kill_on_drop(true);
