@@ -32,6 +32,19 @@ pub enum Command {
     Sim(SimArgs),
     /// Fill the database with generated users, messages and follows, for benchmarks.
     Seed(SeedArgs),
+    /// Give or take a user's moderator role (moderators may hide messages).
+    Moderator {
+        #[command(subcommand)]
+        action: ModeratorAction,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ModeratorAction {
+    /// Make NAME a moderator.
+    Grant { name: String },
+    /// Take the moderator role from NAME.
+    Revoke { name: String },
 }
 
 #[derive(Debug, Clone, Args)]

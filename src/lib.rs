@@ -4,7 +4,8 @@
 //! - [`startup`]: builds the app from settings and serves it; tests use it too.
 //! - [`domain`]: usernames, emails, passwords and message texts, parsed once.
 //! - [`store`]: SeaORM entities, migrations and every query.
-//! - [`registration`], [`posting`]: the actions shared by the API and the pages.
+//! - [`registration`], [`posting`]: the actions shared by the API and the pages;
+//!   [`moderation`]: hiding messages and showing them again.
 //! - [`api`]: the simulator API under `/api`.
 //! - [`web`]: the classic MiniTwit pages (timelines, login, registration, follow).
 //! - [`realtime`]: publishing of new messages and follow changes to open streams.
@@ -23,6 +24,7 @@ pub mod error;
 pub mod health;
 pub mod limits;
 pub mod metrics;
+pub mod moderation;
 pub mod posting;
 pub mod realtime;
 pub mod registration;

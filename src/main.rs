@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use minitwit::config::{Cli, Command};
+use minitwit::config::{Cli, Command, ModeratorAction};
 use minitwit::startup::Application;
 use minitwit::store::Store;
 use minitwit::telemetry;
@@ -20,6 +20,7 @@ async fn main() -> ExitCode {
             minitwit::sim::run(&args.url, &args.scenario, args.concurrency, args.limit).await
         }
         Command::Seed(args) => seed(&settings.database_url, args).await,
+        Command::Moderator { action } => moderator(&settings.database_url, action).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -57,6 +58,26 @@ async fn seed(database_url: &str, args: minitwit::config::SeedArgs) -> Result<()
     let summary = minitwit::seed::seed(&store, &plan).await?;
     println!("{summary}");
     store.close().await;
+    Ok(())
+}
+
+async fn moderator(database_url: &str, action: ModeratorAction) -> Result<(), String> {
+    let (name, grant) = match &action {
+        ModeratorAction::Grant { name } => (name, true),
+        ModeratorAction::Revoke { name } => (name, false),
+    };
+    let store = Store::connect(database_url).await?;
+    store.migrate().await?;
+    let found = store
+        .set_moderator(name, grant)
+        .await
+        .map_err(|e| format!("cannot change the role: {e}"));
+    store.close().await;
+    match found? {
+        true if grant => println!("{name} is a moderator"),
+        true => println!("{name} is no longer a moderator"),
+        false => return Err(format!("no user is named {name:?}")),
+    }
     Ok(())
 }
 

@@ -20,7 +20,8 @@ pub use refresh::spawn_refresher;
 use std::sync::Arc;
 
 use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry,
 };
 
 /// Every metric family, registered once; cheap to clone.
@@ -35,8 +36,8 @@ pub struct Families {
     pub http_requests_total: IntCounterVec,
     /// Labels: method, route.
     pub http_request_duration_seconds: HistogramVec,
-    /// Websockets open on this instance.
-    pub ws_connections: IntGauge,
+    /// Streams open on this instance. Label: transport (websocket, sse).
+    pub ws_connections: IntGaugeVec,
     /// Frames written to websockets.
     pub ws_messages_sent_total: IntCounter,
     /// Sockets closed with 4008 because their outgoing queue overflowed.
@@ -69,6 +70,8 @@ pub struct Families {
     pub password_hash_wait_seconds: Histogram,
     /// Logins and registrations answered 503 because no hash slot freed up in time.
     pub password_hash_rejected_total: IntCounter,
+    /// Messages hidden by moderators.
+    pub messages_hidden_total: IntCounter,
 }
 
 impl std::ops::Deref for Metrics {
@@ -87,6 +90,9 @@ impl Default for Metrics {
 /// Every `limiter` label value, exported at 0 before its first refusal so that queries and
 /// alerts see the series from the start.
 pub const LIMITERS: &[&str] = &["login", "register", "ws_connect", "post"];
+
+/// Every `transport` label value of `minitwit_ws_connections`.
+pub const TRANSPORTS: &[&str] = &["websocket", "sse"];
 
 /// Every `reason` label value of `minitwit_ws_refused_total`, exported at 0 from the start.
 pub const STREAM_REFUSALS: &[&str] = &["max_sockets", "max_sockets_per_ip", "flood"];
@@ -114,8 +120,14 @@ impl Metrics {
                 &["method", "route"],
             )
             .expect("valid metric"),
-            ws_connections: IntGauge::new("minitwit_ws_connections", "Open websockets")
-                .expect("valid metric"),
+            ws_connections: IntGaugeVec::new(
+                Opts::new(
+                    "minitwit_ws_connections",
+                    "Open live streams (websockets and server-sent events)",
+                ),
+                &["transport"],
+            )
+            .expect("valid metric"),
             ws_messages_sent_total: IntCounter::new(
                 "minitwit_ws_messages_sent_total",
                 "Frames written to websockets",
@@ -201,6 +213,11 @@ impl Metrics {
                 "Logins and registrations refused with 503: no password-hash slot in time",
             )
             .expect("valid metric"),
+            messages_hidden_total: IntCounter::new(
+                "minitwit_messages_hidden_total",
+                "Messages hidden by moderators",
+            )
+            .expect("valid metric"),
             registry,
         };
         let f = &families;
@@ -225,6 +242,7 @@ impl Metrics {
             Box::new(f.ws_refused_total.clone()),
             Box::new(f.password_hash_wait_seconds.clone()),
             Box::new(f.password_hash_rejected_total.clone()),
+            Box::new(f.messages_hidden_total.clone()),
         ];
         for collector in collectors {
             f.registry
@@ -233,6 +251,9 @@ impl Metrics {
         }
         for limiter in LIMITERS {
             f.rate_limited_total.with_label_values(&[limiter]);
+        }
+        for transport in TRANSPORTS {
+            f.ws_connections.with_label_values(&[transport]);
         }
         for reason in STREAM_REFUSALS {
             f.ws_refused_total.with_label_values(&[reason]);

@@ -132,6 +132,7 @@ pub fn routes(state: AppState) -> impl IntoEndpoint {
     let route = Route::new()
         .nest("/api", api::routes())
         .at("/ws", get(realtime::ws_stream))
+        .at("/sse", get(realtime::sse_stream))
         .at("/static/live.js", get(realtime::live_js))
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))

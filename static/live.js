@@ -6,12 +6,15 @@
 // the top sees them inserted; a reader scrolled down gets an "N new messages" bar instead.
 // Each message is placed by its id, never by arrival: one committed late can arrive after
 // higher ids (SPEC §4), and it goes where the page would have shown it. Each id shows once.
-// The socket reconnects with exponential backoff and jitter, resuming with `since`.
+// The socket reconnects with exponential backoff and jitter, resuming with `since`. Where a
+// websocket cannot be opened (no support, or a proxy that refuses the upgrade twice in a
+// row), the page falls back to server-sent events (`/sse`), which resume by themselves
+// with Last-Event-ID. A `delete` event (a moderator hid a message) removes it from the page.
 (function () {
   "use strict";
 
   var timeline = document.getElementById("timeline");
-  if (!timeline || !window.WebSocket) return;
+  if (!timeline || !(window.WebSocket || window.EventSource)) return;
   var stream = timeline.getAttribute("data-stream");
   // Older pages (`?before=ID`) are history: nothing new belongs on them.
   if (!stream || /[?&]before=/.test(location.search)) return;
@@ -25,6 +28,9 @@
   var bar = null;
   var attempt = 0;
   var socket = null;
+  var events = null; // the EventSource, once the page fell back to SSE
+  var failedOpens = 0; // websockets in a row that closed before they opened
+  var moderator = timeline.getAttribute("data-moderator") === "true";
 
   var AT_TOP_PX = 80;
   var BACKOFF_MIN_MS = 500;
@@ -57,7 +63,9 @@
       '<img src="' + escapeHtml(message.avatar) + '"><p><strong><a href="/' +
       escapeHtml(encodeURIComponent(message.user)) + '">' + escapeHtml(message.user) +
       "</a></strong> " + escapeHtml(message.content) + " <small>&mdash; " +
-      escapeHtml(formatDate(message.pub_date)) + "</small></p>";
+      escapeHtml(formatDate(message.pub_date)) + "</small></p>" +
+      (moderator ? '<form class="moderate" action="/messages/' + message.id +
+        '/hide" method="post"><button type="submit">hide</button></form>' : "");
     return li;
   }
 
@@ -134,28 +142,70 @@
     }
   }
 
+  // A moderator hid message `id`: it goes from the page and from what waits to be shown.
+  function onDelete(id) {
+    var li = timeline.querySelector('li[data-id="' + id + '"]');
+    if (li) li.parentNode.removeChild(li);
+    pending = pending.filter(function (item) { return idOf(item) !== id; });
+    if (bar) {
+      if (pending.length) showBar();
+      else flush();
+    }
+  }
+
+  function onEvent(data) {
+    if (data.event === "message" && data.message) onMessage(data.message);
+    else if (data.event === "delete" && typeof data.id === "number") onDelete(data.id);
+  }
+
+  function parse(text) {
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      return null;
+    }
+  }
+
   function connect() {
+    if (!window.WebSocket || failedOpens >= 2) {
+      connectEvents();
+      return;
+    }
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     var url = scheme + location.host + "/ws?stream=" + encodeURIComponent(stream) +
       "&since=" + lastId;
+    var opened = false;
     socket = new WebSocket(url);
+    socket.onopen = function () {
+      opened = true;
+      failedOpens = 0;
+    };
     socket.onmessage = function (event) {
-      var data;
-      try {
-        data = JSON.parse(event.data);
-      } catch (e) {
-        return;
-      }
+      var data = parse(event.data);
+      if (!data) return;
       if (data.event === "subscribed") attempt = 0;
-      else if (data.event === "message" && data.message) onMessage(data.message);
+      else onEvent(data);
     };
     socket.onclose = function () {
       socket = null;
+      if (!opened) failedOpens += 1;
       // Full jitter, so a restarted server is not hit by every page at once.
       var ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * Math.pow(2, attempt));
       attempt += 1;
       setTimeout(connect, ceiling / 2 + Math.random() * ceiling / 2);
     };
+  }
+
+  // Server-sent events: the browser reconnects by itself, sending Last-Event-ID.
+  function connectEvents() {
+    if (!window.EventSource) return;
+    events = new EventSource("/sse?stream=" + encodeURIComponent(stream) + "&since=" + lastId);
+    function relay(event) {
+      var data = parse(event.data);
+      if (data) onEvent(data);
+    }
+    events.addEventListener("message", relay);
+    events.addEventListener("delete", relay);
   }
 
   window.addEventListener("scroll", function () {
@@ -168,7 +218,10 @@
     pending: function () { return pending.length; },
     // What the socket does with a message frame's `message`.
     receive: onMessage,
-    connected: function () { return !!socket && socket.readyState === 1; }
+    connected: function () {
+      return (!!socket && socket.readyState === 1) || (!!events && events.readyState === 1);
+    },
+    transport: function () { return events ? "sse" : "websocket"; }
   };
 
   connect();

@@ -13,6 +13,8 @@ pub const RESERVED_USERNAMES: &[&str] = &[
     "add_message",
     "api",
     "ws",
+    "sse",
+    "messages",
     "metrics",
     "static",
     "healthz",

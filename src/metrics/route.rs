@@ -18,6 +18,7 @@ const FIXED: &[&str] = &[
     "/register",
     "/add_message",
     "/ws",
+    "/sse",
     "/metrics",
     "/healthz",
     "/readyz",
@@ -46,6 +47,8 @@ pub fn route_pattern(path: &str) -> &'static str {
         ["static", file] if !file.is_empty() => "/static/*path",
         ["api", "msgs", user] if !user.is_empty() => "/api/msgs/:username",
         ["api", "fllws", user] if !user.is_empty() => "/api/fllws/:username",
+        ["messages", id, "hide"] if !id.is_empty() => "/messages/:id/hide",
+        ["messages", id, "unhide"] if !id.is_empty() => "/messages/:id/unhide",
         [user] if is_username(user) => "/:username",
         [user, "follow"] if is_username(user) => "/:username/follow",
         [user, "unfollow"] if is_username(user) => "/:username/unfollow",
@@ -92,6 +95,8 @@ mod tests {
         assert_eq!(route_pattern("/api/msgs/alice"), "/api/msgs/:username");
         assert_eq!(route_pattern("/api/fllws/b%C3%B8b"), "/api/fllws/:username");
         assert_eq!(route_pattern("/static/style.css"), "/static/*path");
+        assert_eq!(route_pattern("/messages/42/hide"), "/messages/:id/hide");
+        assert_eq!(route_pattern("/messages/42/unhide"), "/messages/:id/unhide");
     }
 
     #[test]

@@ -20,7 +20,10 @@
 //! - [`envelope`]: the event format between instances.
 //! - [`redis_bus`]: the Redis side, with its health checks.
 //! - [`protocol`]: stream names and the JSON frames of SPEC §4.
+//! - [`subscription`]: one stream of a socket or SSE response: registration, `since`
+//!   replay and its join with the live feed.
 //! - [`socket`]: one task per websocket (subscriptions, replay, pings, 4008, flood limit).
+//! - [`sse`]: `/sse`, the same streams as server-sent events.
 //! - [`slots`]: the per-instance and per-address caps on open streams.
 //! - [`routes`]: `/ws`, `/api/stream` and `/static/live.js`.
 //! - [`runtime`]: the socket tasks' own runtime, so fan-out never starves requests.
@@ -34,6 +37,8 @@ pub mod routes;
 pub mod runtime;
 pub mod slots;
 pub mod socket;
+pub mod sse;
+pub mod subscription;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,13 +48,14 @@ use tokio::sync::{mpsc, watch};
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::Metrics;
-use crate::store::{Store, TimelineMessage};
+use crate::store::{ModeratedMessage, Store, TimelineMessage};
 use delivery::Cursor;
 use envelope::{now_us, Envelope};
 use registry::Registry;
 use slots::Slots;
 
 pub use routes::{api_stream, live_js, ws_stream};
+pub use sse::sse_stream;
 
 /// Something that changed and that open streams may need to know; the one type that
 /// carries a message from its post to the sockets, on this instance or through Redis.
@@ -57,8 +63,24 @@ pub use routes::{api_stream, live_js, ws_stream};
 #[serde(tag = "t")]
 pub enum Event {
     MessagePosted(TimelineMessage),
-    Followed { who: i64, whom: i64 },
-    Unfollowed { who: i64, whom: i64 },
+    Followed {
+        who: i64,
+        whom: i64,
+    },
+    Unfollowed {
+        who: i64,
+        whom: i64,
+    },
+    /// A moderator hid a message: open streams that showed it get `delete`.
+    MessageHidden {
+        message_id: i64,
+        author_id: i64,
+        author: String,
+    },
+    /// A moderator made a hidden message visible again: pages show it on their next load.
+    MessageShown {
+        message_id: i64,
+    },
 }
 
 /// How sockets behave; from [`crate::config::Settings`].
@@ -273,6 +295,7 @@ async fn dispatch(
             _ => Cursor::default(),
         };
     let (answer_tx, mut answers) = mpsc::unbounded_channel::<Answer>();
+    let mut hidden = RecentlyHidden::default();
     let mut polling = false;
     let mut asking = false;
     let mut ask_backoff = delivery::CATCH_UP_AFTER;
@@ -304,6 +327,20 @@ async fn dispatch(
                                 let id = message.message_id;
                                 let pending = Pending { message, at_us: envelope.at_us };
                                 ready = cursor.offer(id, pending, tokio::time::Instant::now());
+                            }
+                            Event::MessageHidden { message_id, author_id, author } => {
+                                if remote {
+                                    hub.note_remote_message();
+                                }
+                                hidden.insert(message_id);
+                                let hidden = ModeratedMessage { message_id, author_id, author };
+                                hub.registry.delete(&hidden, &hub.metrics);
+                            }
+                            Event::MessageShown { message_id } => {
+                                if remote {
+                                    hub.note_remote_message();
+                                }
+                                hidden.remove(message_id);
                             }
                         }
                     }
@@ -393,9 +430,47 @@ async fn dispatch(
             }
         }
         for pending in ready {
+            // Hidden before it got here (its event overtook it on the bus): never shown.
+            if hidden.contains(pending.message.message_id) {
+                continue;
+            }
             hub.registry
                 .deliver(&pending.message, pending.at_us, &hub.metrics);
         }
+    }
+}
+
+/// Ids of messages hidden lately, so a message whose `MessageHidden` event arrives before
+/// the message itself (from another instance, or a late catch-up) is not shown after all.
+/// Bounded: an older hide's message has long been delivered or caught up.
+#[derive(Default)]
+struct RecentlyHidden {
+    ids: std::collections::HashSet<i64>,
+    order: std::collections::VecDeque<i64>,
+}
+
+impl RecentlyHidden {
+    const CAPACITY: usize = 10_000;
+
+    fn insert(&mut self, id: i64) {
+        if self.ids.insert(id) {
+            self.order.push_back(id);
+            if self.order.len() > Self::CAPACITY {
+                if let Some(oldest) = self.order.pop_front() {
+                    self.ids.remove(&oldest);
+                }
+            }
+        }
+    }
+
+    fn remove(&mut self, id: i64) {
+        if self.ids.remove(&id) {
+            self.order.retain(|&other| other != id);
+        }
+    }
+
+    fn contains(&self, id: i64) -> bool {
+        self.ids.contains(&id)
     }
 }
 

@@ -97,6 +97,11 @@ pub fn message_frame(stream: &str, message: &TimelineMessage, avatar: &str) -> S
     serde_json::to_string(&frame).unwrap_or_default()
 }
 
+/// `{"event":"delete","stream":S,"id":N}`: a moderator hid message N.
+pub fn delete_frame(stream: &str, id: i64) -> String {
+    serde_json::json!({"event": "delete", "stream": stream, "id": id}).to_string()
+}
+
 /// `{"event":"subscribed","stream":S}`.
 pub fn subscribed_frame(stream: &str) -> String {
     serde_json::json!({"event": "subscribed", "stream": stream}).to_string()

@@ -11,17 +11,37 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{mpsc, Notify};
 
-use super::protocol::{avatar_url, message_frame};
+use super::protocol::{avatar_url, delete_frame, message_frame};
 use crate::metrics::Metrics;
-use crate::store::TimelineMessage;
+use crate::store::{ModeratedMessage, TimelineMessage};
+
+/// What a queued frame says about its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameKind {
+    /// `{"event":"message",…}`: a new message.
+    Message,
+    /// `{"event":"delete",…}`: a moderator hid the message.
+    Delete,
+}
+
+impl FrameKind {
+    /// The event name, as SPEC §4 writes it (and as SSE's `event:` line carries it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FrameKind::Message => "message",
+            FrameKind::Delete => "delete",
+        }
+    }
+}
 
 /// One frame queued for one socket.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
     /// The subscription it is for (a socket may hold several).
     pub sub: u64,
-    /// The message id, so the socket can skip what it already sent.
+    /// The message id, so the socket can skip what its replay already sent.
     pub id: i64,
+    pub kind: FrameKind,
     /// The JSON text, shared by every recipient.
     pub frame: Arc<str>,
     /// When the message was committed, in Unix microseconds.
@@ -103,6 +123,15 @@ struct Subs {
     homes: HashMap<i64, HomeEntry>,
     /// Author → readers with an open home stream who follow them (the home index).
     followers: HashMap<i64, HashSet<i64>>,
+}
+
+/// Which streams an event belongs to, and what every recipient's queue entry says.
+struct Target<'a> {
+    author_id: i64,
+    author: &'a str,
+    id: i64,
+    kind: FrameKind,
+    at_us: i64,
 }
 
 /// The subscriptions of this instance.
@@ -226,9 +255,44 @@ impl Registry {
 
     /// Queues `message` to every subscription that should see it; returns how many.
     pub fn deliver(&self, message: &TimelineMessage, at_us: i64, metrics: &Metrics) -> usize {
-        let subs = self.lock();
-        let author = message.author_id;
         let avatar = avatar_url(&message.email);
+        let target = Target {
+            author_id: message.author_id,
+            author: &message.username,
+            id: message.message_id,
+            kind: FrameKind::Message,
+            at_us,
+        };
+        self.fan_out(target, metrics, |stream| {
+            message_frame(stream, message, &avatar)
+        })
+    }
+
+    /// Queues a `delete` event for a hidden message to every subscription that could have
+    /// shown it; returns how many.
+    pub fn delete(&self, hidden: &ModeratedMessage, metrics: &Metrics) -> usize {
+        let target = Target {
+            author_id: hidden.author_id,
+            author: &hidden.author,
+            id: hidden.message_id,
+            kind: FrameKind::Delete,
+            at_us: super::envelope::now_us(),
+        };
+        self.fan_out(target, metrics, |stream| {
+            delete_frame(stream, hidden.message_id)
+        })
+    }
+
+    /// Queues one frame per stream kind (built once, by `frame`) to every subscription on
+    /// `public`, on `user:AUTHOR`, and on the homes of the author and their followers.
+    fn fan_out(
+        &self,
+        target: Target<'_>,
+        metrics: &Metrics,
+        frame: impl Fn(&str) -> String,
+    ) -> usize {
+        let subs = self.lock();
+        let author = target.author_id;
         let mut delivered = 0;
         let mut send_all = |targets: &mut dyn Iterator<Item = (&u64, &Arc<SocketHandle>)>,
                             frame: &Arc<str>| {
@@ -236,9 +300,10 @@ impl Registry {
                 socket.offer(
                     Outgoing {
                         sub,
-                        id: message.message_id,
+                        id: target.id,
+                        kind: target.kind,
                         frame: frame.clone(),
-                        at_us,
+                        at_us: target.at_us,
                     },
                     metrics,
                 );
@@ -246,12 +311,11 @@ impl Registry {
             }
         };
         if !subs.public.is_empty() {
-            let frame: Arc<str> = message_frame("public", message, &avatar).into();
+            let frame: Arc<str> = frame("public").into();
             send_all(&mut subs.public.iter(), &frame);
         }
         if let Some(targets) = subs.users.get(&author) {
-            let stream = format!("user:{}", message.username);
-            let frame: Arc<str> = message_frame(&stream, message, &avatar).into();
+            let frame: Arc<str> = frame(&format!("user:{}", target.author)).into();
             send_all(&mut targets.iter(), &frame);
         }
         let own = subs.homes.get(&author).map(|e| (author, e));
@@ -265,7 +329,7 @@ impl Registry {
         let mut home_frame: Option<Arc<str>> = None;
         for (_, entry) in own.into_iter().chain(followers) {
             let frame = home_frame
-                .get_or_insert_with(|| message_frame("home", message, &avatar).into())
+                .get_or_insert_with(|| frame("home").into())
                 .clone();
             send_all(&mut entry.subs.iter(), &frame);
         }

@@ -48,36 +48,52 @@ fn bad_since() -> Response {
     )
 }
 
-fn plain(status: StatusCode, text: &str) -> Response {
+pub(super) fn plain(status: StatusCode, text: &str) -> Response {
     Response::builder()
         .status(status)
         .content_type("text/plain; charset=utf-8")
         .body(text.to_owned())
 }
 
-/// `GET /ws?stream=S[&since=ID]`: `public`, `user:NAME`, or `home` with a session; bare
-/// `GET /ws` opens a socket that subscribes with frames.
-#[handler]
-pub async fn ws_stream(
+/// What a browser's stream request (`/ws` or `/sse`) asks for, checked before anything
+/// is opened.
+pub(super) struct StreamRequest {
+    /// `None` for a bare `/ws`.
+    pub name: Option<StreamName>,
+    pub since: Option<i64>,
+    pub reader: Option<Reader>,
+}
+
+/// Counts the attempt against the client's connect budget, then parses and checks
+/// `stream` and `since` (or `since_header`, SSE's `Last-Event-ID`): a plain 4xx for what
+/// can be refused before a stream opens.
+pub(super) async fn stream_request(
     req: &Request,
-    ws: WebSocket,
     session: &Session,
-    state: Data<&AppState>,
-) -> Response {
+    state: &AppState,
+    since_header: Option<&str>,
+) -> Result<StreamRequest, Response> {
     // Every attempt counts against the client's per-IP budget (SPEC §6), refused or not.
     if let Some(ip) = client_ip(req, &state.settings.trusted_proxies) {
         if let Err(limited) = state.limits.check_ip(Limiter::WsConnect, ip) {
-            return limited.api_response();
+            return Err(limited.api_response());
         }
     }
-    let since = match since_param(req) {
-        Ok(since) => since,
-        Err(()) => return bad_since(),
+    let since = match since_header.and_then(|h| req.headers().get(h)) {
+        Some(value) => match value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<i64>().ok())
+        {
+            Some(id) if id >= 0 => Some(id),
+            _ => return Err(bad_since()),
+        },
+        None => since_param(req).map_err(|()| bad_since())?,
     };
     let name = match query_param(req, "stream").map(|raw| StreamName::parse(&raw)) {
         None => None,
         Some(Ok(name)) => Some(name),
-        Some(Err(e)) => return plain(StatusCode::BAD_REQUEST, e),
+        Some(Err(e)) => return Err(plain(StatusCode::BAD_REQUEST, e)),
     };
     // Another site's page must not open a stream with this user's cookie (cross-site
     // websocket hijacking): its requests count as anonymous.
@@ -89,25 +105,45 @@ pub async fn ws_stream(
             .map(|user_id| Reader { user_id })
     };
     match &name {
-        None => {}
         Some(StreamName::Home) if reader.is_none() => {
-            return plain(
+            return Err(plain(
                 StatusCode::UNAUTHORIZED,
                 "the home stream needs a logged-in session",
-            )
+            ))
         }
         Some(StreamName::User(username)) => match state.store.user_id_by_name(username).await {
             Ok(Some(_)) => {}
-            Ok(None) => return plain(StatusCode::NOT_FOUND, "unknown user"),
-            Err(e) => return ApiError::from(e).as_response(),
+            Ok(None) => return Err(plain(StatusCode::NOT_FOUND, "unknown user")),
+            Err(e) => return Err(ApiError::from(e).as_response()),
         },
         _ => {}
     }
+    Ok(StreamRequest {
+        name,
+        since,
+        reader,
+    })
+}
+
+/// `GET /ws?stream=S[&since=ID]`: `public`, `user:NAME`, or `home` with a session; bare
+/// `GET /ws` opens a socket that subscribes with frames.
+#[handler]
+pub async fn ws_stream(
+    req: &Request,
+    ws: WebSocket,
+    session: &Session,
+    state: Data<&AppState>,
+) -> Response {
+    let asked = match stream_request(req, session, &state, None).await {
+        Ok(asked) => asked,
+        Err(refused) => return refused,
+    };
     let slot = state
         .hub
         .slots()
         .take(client_ip(req, &state.settings.trusted_proxies));
-    upgrade(ws, &state, reader, name.map(|name| (name, since)), slot)
+    let initial = asked.name.map(|name| (name, asked.since));
+    upgrade(ws, &state, asked.reader, initial, slot)
 }
 
 /// `GET /api/stream?user=NAME[&since=ID]` with the simulator's Basic auth: NAME's home.

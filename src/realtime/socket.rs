@@ -2,7 +2,6 @@
 //! the idle timeout, the 4008 close of a reader that cannot keep up and the 1008 close of
 //! a client that floods frames.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,15 +11,15 @@ use poem::web::websocket::{CloseCode, Message, WebSocketConfig, WebSocketStream}
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::delivery::GIVE_UP_AFTER;
 use super::protocol::{
     avatar_url, error_frame, message_frame, subscribed_frame, unsubscribed_frame, ClientFrame,
-    StreamName, MAX_REPLAY,
+    StreamName,
 };
-use super::registry::{Outgoing, SocketHandle, SubKey};
+use super::registry::{Outgoing, SocketHandle};
 use super::slots::{Refusal, Slot};
+use super::subscription::Subscription;
 use super::Hub;
-use crate::store::{Page, Store, TimelineScope};
+use crate::store::Store;
 
 /// Close code for a reader whose queue overflowed (it may resume with `since`).
 pub const CLOSE_TOO_SLOW: u16 = 4008;
@@ -67,31 +66,6 @@ pub struct Connection {
     pub initial: Option<(StreamName, Option<i64>)>,
     /// This socket's place under the caps on open streams, or why it has none.
     pub slot: Result<Slot, Refusal>,
-}
-
-struct ActiveSub {
-    name: String,
-    key: SubKey,
-    id: u64,
-    /// Ids this stream's `since` replay sent, and when it ended. The dispatcher hands each
-    /// message to the registry once, so the live feed repeats only what the replay already
-    /// sent (committed while it ran); after [`GIVE_UP_AFTER`] no such message can still
-    /// come and the set is dropped.
-    replayed: Option<(HashSet<i64>, Instant)>,
-}
-
-impl ActiveSub {
-    /// Whether a live `id` must be sent, i.e. the replay did not send it.
-    fn wants(&mut self, id: i64) -> bool {
-        match &self.replayed {
-            Some((_, ended)) if ended.elapsed() > GIVE_UP_AFTER => {
-                self.replayed = None;
-                true
-            }
-            Some((ids, _)) => !ids.contains(&id),
-            None => true,
-        }
-    }
 }
 
 /// A token bucket: [`FRAMES_PER_SECOND`] on average, [`FRAME_BURST`] at once.
@@ -155,12 +129,20 @@ impl Writer<'_, '_> {
     }
 }
 
-/// Counts this socket in `minitwit_ws_connections` for as long as it lives.
-struct Gauge(Hub);
+/// Counts a stream in `minitwit_ws_connections{transport}` for as long as it lives.
+pub struct Gauge(prometheus::IntGauge);
+
+impl Gauge {
+    pub fn open(hub: &Hub, transport: &str) -> Gauge {
+        let gauge = hub.metrics().ws_connections.with_label_values(&[transport]);
+        gauge.inc();
+        Gauge(gauge)
+    }
+}
 
 impl Drop for Gauge {
     fn drop(&mut self) {
-        self.0.metrics().ws_connections.dec();
+        self.0.dec();
     }
 }
 
@@ -178,8 +160,7 @@ pub async fn run(ws: WebSocketStream, conn: Connection) {
         let _ = tokio::time::timeout(CLOSE_WAIT, sink.send(frame)).await;
         return;
     }
-    hub.metrics().ws_connections.inc();
-    let _gauge = Gauge(hub.clone());
+    let _gauge = Gauge::open(&hub, "websocket");
     let (handle, rx) = SocketHandle::new(hub.limits().queue_bound);
     let (mut sink, mut stream) = ws.split();
     let mut task = SocketTask {
@@ -190,7 +171,7 @@ pub async fn run(ws: WebSocketStream, conn: Connection) {
     let stop = task.serve(&mut sink, &mut stream, rx).await;
     let flooding = matches!(stop, Stop::Flooding);
     for sub in &task.subs {
-        hub.registry().remove(sub.key, sub.id);
+        sub.close(&hub);
     }
     let close = match stop {
         Stop::TooSlow => Some((CLOSE_TOO_SLOW, "too slow: resume with since")),
@@ -228,7 +209,7 @@ pub async fn run(ws: WebSocketStream, conn: Connection) {
 }
 
 /// Completes when the server starts shutting down (or the hub is gone).
-async fn stopping(mut shutdown: tokio::sync::watch::Receiver<bool>) {
+pub(super) async fn stopping(mut shutdown: tokio::sync::watch::Receiver<bool>) {
     while !*shutdown.borrow_and_update() {
         if shutdown.changed().await.is_err() {
             return;
@@ -239,7 +220,7 @@ async fn stopping(mut shutdown: tokio::sync::watch::Receiver<bool>) {
 struct SocketTask {
     conn: Connection,
     handle: Arc<SocketHandle>,
-    subs: Vec<ActiveSub>,
+    subs: Vec<Subscription>,
 }
 
 impl SocketTask {
@@ -317,7 +298,7 @@ impl SocketTask {
         let Some(sub) = self.subs.iter_mut().find(|s| s.id == outgoing.sub) else {
             return Ok(()); // unsubscribed meanwhile
         };
-        if !sub.wants(outgoing.id) {
+        if !sub.wants(&outgoing) {
             return Ok(());
         }
         self.write(sink, Message::Text(outgoing.frame.to_string()))
@@ -340,8 +321,7 @@ impl SocketTask {
             },
             Ok(ClientFrame::Unsubscribe { stream }) => {
                 if let Some(at) = self.subs.iter().position(|s| s.name == stream) {
-                    let sub = self.subs.swap_remove(at);
-                    self.conn.hub.registry().remove(sub.key, sub.id);
+                    self.subs.swap_remove(at).close(&self.conn.hub);
                 }
                 self.send(sink, unsubscribed_frame(&stream)).await
             }
@@ -364,85 +344,42 @@ impl SocketTask {
         if self.subs.len() >= MAX_STREAMS {
             return self.send(sink, error_frame("too many streams")).await;
         }
-        let key = match self.resolve(&name).await {
-            Ok(key) => key,
+        let reader = self.conn.reader.map(|r| r.user_id);
+        let (hub, store) = (&self.conn.hub, &self.conn.store);
+        let sub = match Subscription::open(hub, store, reader, &self.handle, &name).await {
+            Ok(sub) => sub,
             Err(e) => return self.send(sink, error_frame(&e)).await,
         };
-        let registry = self.conn.hub.registry();
-        let (id, must_load) = registry.add(key, self.handle.clone());
-        if let (SubKey::Home(reader), true) = (key, must_load) {
-            let followees = self
-                .conn
-                .store
-                .followee_ids(reader)
-                .await
-                .unwrap_or_else(|e| {
-                    tracing::warn!(error = %e, "cannot load followees for a home stream");
-                    Vec::new()
-                });
-            registry.set_followees(reader, followees);
-        }
-        self.subs.push(ActiveSub {
-            name: label.clone(),
-            key,
-            id,
-            replayed: None,
-        });
+        self.subs.push(sub);
         self.send(sink, subscribed_frame(&label)).await?;
         if let Some(since) = since {
-            self.replay(sink, key, &label, since).await?;
+            self.replay(sink, &label, since).await?;
         }
         Ok(())
     }
 
-    async fn resolve(&self, name: &StreamName) -> Result<SubKey, String> {
-        match name {
-            StreamName::Public => Ok(SubKey::Public),
-            StreamName::Home => match self.conn.reader {
-                Some(reader) => Ok(SubKey::Home(reader.user_id)),
-                None => Err("the home stream needs a logged-in session".into()),
-            },
-            StreamName::User(username) => match self.conn.store.user_id_by_name(username).await {
-                Ok(Some(id)) => Ok(SubKey::User(id)),
-                Ok(None) => Err(format!("unknown user {username}")),
-                Err(_) => Err("cannot look up that user now".into()),
-            },
-        }
-    }
-
-    /// Sends the stream's messages after `since` (at most [`MAX_REPLAY`]), oldest first.
+    /// Sends the stream's messages after `since` (at most [`super::protocol::MAX_REPLAY`]),
+    /// oldest first.
     async fn replay(
         &mut self,
         sink: &mut Writer<'_, '_>,
-        key: SubKey,
         label: &str,
         since: i64,
     ) -> Result<(), Stop> {
-        let scope = match key {
-            SubKey::Public => TimelineScope::Public,
-            SubKey::User(author) => TimelineScope::User(author),
-            SubKey::Home(reader) => TimelineScope::Home(reader),
+        let Some(sub) = self.subs.iter_mut().find(|s| s.name == label) else {
+            return Ok(());
         };
-        let page = Page::After {
-            since,
-            limit: MAX_REPLAY,
-        };
-        let messages = match self.conn.store.timeline(scope, page).await {
+        let messages = match sub.replay(&self.conn.store, since).await {
             Ok(messages) => messages,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot replay a stream");
                 return self.send(sink, error_frame("cannot replay now")).await;
             }
         };
-        let mut sent = HashSet::with_capacity(messages.len());
         for message in &messages {
             let frame = message_frame(label, message, &avatar_url(&message.email));
             self.write(sink, Message::Text(frame)).await?;
             self.conn.hub.metrics().ws_messages_sent_total.inc();
-            sent.insert(message.message_id);
-        }
-        if let Some(sub) = self.subs.iter_mut().find(|s| s.name == label) {
-            sub.replayed = Some((sent, Instant::now()));
         }
         Ok(())
     }

@@ -9,6 +9,7 @@ mod entities;
 mod follows;
 mod latest;
 mod messages;
+mod moderation;
 mod public_cache;
 mod stats;
 mod users;
@@ -29,6 +30,7 @@ use sea_orm::{
 
 pub use bulk::BulkMessage;
 pub use messages::{Page, TimelineMessage, TimelineScope};
+pub use moderation::ModeratedMessage;
 pub use stats::{Counts, Totals};
 pub use users::{CreateUserError, User};
 

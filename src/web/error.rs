@@ -19,6 +19,8 @@ pub enum WebError {
     Unauthorized,
     /// A state-changing request from another origin: 403.
     CrossOrigin,
+    /// An action only moderators may take: 403.
+    NotModerator,
     /// No such user: 404.
     NotFound,
     /// A request body over the limit: 413.
@@ -37,6 +39,7 @@ impl WebError {
             WebError::BadRequest(message) => message,
             WebError::Unauthorized => "You need to sign in to do that.",
             WebError::CrossOrigin => "This request came from another site and was refused.",
+            WebError::NotModerator => "Only moderators may do that.",
             WebError::NotFound => "There is no such page or user.",
             WebError::TooLarge => "The request is too large.",
             WebError::RateLimited(_) => {
@@ -61,7 +64,7 @@ impl ResponseError for WebError {
         match self {
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::Unauthorized => StatusCode::UNAUTHORIZED,
-            WebError::CrossOrigin => StatusCode::FORBIDDEN,
+            WebError::CrossOrigin | WebError::NotModerator => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             WebError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,

@@ -4,6 +4,7 @@
 //! - [`timeline`]: `/`, `/public`, `/{username}`, paged by id.
 //! - [`auth`]: `/login`, `/register`, `/logout`.
 //! - [`actions`]: `/add_message`, `/{username}/follow`, `/{username}/unfollow`.
+//! - [`moderation`]: `/messages/{id}/hide` and `/unhide`, for moderators.
 //! - [`session`]: the logged-in user and flashes; [`guard`]: the cross-origin refusal;
 //!   [`form`], [`view`], [`templates`], [`error`]: the plumbing of the pages.
 
@@ -12,6 +13,7 @@ mod auth;
 pub mod error;
 mod form;
 pub mod guard;
+mod moderation;
 pub mod session;
 pub mod templates;
 mod timeline;
@@ -47,6 +49,14 @@ pub fn mount(route: Route) -> Route {
         .at(
             "/add_message",
             poem::post(actions::add_message).around(guard::refuse_cross_origin),
+        )
+        .at(
+            "/messages/:id/hide",
+            poem::post(moderation::hide).around(guard::refuse_cross_origin),
+        )
+        .at(
+            "/messages/:id/unhide",
+            poem::post(moderation::unhide).around(guard::refuse_cross_origin),
         )
         .at("/static/style.css", get(style_css))
         .at("/:username", get(timeline::user_page))

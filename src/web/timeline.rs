@@ -142,6 +142,11 @@ impl Timeline {
         ctx.insert("messages", &views);
         ctx.insert("older", &older);
         ctx.insert("profile", &self.profile);
+        let moderator = match reader {
+            Some(reader) => state.store.is_moderator(reader.id).await?,
+            None => false,
+        };
+        ctx.insert("moderator", &moderator);
         html("timeline.html", &ctx)
     }
 }

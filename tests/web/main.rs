@@ -8,5 +8,6 @@ mod common;
 mod classic;
 mod e2e;
 mod escaping;
+mod moderation;
 mod pagination;
 mod security;
