@@ -2,20 +2,19 @@
 //! proxies without websockets. Same subscriptions, replay, caps and metrics as `/ws`:
 //! each message is `id: N`, `event: message`, `data: <the websocket frame>`; a hidden one
 //! is `event: delete`. `Last-Event-ID` (or `?since=`) resumes like `since`, and a comment
-//! keeps the connection alive every 25 s. A reader that falls behind is cut off (its
+//! keeps the connection alive every ping interval (25 s). A reader that falls behind is cut off (its
 //! browser reconnects by itself with `Last-Event-ID`).
 
 use std::time::Duration;
 
 use poem::http::StatusCode;
 use poem::session::Session;
-use poem::web::sse::{Event as SseEvent, SSE};
 use poem::web::Data;
-use poem::{handler, IntoResponse, Request, Response};
+use poem::{handler, Body, Request, Response};
 use tokio::sync::mpsc;
 
-use super::protocol::{avatar_url, message_frame, StreamName};
-use super::registry::SocketHandle;
+use super::protocol::{avatar_url, error_frame, message_frame, StreamName};
+use super::registry::{FrameKind, SocketHandle};
 use super::routes::{plain, stream_request};
 use super::slots::Slot;
 use super::socket::{stopping, Gauge, Reader};
@@ -25,8 +24,8 @@ use crate::limits::client_ip;
 use crate::state::AppState;
 use crate::store::Store;
 
-/// How often an idle stream gets a keep-alive comment.
-const KEEP_ALIVE: Duration = Duration::from_secs(25);
+/// The keep-alive comment.
+const KEEP_ALIVE_COMMENT: &str = ": keep-alive\n\n";
 /// Events buffered between the stream task and the response body.
 const BODY_BUFFER: usize = 16;
 /// How long one event may wait for the client to read before the stream is cut off.
@@ -72,10 +71,26 @@ pub async fn sse_stream(req: &Request, session: &Session, state: Data<&AppState>
     };
     // On the socket runtime, like websockets; if it is gone the stream just ends.
     drop(super::runtime::handle().spawn(stream.run(tx)));
-    let events = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|event| (event, rx))
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|event| (Ok::<_, std::io::Error>(event), rx))
     });
-    SSE::new(events).keep_alive(KEEP_ALIVE).into_response()
+    Response::builder()
+        .content_type("text/event-stream")
+        .header("Cache-Control", "no-cache")
+        // nginx must pass each event on at once, not buffer the response.
+        .header("X-Accel-Buffering", "no")
+        .body(Body::from_bytes_stream(body))
+}
+
+/// One event in the text format: `id:` (messages only), `event:`, `data:`, blank line.
+/// The data is one line of JSON (serde_json escapes newlines).
+fn event_text(id: Option<i64>, event: &str, data: &str) -> String {
+    match id {
+        Some(id) => format!("id: {id}\nevent: {event}\ndata: {data}\n\n"),
+        None => format!("event: {event}\ndata: {data}\n\n"),
+    }
 }
 
 /// One SSE response's subscription, fed to its body through a channel.
@@ -90,7 +105,7 @@ struct SseStream {
 }
 
 impl SseStream {
-    async fn run(self, tx: mpsc::Sender<SseEvent>) {
+    async fn run(self, tx: mpsc::Sender<String>) {
         let hub = self.hub.clone();
         let _gauge = Gauge::open(&hub, "sse");
         let (handle, mut rx) = SocketHandle::new(hub.limits().queue_bound);
@@ -99,7 +114,7 @@ impl SseStream {
         {
             Ok(sub) => sub,
             Err(e) => {
-                let _ = tx.send(SseEvent::message(e).event_type("error")).await;
+                let _ = tx.send(event_text(None, "error", &error_frame(&e))).await;
                 return;
             }
         };
@@ -116,9 +131,7 @@ impl SseStream {
             Ok(messages) => {
                 for message in &messages {
                     let frame = message_frame(&sub.name, message, &avatar_url(&message.email));
-                    let event = SseEvent::message(frame)
-                        .event_type("message")
-                        .id(message.message_id.to_string());
+                    let event = event_text(Some(message.message_id), "message", &frame);
                     if !emit(&tx, event).await {
                         sub.close(&hub);
                         return;
@@ -128,23 +141,28 @@ impl SseStream {
             }
             Err(e) => tracing::warn!(error = %e, "cannot replay a stream"),
         }
+        // As often as websockets are pinged (25 s by default).
+        let every = hub.limits().ping_interval;
+        let mut keep_alive = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             tokio::select! {
                 biased;
                 _ = &mut shutdown => break,
                 _ = kicked.as_mut() => break,
                 _ = tx.closed() => break,
+                _ = keep_alive.tick() => {
+                    if !emit(&tx, KEEP_ALIVE_COMMENT.to_owned()).await {
+                        break;
+                    }
+                }
                 outgoing = rx.recv() => {
                     let Some(outgoing) = outgoing else { break };
                     if !sub.wants(&outgoing) {
                         continue;
                     }
-                    let mut event = SseEvent::message(outgoing.frame.to_string())
-                        .event_type(outgoing.kind.as_str());
                     // A delete carries no id, so Last-Event-ID stays the newest message.
-                    if outgoing.kind == super::registry::FrameKind::Message {
-                        event = event.id(outgoing.id.to_string());
-                    }
+                    let id = (outgoing.kind == FrameKind::Message).then_some(outgoing.id);
+                    let event = event_text(id, outgoing.kind.as_str(), &outgoing.frame);
                     if !emit(&tx, event).await {
                         break;
                     }
@@ -160,7 +178,7 @@ impl SseStream {
 
 /// Hands `event` to the response body; `false` when the client is gone or has not read
 /// for [`WRITE_TIMEOUT`].
-async fn emit(tx: &mpsc::Sender<SseEvent>, event: SseEvent) -> bool {
+async fn emit(tx: &mpsc::Sender<String>, event: String) -> bool {
     matches!(
         tokio::time::timeout(WRITE_TIMEOUT, tx.send(event)).await,
         Ok(Ok(()))

@@ -234,6 +234,18 @@ impl Tab {
         self.wait_for_new_document().await;
     }
 
+    /// Runs `script` in every document this tab loads from now on, before the page's own
+    /// scripts (to take a browser feature away, say).
+    pub async fn before_each_document(&mut self, script: &str) {
+        self.cdp.call("Page.enable", json!({})).await;
+        self.cdp
+            .call(
+                "Page.addScriptToEvaluateOnNewDocument",
+                json!({ "source": script }),
+            )
+            .await;
+    }
+
     /// Marks the current document, so a later wait can tell a new one from it.
     async fn mark_document(&mut self) {
         self.eval("window.__minitwitOldDocument = true").await;

@@ -1,7 +1,8 @@
 //! The live page in headless Chromium: two users in two browser contexts; B posts and A's
 //! open timeline shows it without a reload, escaped, in the server's markup; a reader
 //! scrolled down gets an "N new messages" bar instead; a message that arrives after higher
-//! ids is placed by its id, and a repeat shows once.
+//! ids is placed by its id, and a repeat shows once; a message a moderator hides leaves
+//! open pages, over websockets and over the server-sent-events fallback.
 
 use crate::common::browser::{Chromium, Tab};
 use crate::common::{Backend, TestApp, TestDb};
@@ -166,4 +167,99 @@ async fn a_late_message_is_placed_by_id_and_a_repeat_shows_once() {
     assert_eq!(tab.eval("window.minitwitLive.lastId()").await, 5);
     chromium.close().await;
     app.stop().await;
+}
+
+/// Author posts, the reader's open page shows it, a moderator hides it from their own page:
+/// it leaves the reader's page without a reload.
+async fn hidden_message_leaves_an_open_page(without_websockets: bool) {
+    let test = if without_websockets {
+        "hidden message over SSE in Chromium"
+    } else {
+        "hidden message in Chromium"
+    };
+    let Some(mut chromium) = Chromium::launch_or_skip(test).await else {
+        return;
+    };
+    let db = TestDb::new(Backend::Sqlite).await;
+    let app = TestApp::start(&db.url).await;
+    for name in ["mod", "reader"] {
+        assert_eq!(app.register(name).await.status(), 204);
+    }
+    assert!(app
+        .state
+        .store
+        .set_moderator("mod", true)
+        .await
+        .expect("grant"));
+    assert_eq!(app.tweet("reader", "hello").await.status(), 204);
+
+    let mut reader = chromium.new_isolated_tab().await;
+    if without_websockets {
+        reader
+            .before_each_document("window.WebSocket = undefined;")
+            .await;
+    }
+    log_in(&mut reader, &app, "reader").await;
+    reader.goto(&app.url("/public")).await;
+    wait_live(&mut reader).await;
+    let transport = if without_websockets {
+        "sse"
+    } else {
+        "websocket"
+    };
+    assert_eq!(
+        reader.eval("window.minitwitLive.transport()").await,
+        transport
+    );
+    reader.eval("window.__sameDocument = true").await;
+    let mut moderator = chromium.new_isolated_tab().await;
+    log_in(&mut moderator, &app, "mod").await;
+    moderator.goto(&app.url("/public")).await;
+    wait_live(&mut moderator).await;
+
+    assert_eq!(app.tweet("reader", "abusive").await.status(), 204);
+    let shows_abusive = "document.querySelector('#timeline').innerText.includes('abusive')";
+    reader.wait_for(shows_abusive).await;
+    // The moderator's live-inserted message has its hide form too.
+    moderator.wait_for(shows_abusive).await;
+    let id = moderator
+        .eval("document.querySelector('#timeline li').getAttribute('data-id')")
+        .await;
+    let id = id.as_str().expect("an id");
+    moderator
+        .click_and_wait(&format!(
+            "#timeline li[data-id='{id}'] form.moderate button"
+        ))
+        .await;
+    assert!(moderator
+        .eval("document.querySelector('ul.flashes').innerText")
+        .await
+        .as_str()
+        .expect("flashes")
+        .contains("The message was hidden"));
+
+    reader.wait_for(&format!("!{shows_abusive}")).await;
+    assert_eq!(
+        reader.eval("window.__sameDocument").await,
+        true,
+        "no reload"
+    );
+    assert!(reader
+        .eval("document.querySelector('#timeline').innerText")
+        .await
+        .as_str()
+        .expect("text")
+        .contains("hello"));
+    chromium.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hidden_message_leaves_an_open_page() {
+    hidden_message_leaves_an_open_page(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_websockets_the_page_lives_on_server_sent_events() {
+    hidden_message_leaves_an_open_page(true).await;
 }
