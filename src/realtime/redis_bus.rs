@@ -4,7 +4,8 @@
 //! publisher and one subscriber on a single channel. Publishing never blocks a request:
 //! events go through a bounded queue to the publisher task, and are dropped (and counted
 //! in `minitwit_pubsub_errors_total`) while Redis is away; the other instances' dispatchers
-//! find those messages in the database instead. The subscriber pings Redis every
+//! find those messages in the database instead. Both connections use TCP keepalive, and
+//! the subscriber pings Redis every
 //! [`PING_EVERY`]: an answer later than [`REDIS_TIMEOUT`] means a stalled or half-open
 //! connection (counted in `minitwit_redis_stalls_total`, `/readyz` 503), and it is dropped.
 //! It reconnects with jittered exponential backoff, tells the dispatcher to catch up from
@@ -92,15 +93,31 @@ impl RedisBus {
     }
 }
 
-fn connection_config() -> AsyncConnectionConfig {
-    // Keepalive probes find a peer that vanished without a FIN even when nothing is sent.
-    let keepalive = redis::io::tcp::socket2::TcpKeepalive::new()
+/// TCP keepalive probes find a peer that vanished without a FIN even while nothing is sent.
+fn keepalive() -> redis::io::tcp::socket2::TcpKeepalive {
+    redis::io::tcp::socket2::TcpKeepalive::new()
         .with_time(Duration::from_secs(10))
-        .with_interval(Duration::from_secs(5));
+        .with_interval(Duration::from_secs(5))
+}
+
+fn connection_config() -> AsyncConnectionConfig {
     AsyncConnectionConfig::new()
         .set_connection_timeout(REDIS_TIMEOUT)
         .set_response_timeout(REDIS_TIMEOUT)
-        .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_keepalive(keepalive))
+        .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_keepalive(keepalive()))
+}
+
+/// The subscriber's connection, with TCP keepalive on plain TCP (the client's own
+/// `get_async_pubsub` takes no TCP settings); TLS and Unix sockets go through it.
+async fn open_pubsub(client: &redis::Client) -> redis::RedisResult<redis::aio::PubSub> {
+    let info = client.get_connection_info();
+    let redis::ConnectionAddr::Tcp(host, port) = &info.addr else {
+        return client.get_async_pubsub().await;
+    };
+    let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
+    stream.set_nodelay(true)?;
+    redis::io::tcp::socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive())?;
+    redis::aio::PubSub::new(&info.redis, stream).await
 }
 
 /// Publishes queued events in order; ends when the bus is dropped.
@@ -167,7 +184,7 @@ async fn subscriber(
     let mut backoff = Backoff::default();
     loop {
         let subscribed = async {
-            let mut pubsub = tokio::time::timeout(REDIS_TIMEOUT, client.get_async_pubsub())
+            let mut pubsub = tokio::time::timeout(REDIS_TIMEOUT, open_pubsub(&client))
                 .await
                 .map_err(|_| "connect timed out".to_owned())?
                 .map_err(|e| e.to_string())?;
