@@ -51,7 +51,7 @@ fn promtool_accepts_the_prometheus_config_and_alert_rules() {
         .arg("rules")
         .arg(dir.path().join("alerts.yml")));
     assert!(ok, "promtool check rules:\n{out}");
-    assert!(out.contains("SUCCESS: 6 rules found"), "{out}");
+    assert!(out.contains("SUCCESS: 7 rules found"), "{out}");
 }
 
 #[test]
@@ -67,6 +67,25 @@ fn alert_rules_fire_on_the_failures_they_name() {
         "alerts_test.yml",
     ]));
     assert!(ok, "promtool test rules:\n{out}");
+}
+
+#[test]
+fn amtool_accepts_the_alertmanager_config() {
+    let Some(amtool) = tool_or_skip("AMTOOL_BIN", "/usr/bin/amtool", "amtool check-config") else {
+        return;
+    };
+    let (ok, out) = run(Command::new(&amtool)
+        .arg("check-config")
+        .arg(repo_path("monitoring/alertmanager.yml")));
+    assert!(ok, "amtool check-config:\n{out}");
+    assert!(out.contains("2 inhibit rules"), "{out}");
+    // Prometheus sends its alerts to the stack's Alertmanager.
+    let prometheus =
+        std::fs::read_to_string(repo_path("monitoring/prometheus.yml")).expect("prometheus.yml");
+    assert!(
+        prometheus.contains("alerting:") && prometheus.contains("alertmanager:9093"),
+        "monitoring/prometheus.yml has no alerting section"
+    );
 }
 
 /// The block of service `name` in `docker stack config` output (two-space indented keys).
@@ -111,6 +130,7 @@ fn docker_stack_config_accepts_the_stack() {
         "postgres",
         "redis",
         "prometheus",
+        "alertmanager",
         "grafana",
         "loki",
         "promtail",
@@ -145,6 +165,7 @@ fn docker_stack_config_accepts_the_stack() {
         "minitwit_secret_key",
         "metrics_token",
         "grafana_admin_password",
+        "alert_webhook_url",
     ] {
         assert!(
             yaml.contains(&format!("secrets/{secret}")),

@@ -1,15 +1,17 @@
-//! Observability and deployment (issue 5): `/metrics` and its labels, JSON logs with request
-//! ids, the business gauges, and the deployment files checked by the tools that read them
-//! (promtool, a real Prometheus, `docker stack config`).
+//! Observability and deployment (issues 5 and 13): `/metrics` and its labels, JSON logs with
+//! request ids, the business gauges, the deployment files checked by the tools that read
+//! them (promtool, amtool, a real Prometheus and Alertmanager, `docker stack config`).
 
 #[path = "../common/mod.rs"]
 mod common;
 
+mod alerting;
 mod business;
 mod configs;
 mod dashboards;
 mod logs;
 mod metrics;
+mod sink;
 
 use std::path::PathBuf;
 
