@@ -6,6 +6,7 @@
 mod common;
 
 mod alerting;
+mod api_docs;
 mod business;
 mod configs;
 mod dashboards;
