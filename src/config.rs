@@ -3,6 +3,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -32,6 +33,14 @@ pub enum Command {
     Sim(SimArgs),
     /// Fill the database with generated users, messages and follows, for benchmarks.
     Seed(SeedArgs),
+    /// Write a consistent copy of the SQLite database while the server keeps serving.
+    Backup(BackupArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// The file to write; it must not exist yet.
+    pub path: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -216,6 +225,20 @@ pub struct Settings {
         ignore_case = true
     )]
     pub log_format: LogFormat,
+    /// SQLite only: keep timestamped backups in this directory.
+    #[arg(long, env = "MINITWIT_BACKUP_DIR", global = true)]
+    pub backup_dir: Option<PathBuf>,
+    /// How often to take a backup into `--backup-dir`: `30s`, `15m`, `1h`, `1d`.
+    #[arg(long, env = "MINITWIT_BACKUP_EVERY", default_value = "1h", global = true, value_parser = crate::backup::parse_every)]
+    pub backup_every: Duration,
+    /// How many of the newest backups to keep in `--backup-dir`.
+    #[arg(
+        long,
+        env = "MINITWIT_BACKUP_KEEP",
+        default_value_t = 24,
+        global = true
+    )]
+    pub backup_keep: usize,
 }
 
 impl Settings {
@@ -246,11 +269,23 @@ impl Settings {
             limit_simulator: false,
             log_level: "warn".into(),
             log_format: LogFormat::Pretty,
+            backup_dir: None,
+            backup_every: Duration::from_secs(3600),
+            backup_keep: 24,
         }
     }
 }
 
 impl Settings {
+    /// The server's backup schedule, when `--backup-dir` is set.
+    pub fn backup_schedule(&self) -> Option<crate::backup::Schedule> {
+        self.backup_dir.as_ref().map(|dir| crate::backup::Schedule {
+            dir: dir.clone(),
+            every: self.backup_every,
+            keep: self.backup_keep,
+        })
+    }
+
     pub fn rate_limits(&self) -> RateLimitSettings {
         RateLimitSettings {
             login_per_minute: self.login_per_minute,

@@ -13,8 +13,10 @@
 //!   labelled by route pattern, `/metrics`, and the business gauges refreshed from the store.
 //! - [`limits`]: body size and rate limits (SPEC §6).
 //! - [`health`], [`telemetry`] (logs, request ids), [`error`]: the operational edges.
+//! - [`backup`]: `minitwit backup` and the server's scheduled SQLite backups.
 
 pub mod api;
+pub mod backup;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -20,6 +20,9 @@ async fn main() -> ExitCode {
             minitwit::sim::run(&args.url, &args.scenario, args.concurrency, args.limit).await
         }
         Command::Seed(args) => seed(&settings.database_url, args).await,
+        Command::Backup(args) => {
+            minitwit::backup::backup_command(&settings.database_url, &args.path).await
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

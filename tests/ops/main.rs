@@ -7,6 +7,7 @@ mod common;
 
 mod alerting;
 mod api_docs;
+mod backup;
 mod business;
 mod configs;
 mod dashboards;
