@@ -204,3 +204,106 @@ fn on_postgresql_the_command_says_how_to_use_pg_dump() {
     );
     assert!(!Path::new("/tmp/never-written.db").exists());
 }
+
+/// The stack's pg_backup loop (deploy/pg_backup.sh) run for real against a PostgreSQL test
+/// database: dumps appear, only the newest BACKUP_KEEP stay, and the newest restores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stacks_pg_dump_loop_keeps_restorable_dumps() {
+    let Some(backend) = Backend::postgres_or_skip("the pg_backup loop") else {
+        return;
+    };
+    let (Some(_), Some(pg_restore)) = (
+        crate::tool_or_skip("PG_DUMP_BIN", "/usr/bin/pg_dump", "the pg_backup loop"),
+        crate::tool_or_skip(
+            "PG_RESTORE_BIN",
+            "/usr/bin/pg_restore",
+            "the pg_backup loop",
+        ),
+    ) else {
+        return;
+    };
+    let db = TestDb::new(backend).await;
+    let app = TestApp::start(&db.url).await;
+    assert_eq!(app.register("alice").await.status(), 204);
+    assert_eq!(app.tweet("alice", "in the dump").await.status(), 204);
+
+    let url = url::Url::parse(&db.url).expect("url");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let password = dir.path().join("postgres_password");
+    std::fs::write(&password, url.password().unwrap_or_default()).expect("secret");
+    let backups = dir.path().join("backups");
+    let mut child = Command::new("sh")
+        .arg(crate::repo_path("deploy/pg_backup.sh"))
+        .env("PGHOST", url.host_str().expect("host"))
+        .env("PGPORT", url.port().unwrap_or(5432).to_string())
+        .env("PGUSER", url.username())
+        .env("PGDATABASE", url.path().trim_start_matches('/'))
+        .env("PGPASSWORD_FILE", &password)
+        .env("BACKUP_DIR", &backups)
+        .env("BACKUP_EVERY_SECONDS", "1")
+        .env("BACKUP_KEEP", "2")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("sh runs");
+    let stdout = child.stdout.take().expect("stdout");
+    let written = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .filter(|l| l.starts_with("pg_backup: wrote"))
+            .take(4)
+            .count()
+    });
+    let written = tokio::time::timeout(Duration::from_secs(30), written)
+        .await
+        .expect("4 dumps within 30 s")
+        .expect("join");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(written, 4);
+
+    let mut dumps: Vec<PathBuf> = std::fs::read_dir(&backups)
+        .expect("backups dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    dumps.sort();
+    assert!(
+        dumps.len() <= 2
+            && !dumps.is_empty()
+            && dumps
+                .iter()
+                .all(|d| d.extension().is_some_and(|e| e == "dump")),
+        "{dumps:?}"
+    );
+
+    // Restore the newest into an empty database, as README says.
+    let restored = TestDb::new(backend).await;
+    let out = Command::new(pg_restore)
+        .arg("--no-owner")
+        .arg(format!("--dbname={}", restored.url))
+        .arg(dumps.last().expect("a dump"))
+        .output()
+        .expect("pg_restore runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let conn = Database::connect(&restored.url).await.expect("connect");
+    let row = conn
+        .query_one(Statement::from_string(
+            DatabaseBackend::Postgres,
+            "SELECT count(*) FROM messages WHERE text = 'in the dump'",
+        ))
+        .await
+        .expect("query")
+        .expect("row");
+    assert_eq!(row.try_get_by_index::<i64>(0).expect("count"), 1);
+    let _ = conn.close().await;
+    app.stop().await;
+    restored.drop_db().await;
+    db.drop_db().await;
+}

@@ -128,6 +128,7 @@ fn docker_stack_config_accepts_the_stack() {
         "proxy",
         "app",
         "postgres",
+        "pg_backup",
         "redis",
         "prometheus",
         "alertmanager",
