@@ -239,6 +239,9 @@ pub struct Settings {
         global = true
     )]
     pub backup_keep: usize,
+    /// Report server errors and panics to this Sentry (or Sentry-compatible) DSN.
+    #[arg(long, env = "SENTRY_DSN", global = true, hide_env_values = true)]
+    pub sentry_dsn: Option<Secret>,
 }
 
 impl Settings {
@@ -272,6 +275,7 @@ impl Settings {
             backup_dir: None,
             backup_every: Duration::from_secs(3600),
             backup_keep: 24,
+            sentry_dsn: None,
         }
     }
 }

@@ -2,7 +2,6 @@
 //! config and alert rules, `docker stack config` for the stack, and the image's entrypoint
 //! run for real against the binary.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -249,24 +248,7 @@ async fn entrypoint_reads_settings_from_secret_files() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("entrypoint runs");
-    let stderr = child.stderr.take().expect("stderr");
-    // Keep reading stderr for the server's whole life: a closed pipe would break its logging.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let addr = rx
-        .iter()
-        .find_map(|line| {
-            let v: serde_json::Value = serde_json::from_str(&line).ok()?;
-            v["addr"]
-                .as_str()
-                .filter(|_| v["message"].as_str().is_some_and(|m| m.contains("serving")))
-                .map(str::to_owned)
-        })
-        .expect("the server says where it serves");
+    let addr = crate::serving_addr(&mut child);
     let http = reqwest::Client::new();
     let url = format!("http://{addr}/metrics");
     let anonymous = http.get(&url).send().await.expect("get");
