@@ -124,6 +124,13 @@ fn dashboards_are_provisioned_and_well_formed() {
         "minitwit_rate_limited_total",
         "process_cpu_seconds_total",
         "process_resident_memory_bytes",
+        // What the realtime and security work measure (issue 13).
+        "minitwit_delivery_catchup_queries_total",
+        "minitwit_delivery_catchup_messages_total",
+        "minitwit_redis_stalls_total",
+        "minitwit_ws_refused_total",
+        "minitwit_password_hash_wait_seconds_bucket",
+        "minitwit_password_hash_rejected_total",
     ] {
         assert!(service.contains(family), "Service lacks {family}");
     }
