@@ -5,7 +5,7 @@
 # through the command line, so they do not show in `ps` or `docker inspect`.
 set -eu
 
-for name in DATABASE_URL REDIS_URL MINITWIT_SECRET_KEY METRICS_TOKEN SIMULATOR_USER SIMULATOR_PASSWORD; do
+for name in DATABASE_URL REDIS_URL MINITWIT_SECRET_KEY METRICS_TOKEN SIMULATOR_USER SIMULATOR_PASSWORD SENTRY_DSN; do
     eval "file=\${${name}_FILE:-}"
     if [ -n "$file" ]; then
         if [ ! -r "$file" ]; then

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -37,6 +38,8 @@ pub enum Command {
         #[command(subcommand)]
         action: ModeratorAction,
     },
+    /// Write a consistent copy of the SQLite database while the server keeps serving.
+    Backup(BackupArgs),
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -45,6 +48,12 @@ pub enum ModeratorAction {
     Grant { name: String },
     /// Take the moderator role from NAME.
     Revoke { name: String },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// The file to write; it must not exist yet.
+    pub path: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -246,6 +255,23 @@ pub struct Settings {
         ignore_case = true
     )]
     pub log_format: LogFormat,
+    /// SQLite only: keep timestamped backups in this directory.
+    #[arg(long, env = "MINITWIT_BACKUP_DIR", global = true)]
+    pub backup_dir: Option<PathBuf>,
+    /// How often to take a backup into `--backup-dir`: `30s`, `15m`, `1h`, `1d`.
+    #[arg(long, env = "MINITWIT_BACKUP_EVERY", default_value = "1h", global = true, value_parser = crate::backup::parse_every)]
+    pub backup_every: Duration,
+    /// How many of the newest backups to keep in `--backup-dir`.
+    #[arg(
+        long,
+        env = "MINITWIT_BACKUP_KEEP",
+        default_value_t = 24,
+        global = true
+    )]
+    pub backup_keep: usize,
+    /// Report server errors and panics to this Sentry (or Sentry-compatible) DSN.
+    #[arg(long, env = "SENTRY_DSN", global = true, hide_env_values = true)]
+    pub sentry_dsn: Option<Secret>,
 }
 
 impl Settings {
@@ -280,11 +306,24 @@ impl Settings {
             limit_simulator: false,
             log_level: "warn".into(),
             log_format: LogFormat::Pretty,
+            backup_dir: None,
+            backup_every: Duration::from_secs(3600),
+            backup_keep: 24,
+            sentry_dsn: None,
         }
     }
 }
 
 impl Settings {
+    /// The server's backup schedule, when `--backup-dir` is set.
+    pub fn backup_schedule(&self) -> Option<crate::backup::Schedule> {
+        self.backup_dir.as_ref().map(|dir| crate::backup::Schedule {
+            dir: dir.clone(),
+            every: self.backup_every,
+            keep: self.backup_keep,
+        })
+    }
+
     pub fn rate_limits(&self) -> RateLimitSettings {
         RateLimitSettings {
             login_per_minute: self.login_per_minute,

@@ -42,17 +42,19 @@ impl ApiError {
 
     /// The JSON body, `status` first as the simulator's reference writes it.
     pub fn body(&self) -> String {
-        #[derive(serde::Serialize)]
-        struct Body<'a> {
-            status: u16,
-            error_msg: &'a str,
-        }
-        serde_json::to_string(&Body {
+        serde_json::to_string(&ErrorBody {
             status: self.status.as_u16(),
-            error_msg: &self.message,
+            error_msg: self.message.to_string(),
         })
         .unwrap_or_default()
     }
+}
+
+/// The body of every API error; also its schema in the OpenAPI document.
+#[derive(serde::Serialize, poem_openapi::Object)]
+pub struct ErrorBody {
+    pub status: u16,
+    pub error_msg: String,
 }
 
 impl std::fmt::Display for ApiError {

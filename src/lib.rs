@@ -15,12 +15,16 @@
 //! - [`limits`]: body size and rate limits (SPEC §6).
 //! - [`avatar`]: the Gravatar URL of a message's author, for pages and live frames.
 //! - [`health`], [`telemetry`] (logs, request ids), [`error`]: the operational edges.
+//! - [`backup`]: `minitwit backup` and the server's scheduled SQLite backups.
+//! - [`error_reports`]: panics and logged errors sent to Sentry when `SENTRY_DSN` is set.
 
 pub mod api;
 pub mod avatar;
+pub mod backup;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod error_reports;
 pub mod health;
 pub mod limits;
 pub mod metrics;

@@ -11,6 +11,14 @@ use minitwit::telemetry;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before logging starts, so the first error is already reported; kept until exit.
+    let _reports = match minitwit::error_reports::init(&cli.settings) {
+        Ok(guard) => guard,
+        Err(message) => {
+            eprintln!("minitwit: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
     telemetry::init(&cli.settings);
     let settings = cli.settings;
     let outcome = match cli.command.unwrap_or(Command::Serve) {
@@ -21,6 +29,9 @@ async fn main() -> ExitCode {
         }
         Command::Seed(args) => seed(&settings.database_url, args).await,
         Command::Moderator { action } => moderator(&settings.database_url, action).await,
+        Command::Backup(args) => {
+            minitwit::backup::backup_command(&settings.database_url, &args.path).await
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -30,7 +30,7 @@ pub struct Application {
     state: AppState,
     /// Keeps the business gauges fresh while the application lives.
     gauges: metrics::refresh::RefresherGuard,
-    /// Housekeeping (rate-limiter sweeps, SQLite checkpoints), stopped with the app.
+    /// Housekeeping (rate-limiter sweeps, SQLite checkpoints, backups), stopped with the app.
     housekeeping: AbortOnDrop,
 }
 
@@ -67,6 +67,9 @@ impl Application {
         };
         let mut housekeeping = vec![state.limits.spawn_sweeper()];
         housekeeping.extend(state.store.spawn_sqlite_checkpointer());
+        if let Some(schedule) = settings.backup_schedule() {
+            housekeeping.extend(crate::backup::spawn_scheduled(&state.store, schedule));
+        }
         let housekeeping = AbortOnDrop(housekeeping);
         let gauges = crate::metrics::spawn_refresher(state.store.clone(), state.metrics.clone());
         let acceptor = TcpListener::bind(settings.bind)

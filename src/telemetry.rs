@@ -17,21 +17,33 @@ use uuid::Uuid;
 use crate::config::{LogFormat, Settings};
 use crate::metrics::route::{method_label, route_pattern};
 
-/// Installs the global subscriber; a second call (as in tests) is a no-op.
+/// Installs the global subscriber; a second call (as in tests) is a no-op. With
+/// `SENTRY_DSN`, ERROR lines are also reported (`error_reports`).
 pub fn init(settings: &Settings) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+
     let filter = EnvFilter::try_new(&settings.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match settings.log_format {
-        LogFormat::Json => builder
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = match settings.log_format {
+        LogFormat::Json => fmt
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
-            .try_init(),
-        LogFormat::Pretty => builder.try_init(),
+            .boxed(),
+        LogFormat::Pretty => fmt.boxed(),
     };
+    let reports = settings
+        .sentry_dsn
+        .is_some()
+        .then(crate::error_reports::layer);
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(reports)
+        .try_init();
 }
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -71,14 +83,14 @@ impl<E: Endpoint> Endpoint for RequestIdEndpoint<E> {
         let route = route_pattern(req.uri().path());
         let span = tracing::info_span!("request", request_id = %id, method, route);
         let started = Instant::now();
-        let mut response = async {
+        let serve = async {
             match self.inner.call(req).await {
                 Ok(output) => output.into_response(),
                 Err(err) => err.into_response(),
             }
         }
-        .instrument(span.clone())
-        .await;
+        .instrument(span.clone());
+        let mut response = crate::error_reports::in_request_scope(&id, serve).await;
         let status = response.status().as_u16();
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
         span.in_scope(|| {

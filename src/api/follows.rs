@@ -1,28 +1,108 @@
 //! `/api/fllws/{username}`: list whom a user follows, follow and unfollow.
 
-use poem::web::Path;
 use poem::{Request, Response};
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde::{Deserialize, Serialize};
 
-use super::{json_response, no_content, no_param, parse_json, require_simulator, State};
-use crate::error::ApiError;
+use super::documented::{JsonBody, LenientInt, Reply, SimulatorCredential};
+use super::{json_response, no_content, no_param, State};
+use crate::error::{ApiError, ErrorBody};
 use crate::posting::{follow, unfollow};
 
-#[derive(Serialize)]
+#[derive(Serialize, Object)]
 struct Follows {
+    /// Names of the users followed.
     follows: Vec<String>,
 }
 
-#[poem::handler]
-pub async fn list_follows(
+/// What listing follows answers (documentation; the handler builds the response).
+#[derive(ApiResponse)]
+#[allow(dead_code)]
+enum FollowsReplies {
+    #[oai(status = 200)]
+    Ok(Json<Follows>),
+    /// Without the simulator's credential.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// Unknown user.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+/// `{"follow": "name"}` or `{"unfollow": "name"}`.
+#[derive(Deserialize, Object)]
+struct FollowBody {
+    follow: Option<String>,
+    unfollow: Option<String>,
+}
+
+/// What following answers (documentation; the handler builds the response).
+#[derive(ApiResponse)]
+#[allow(dead_code)]
+enum FollowReplies {
+    /// Done (following twice, or unfollowing someone not followed, is fine).
+    #[oai(status = 204)]
+    Done,
+    /// Neither key, or a body that is not this JSON.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// Unknown user or target.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+pub struct FollowsApi;
+
+#[OpenApi]
+impl FollowsApi {
+    /// Whom this user follows.
+    #[oai(path = "/fllws/:username", method = "get")]
+    async fn list_follows(
+        &self,
+        req: &Request,
+        state: State<'_>,
+        auth: SimulatorCredential,
+        username: Path<String>,
+        /// How many (default 100; a value that is not an integer means 100).
+        #[oai(name = "no")]
+        _no: Query<LenientInt>,
+        #[oai(name = "latest")] _latest: Query<LenientInt>,
+    ) -> Reply<FollowsReplies> {
+        list_follows(req, state, auth, &username).await.into()
+    }
+
+    /// Follows or unfollows another user.
+    #[oai(path = "/fllws/:username", method = "post")]
+    async fn change_follow(
+        &self,
+        state: State<'_>,
+        auth: SimulatorCredential,
+        username: Path<String>,
+        #[oai(name = "latest")] _latest: Query<LenientInt>,
+        body: JsonBody<FollowBody>,
+    ) -> Reply<FollowReplies> {
+        change_follow(state, auth, &username, body).await.into()
+    }
+}
+
+async fn list_follows(
     req: &Request,
     state: State<'_>,
-    Path(username): Path<String>,
+    auth: SimulatorCredential,
+    username: &str,
 ) -> Result<Response, ApiError> {
-    require_simulator(req, &state)?;
+    auth.require()?;
     let user_id = state
         .store
-        .user_id_by_name(&username)
+        .user_id_by_name(username)
         .await?
         .ok_or_else(|| ApiError::not_found("Unknown user"))?;
     let no = no_param(req);
@@ -34,26 +114,19 @@ pub async fn list_follows(
     Ok(json_response(&Follows { follows }))
 }
 
-#[derive(Deserialize)]
-struct FollowBody {
-    follow: Option<String>,
-    unfollow: Option<String>,
-}
-
-#[poem::handler]
-pub async fn change_follow(
-    req: &Request,
+async fn change_follow(
     state: State<'_>,
-    Path(username): Path<String>,
-    body: Vec<u8>,
+    auth: SimulatorCredential,
+    username: &str,
+    body: JsonBody<FollowBody>,
 ) -> Result<Response, ApiError> {
-    require_simulator(req, &state)?;
+    auth.require()?;
     let who = state
         .store
-        .user_id_by_name(&username)
+        .user_id_by_name(username)
         .await?
         .ok_or_else(|| ApiError::not_found("Unknown user"))?;
-    let body: FollowBody = parse_json(&body)?;
+    let body = body.parse()?;
     let (target, following) = match (body.follow, body.unfollow) {
         (Some(target), _) => (target, true),
         (None, Some(target)) => (target, false),

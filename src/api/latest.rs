@@ -3,7 +3,11 @@
 use std::sync::Arc;
 
 use poem::{Endpoint, Request, Response};
+use poem_openapi::param::Query;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
 
+use super::documented::{LenientInt, Reply};
 use super::{json_response, query_param, State};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -23,12 +27,40 @@ pub async fn record_latest<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Resul
     ep.call(req).await.map(poem::IntoResponse::into_response)
 }
 
-#[poem::handler]
-pub async fn get_latest(state: State<'_>) -> Result<Response, ApiError> {
-    #[derive(serde::Serialize)]
-    struct Latest {
-        latest: i64,
+#[derive(serde::Serialize, Object)]
+struct Latest {
+    /// The last `latest` value received; -1 before any.
+    latest: i64,
+}
+
+/// What `GET /api/latest` answers (documentation; the handler builds the response).
+#[derive(ApiResponse)]
+#[allow(dead_code)]
+enum LatestReplies {
+    #[oai(status = 200)]
+    Ok(Json<Latest>),
+}
+
+pub struct LatestApi;
+
+#[OpenApi]
+impl LatestApi {
+    /// The latest action the simulator reported with `?latest=N`.
+    #[oai(path = "/latest", method = "get")]
+    async fn get_latest(
+        &self,
+        state: State<'_>,
+        /// The simulator's action id, recorded before anything else (every endpoint takes it).
+        #[oai(name = "latest")]
+        _latest: Query<LenientInt>,
+    ) -> Reply<LatestReplies> {
+        let latest = state.store.latest().await.map_err(ApiError::from);
+        latest
+            .map(|latest| {
+                json_response(&Latest {
+                    latest: latest.unwrap_or(-1),
+                })
+            })
+            .into()
     }
-    let latest = state.store.latest().await?.unwrap_or(-1);
-    Ok(json_response(&Latest { latest }))
 }

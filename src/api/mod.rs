@@ -1,17 +1,19 @@
 //! The simulator API of SPEC §2, mounted at `/api`: one file per resource.
 //!
 //! Every response body is built here by hand, so it stays byte-for-byte what the
-//! simulator expects, errors included.
+//! simulator expects, errors included; the OpenAPI document is generated from the same
+//! handlers and types (`openapi`, `documented`).
 
-mod docs;
+mod documented;
 mod follows;
 mod latest;
 mod messages;
+pub mod openapi;
 mod register;
 
 use poem::http::StatusCode;
 use poem::web::Data;
-use poem::{get, post, EndpointExt, IntoEndpoint, Request, Response, Route};
+use poem::{get, EndpointExt, IntoEndpoint, Request, Response, Route};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -24,21 +26,15 @@ const DEFAULT_NO: u64 = 100;
 pub const MAX_NO: u64 = 10_000;
 
 pub fn routes() -> impl IntoEndpoint {
+    let operations = openapi::service();
+    let document = operations.spec();
+    let docs = openapi::docs_endpoint(operations.swagger_ui_html());
     Route::new()
-        .at("/latest", get(latest::get_latest))
-        .at("/register", post(register::register))
-        .at("/msgs", get(messages::public_messages))
-        .at(
-            "/msgs/:username",
-            get(messages::user_messages).post(messages::post_message),
-        )
-        .at(
-            "/fllws/:username",
-            get(follows::list_follows).post(follows::change_follow),
-        )
+        // A websocket: no request/response operation for the document to describe.
         .at("/stream", get(crate::realtime::api_stream))
-        .at("/openapi.json", get(docs::openapi_json))
-        .at("/docs", get(docs::docs_page))
+        .at("/openapi.json", get(openapi::document_endpoint(document)))
+        .at("/docs", get(docs))
+        .nest("/", operations)
         .around(latest::record_latest)
 }
 

@@ -1,24 +1,62 @@
 //! `POST /api/register`: the classic checks, in the classic order, with the classic texts.
 
+use poem_openapi::param::Query;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde::Deserialize;
 
-use super::{no_content, parse_json, require_simulator, State};
-use crate::error::ApiError;
+use super::documented::{JsonBody, LenientInt, Reply};
+use super::{no_content, require_simulator, State};
+use crate::error::{ApiError, ErrorBody};
 use crate::limits::{client_ip, Limiter};
 use crate::registration::{register_user, Registration};
 
-#[derive(Deserialize)]
+/// A missing field is the classic "You have to enter …" error, not a parse error.
+#[derive(Deserialize, Object)]
 struct RegisterBody {
     username: Option<String>,
     email: Option<String>,
     pwd: Option<String>,
 }
 
-#[poem::handler]
-pub async fn register(
+/// What `POST /api/register` answers (documentation; the handler builds the response).
+#[derive(ApiResponse)]
+#[allow(dead_code)]
+enum RegisterReplies {
+    /// Registered.
+    #[oai(status = 204)]
+    Registered,
+    /// A missing or invalid field, a taken name, or a body that is not this JSON.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Too many registrations from this address (the simulator is not limited).
+    #[oai(status = 429)]
+    TooMany(Json<ErrorBody>),
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+pub struct RegisterApi;
+
+#[OpenApi]
+impl RegisterApi {
+    /// Registers a user, with the classic checks in the classic order.
+    #[oai(path = "/register", method = "post")]
+    async fn register(
+        &self,
+        req: &poem::Request,
+        state: State<'_>,
+        #[oai(name = "latest")] _latest: Query<LenientInt>,
+        body: JsonBody<RegisterBody>,
+    ) -> Reply<RegisterReplies> {
+        register(req, state, body).await.into()
+    }
+}
+
+async fn register(
     req: &poem::Request,
     state: State<'_>,
-    body: Vec<u8>,
+    body: JsonBody<RegisterBody>,
 ) -> Result<poem::Response, ApiError> {
     let is_simulator = require_simulator(req, &state).is_ok();
     if !is_simulator || state.settings.limit_simulator {
@@ -28,7 +66,7 @@ pub async fn register(
             }
         }
     }
-    let body: RegisterBody = parse_json(&body)?;
+    let body = body.parse()?;
     let registration = Registration {
         username: body.username.as_deref().unwrap_or(""),
         email: body.email.as_deref().unwrap_or(""),

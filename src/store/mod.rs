@@ -4,6 +4,7 @@
 //! writer, so writes queue in-process in FIFO order instead of spinning in SQLite's busy
 //! handler, whose sleeps would dominate tail latency. PostgreSQL uses one pool for both.
 
+mod backup;
 mod bulk;
 mod entities;
 mod follows;
@@ -28,6 +29,7 @@ use sea_orm::{
     SqlxPostgresConnector, SqlxSqliteConnector, Statement,
 };
 
+pub use backup::BackupError;
 pub use bulk::BulkMessage;
 pub use messages::{Page, TimelineMessage, TimelineScope};
 pub use moderation::ModeratedMessage;

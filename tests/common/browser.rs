@@ -58,6 +58,11 @@ impl Chromium {
 
     /// Launches `binary` headless with the flags CI's machines need.
     pub async fn launch(binary: &std::path::Path) -> Chromium {
+        Chromium::launch_with_args(binary, &[]).await
+    }
+
+    /// Like [`Chromium::launch`], with extra command-line flags (such as a proxy).
+    pub async fn launch_with_args(binary: &std::path::Path, extra: &[&str]) -> Chromium {
         let profile = tempfile::tempdir().expect("profile dir");
         let mut child = Command::new(binary)
             .args([
@@ -71,6 +76,7 @@ impl Chromium {
                 "--disable-dev-shm-usage",
                 "--remote-debugging-port=0",
             ])
+            .args(extra)
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg("about:blank")
             .stdin(Stdio::null())
@@ -170,10 +176,11 @@ impl Chromium {
     }
 }
 
-/// One DevTools websocket: numbered calls, events skipped.
+/// One DevTools websocket: numbered calls; events are kept for whoever asks for them.
 struct Cdp {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     next_id: u64,
+    events: Vec<Value>,
 }
 
 impl Cdp {
@@ -181,7 +188,11 @@ impl Cdp {
         let (ws, _) = connect_async(url)
             .await
             .unwrap_or_else(|e| panic!("cannot connect to DevTools at {url}: {e}"));
-        Cdp { ws, next_id: 0 }
+        Cdp {
+            ws,
+            next_id: 0,
+            events: Vec::new(),
+        }
     }
 
     /// Sends `method` and returns its `result`; panics on a protocol error or timeout.
@@ -205,6 +216,9 @@ impl Cdp {
                         panic!("{method} failed: {error}");
                     }
                     return reply["result"].clone();
+                }
+                if reply.get("method").is_some() {
+                    self.events.push(reply);
                 }
             }
             panic!("DevTools closed during {method}");
@@ -254,6 +268,17 @@ impl Tab {
     async fn wait_for_new_document(&mut self) {
         self.wait_for("!window.__minitwitOldDocument && document.readyState === 'complete'")
             .await;
+    }
+
+    /// Sends a DevTools command to this tab (e.g. `Network.enable`) and returns its result.
+    pub async fn call(&mut self, method: &str, params: Value) -> Value {
+        self.cdp.call(method, params).await
+    }
+
+    /// The DevTools events received so far (after `Network.enable`, every request), and
+    /// forgets them.
+    pub fn take_events(&mut self) -> Vec<Value> {
+        std::mem::take(&mut self.cdp.events)
     }
 
     /// The current address.

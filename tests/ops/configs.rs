@@ -2,7 +2,6 @@
 //! config and alert rules, `docker stack config` for the stack, and the image's entrypoint
 //! run for real against the binary.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -51,7 +50,7 @@ fn promtool_accepts_the_prometheus_config_and_alert_rules() {
         .arg("rules")
         .arg(dir.path().join("alerts.yml")));
     assert!(ok, "promtool check rules:\n{out}");
-    assert!(out.contains("SUCCESS: 6 rules found"), "{out}");
+    assert!(out.contains("SUCCESS: 7 rules found"), "{out}");
 }
 
 #[test]
@@ -67,6 +66,25 @@ fn alert_rules_fire_on_the_failures_they_name() {
         "alerts_test.yml",
     ]));
     assert!(ok, "promtool test rules:\n{out}");
+}
+
+#[test]
+fn amtool_accepts_the_alertmanager_config() {
+    let Some(amtool) = tool_or_skip("AMTOOL_BIN", "/usr/bin/amtool", "amtool check-config") else {
+        return;
+    };
+    let (ok, out) = run(Command::new(&amtool)
+        .arg("check-config")
+        .arg(repo_path("monitoring/alertmanager.yml")));
+    assert!(ok, "amtool check-config:\n{out}");
+    assert!(out.contains("2 inhibit rules"), "{out}");
+    // Prometheus sends its alerts to the stack's Alertmanager.
+    let prometheus =
+        std::fs::read_to_string(repo_path("monitoring/prometheus.yml")).expect("prometheus.yml");
+    assert!(
+        prometheus.contains("alerting:") && prometheus.contains("alertmanager:9093"),
+        "monitoring/prometheus.yml has no alerting section"
+    );
 }
 
 /// The block of service `name` in `docker stack config` output (two-space indented keys).
@@ -109,8 +127,10 @@ fn docker_stack_config_accepts_the_stack() {
         "proxy",
         "app",
         "postgres",
+        "pg_backup",
         "redis",
         "prometheus",
+        "alertmanager",
         "grafana",
         "loki",
         "promtail",
@@ -145,6 +165,7 @@ fn docker_stack_config_accepts_the_stack() {
         "minitwit_secret_key",
         "metrics_token",
         "grafana_admin_password",
+        "alert_webhook_url",
     ] {
         assert!(
             yaml.contains(&format!("secrets/{secret}")),
@@ -227,24 +248,7 @@ async fn entrypoint_reads_settings_from_secret_files() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("entrypoint runs");
-    let stderr = child.stderr.take().expect("stderr");
-    // Keep reading stderr for the server's whole life: a closed pipe would break its logging.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let addr = rx
-        .iter()
-        .find_map(|line| {
-            let v: serde_json::Value = serde_json::from_str(&line).ok()?;
-            v["addr"]
-                .as_str()
-                .filter(|_| v["message"].as_str().is_some_and(|m| m.contains("serving")))
-                .map(str::to_owned)
-        })
-        .expect("the server says where it serves");
+    let addr = crate::serving_addr(&mut child);
     let http = reqwest::Client::new();
     let url = format!("http://{addr}/metrics");
     let anonymous = http.get(&url).send().await.expect("get");

@@ -1,0 +1,209 @@
+//! Extractors and a response wrapper that tell the OpenAPI document what a handler takes
+//! and answers, while the handler keeps building every byte itself.
+//!
+//! poem-openapi's own `Json<T>`, `Query<i64>` and security schemes would answer bad input
+//! with their own 400 texts, 401s and JSON key order; SPEC §2 fixes those bytes (the exact
+//! 403 body, the error JSON for any malformed body, `no=abc` meaning 100, `latest` recorded
+//! before auth). So these extractors never fail: they carry the raw input to the handler,
+//! which checks it in the order the simulator expects, and only the schemas reach the
+//! document.
+
+use std::borrow::Cow;
+use std::marker::PhantomData;
+
+use poem::{FromRequest, IntoResponse, Request, RequestBody, Response};
+use poem_openapi::registry::{
+    MetaMediaType, MetaRequest, MetaResponses, MetaSchema, MetaSchemaRef, MetaSecurityScheme,
+    Registry,
+};
+use poem_openapi::types::{ParseFromParameter, ParseResult, Type};
+use poem_openapi::{ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOptions};
+use serde::de::DeserializeOwned;
+
+use super::parse_json;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A handler's response, documented as the [`ApiResponse`] enum `R` lists (statuses and
+/// body schemas) but built by the handler as before.
+pub struct Reply<R> {
+    response: Response,
+    doc: PhantomData<fn() -> R>,
+}
+
+impl<R> From<Result<Response, ApiError>> for Reply<R> {
+    fn from(result: Result<Response, ApiError>) -> Self {
+        let response = match result {
+            Ok(response) => response,
+            Err(error) => poem::error::ResponseError::as_response(&error),
+        };
+        Reply {
+            response,
+            doc: PhantomData,
+        }
+    }
+}
+
+impl<R: ApiResponse> ApiResponse for Reply<R> {
+    fn meta() -> MetaResponses {
+        R::meta()
+    }
+
+    fn register(registry: &mut Registry) {
+        R::register(registry);
+    }
+}
+
+impl<R> IntoResponse for Reply<R> {
+    fn into_response(self) -> Response {
+        self.response
+    }
+}
+
+/// A JSON request body with the schema of `T`, read as bytes and parsed by the handler
+/// after its auth and user checks (a bad body is a 400 with the error JSON, whatever the
+/// Content-Type says).
+pub struct JsonBody<T> {
+    bytes: Vec<u8>,
+    schema: PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned> JsonBody<T> {
+    pub fn parse(&self) -> Result<T, ApiError> {
+        parse_json(&self.bytes)
+    }
+}
+
+impl<'a, T: Type> ApiExtractor<'a> for JsonBody<T> {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn request_meta() -> Option<MetaRequest> {
+        Some(MetaRequest {
+            description: None,
+            content: vec![MetaMediaType {
+                content_type: "application/json",
+                schema: T::schema_ref(),
+            }],
+            required: true,
+        })
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        Ok(JsonBody {
+            bytes: <Vec<u8> as FromRequest>::from_request(request, body).await?,
+            schema: PhantomData,
+        })
+    }
+}
+
+/// An integer query parameter (`no`, `latest`) documented as one, whose value the handler
+/// reads itself: anything else falls back to the default instead of failing the request.
+pub struct LenientInt;
+
+impl Type for LenientInt {
+    const IS_REQUIRED: bool = false;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "integer_int64".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("integer", "int64")))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl ParseFromParameter for LenientInt {
+    fn parse_from_parameter(_value: &str) -> ParseResult<Self> {
+        Ok(LenientInt)
+    }
+
+    fn parse_from_parameters<I: IntoIterator<Item = A>, A: AsRef<str>>(
+        _iter: I,
+    ) -> ParseResult<Self> {
+        Ok(LenientInt)
+    }
+}
+
+/// The simulator's Basic-auth credential, documented as the `simulator` security scheme.
+/// Extracting it never fails; the handler calls [`SimulatorCredential::require`] where
+/// SPEC §2 puts the 403 (after `latest` is recorded, before the user is looked up).
+pub struct SimulatorCredential {
+    accepted: bool,
+}
+
+impl SimulatorCredential {
+    pub fn require(&self) -> Result<(), ApiError> {
+        if self.accepted {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden())
+        }
+    }
+}
+
+const SECURITY_SCHEME: &str = "simulator";
+
+impl<'a> ApiExtractor<'a> for SimulatorCredential {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        registry.create_security_scheme(
+            SECURITY_SCHEME,
+            MetaSecurityScheme {
+                ty: "http",
+                description: Some(
+                    "The simulator's credential (SIMULATOR_USER / SIMULATOR_PASSWORD)",
+                ),
+                name: None,
+                key_in: None,
+                scheme: Some("basic"),
+                bearer_format: None,
+                flows: None,
+                openid_connect_url: None,
+            },
+        );
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        vec![SECURITY_SCHEME]
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        _body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        let header = request
+            .headers()
+            .get(poem::http::header::AUTHORIZATION)
+            .map(|v| v.as_bytes());
+        let accepted = request
+            .data::<AppState>()
+            .is_some_and(|state| state.simulator.accepts(header));
+        Ok(SimulatorCredential { accepted })
+    }
+}
