@@ -1,9 +1,12 @@
-//! `Password`: a non-empty secret that never prints, hashed and verified with Argon2id.
+//! `Password`: a non-empty secret without control characters that never prints, hashed and
+//! verified with Argon2id.
 
 use std::fmt;
 
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+
+use super::chars::has_control;
 
 /// Long enough for any passphrase, short enough that hashing stays cheap.
 const MAX_PASSWORD_BYTES: usize = 1024;
@@ -24,6 +27,9 @@ impl Password {
         }
         if raw.len() > MAX_PASSWORD_BYTES {
             return Err("The password must be at most 1024 bytes");
+        }
+        if has_control(raw) {
+            return Err("The password may not contain control characters");
         }
         Ok(Password(raw.to_owned()))
     }
@@ -75,5 +81,8 @@ mod tests {
         );
         let pw = Password::parse("hunter2").expect("valid");
         assert!(!format!("{pw:?}").contains("hunter2"));
+        assert!(Password::parse("a\0b").is_err());
+        assert!(Password::parse("tab\there").is_err());
+        assert!(Password::parse("]=)[X{Km{z ü").is_ok());
     }
 }
