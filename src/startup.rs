@@ -9,11 +9,11 @@ use std::time::Duration;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::session::{CookieConfig, CookieSession};
 use poem::web::cookie::{CookieKey, SameSite};
-use poem::{get, EndpointExt, IntoEndpoint, Route, Server};
+use poem::{get, Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Route, Server};
 use sha2::{Digest, Sha512};
 
-use crate::config::Settings;
-use crate::limits::{limit_body, RateLimits};
+use crate::config::{CookieSecure, Settings};
+use crate::limits::{limit_body, HashSlots, RateLimits};
 use crate::metrics::{self, Metrics, TrackRequests};
 use crate::realtime::{Hub, SocketLimits};
 use crate::state::{AppState, SimulatorAuth};
@@ -62,10 +62,14 @@ impl Application {
                 settings.simulator_password.expose(),
             ),
             limits: RateLimits::new(settings.rate_limits(), metrics.clone()),
+            hashing: HashSlots::new(settings.hash_concurrency as usize, metrics.clone()),
             metrics,
             settings: Arc::new(settings.clone()),
         };
-        let mut housekeeping = vec![state.limits.spawn_sweeper()];
+        let mut housekeeping = vec![
+            state.limits.spawn_sweeper(),
+            state.store.spawn_session_sweeper(),
+        ];
         housekeeping.extend(state.store.spawn_sqlite_checkpointer());
         let housekeeping = AbortOnDrop(housekeeping);
         let gauges = crate::metrics::spawn_refresher(state.store.clone(), state.metrics.clone());
@@ -136,8 +140,20 @@ pub fn routes(state: AppState) -> impl IntoEndpoint {
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
         .at("/metrics", get(metrics::metrics));
+    let trusted = Arc::new(state.settings.trusted_proxies.clone());
+    let secure_auto = state.settings.cookie_secure == CookieSecure::Auto;
     web::mount(route)
         .with(sessions)
+        .around(move |ep, req| {
+            let trusted = trusted.clone();
+            async move {
+                if secure_auto {
+                    web::secure_cookie::secure_over_https(ep, req, trusted).await
+                } else {
+                    ep.call(req).await.map(IntoResponse::into_response)
+                }
+            }
+        })
         .around(limit_body)
         .data(state)
         .with(track)
@@ -161,7 +177,8 @@ fn realtime_hub(settings: &Settings, metrics: &Metrics) -> Result<Hub, String> {
 pub const SESSION_COOKIE: &str = "minitwit_session";
 
 /// Sessions live in a signed cookie keyed by `MINITWIT_SECRET_KEY`, so any replica sharing
-/// the key accepts any session.
+/// the key accepts any session; a login in it counts while its row in the database does
+/// (`web::session`). `Max-Age` tells the browser the login's absolute lifetime.
 fn session_cookie_config(settings: &Settings) -> CookieConfig {
     let key = match &settings.secret_key {
         // SHA-512 stretches a secret of any length to the 64 bytes a cookie key needs.
@@ -178,5 +195,8 @@ fn session_cookie_config(settings: &Settings) -> CookieConfig {
         .name(SESSION_COOKIE)
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(false)
+        .secure(settings.cookie_secure == CookieSecure::True)
+        .max_age(Duration::from_secs(
+            u64::from(settings.session_days) * 86_400,
+        ))
 }

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use super::{no_content, parse_json, require_simulator, State};
 use crate::error::ApiError;
 use crate::limits::{client_ip, Limiter};
-use crate::registration::{register_user, Registration};
+use crate::registration::{register_user, RegisterError, Registration};
 
 #[derive(Deserialize)]
 struct RegisterBody {
@@ -35,8 +35,9 @@ pub async fn register(
         password: body.pwd.as_deref().unwrap_or(""),
         password_repeat: None,
     };
-    register_user(&state.store, registration)
-        .await
-        .map_err(|e| e.into_api_error())?;
-    Ok(no_content())
+    match register_user(&state.store, &state.hashing, registration).await {
+        Ok(_) => Ok(no_content()),
+        Err(RegisterError::Busy(busy)) => Ok(busy.api_response()),
+        Err(e) => Err(e.into_api_error()),
+    }
 }

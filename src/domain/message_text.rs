@@ -41,7 +41,14 @@ mod tests {
         assert!(MessageText::parse(&"a".repeat(1001)).is_err());
         assert!(MessageText::parse("").is_err());
         assert!(MessageText::parse("  \n").is_err());
-        for raw in ["a\0b", "line\nbreak", "tab\there", "cr\r", "esc\u{1b}[2J", "del\u{7f}"] {
+        for raw in [
+            "a\0b",
+            "line\nbreak",
+            "tab\there",
+            "cr\r",
+            "esc\u{1b}[2J",
+            "del\u{7f}",
+        ] {
             assert!(MessageText::parse(raw).is_err(), "{raw:?}");
         }
     }

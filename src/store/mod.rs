@@ -10,6 +10,7 @@ mod follows;
 mod latest;
 mod messages;
 mod public_cache;
+mod sessions;
 mod stats;
 mod users;
 
@@ -29,6 +30,7 @@ use sea_orm::{
 
 pub use bulk::BulkMessage;
 pub use messages::{Page, TimelineMessage, TimelineScope};
+pub use sessions::SessionToken;
 pub use stats::{Counts, Totals};
 pub use users::{CreateUserError, User};
 

@@ -162,7 +162,9 @@ async fn junk_requests_never_get_a_5xx(app: TestApp) {
 }
 
 /// Control characters as an attacker would place them: alone, around and inside a name.
-const CONTROL: &[&str] = &["\0", "\u{1}", "\t", "\n", "\r", "\u{1b}", "\u{1f}", "\u{7f}"];
+const CONTROL: &[&str] = &[
+    "\0", "\u{1}", "\t", "\n", "\r", "\u{1b}", "\u{1f}", "\u{7f}",
+];
 
 fn with_control(rng: &mut StdRng, base: &str) -> String {
     let control = CONTROL[rng.gen_range(0..CONTROL.len())];
@@ -187,12 +189,16 @@ async fn control_characters_get_400_or_404_and_store_nothing(app: TestApp) {
         assert_eq!(web.post(&format!("{path}/unfollow"), &[]).await.status, 404);
         assert_eq!(app.get_api(&format!("/msgs{path}")).await.status(), 404);
         assert_eq!(app.get_api(&format!("/fllws{path}")).await.status(), 404);
-        let res = app.post_api(&format!("/msgs{path}"), json!({"content": "x"})).await;
+        let res = app
+            .post_api(&format!("/msgs{path}"), json!({"content": "x"}))
+            .await;
         assert_eq!(res.status(), 404, "POST /api/msgs{path}");
     }
     for control in CONTROL {
         let text = format!("a{control}b");
-        let res = app.post_api("/msgs/alice", json!({ "content": text })).await;
+        let res = app
+            .post_api("/msgs/alice", json!({ "content": text }))
+            .await;
         assert_eq!(res.status(), 400, "content {text:?}");
         let body: Value = res.json().await.expect("JSON error");
         assert_eq!(body["status"], 400);
@@ -206,7 +212,10 @@ async fn control_characters_get_400_or_404_and_store_nothing(app: TestApp) {
             ("carol", "c@y", &text as &str),
         ] {
             let res = app
-                .post_api("/register", json!({"username": username, "email": email, "pwd": pwd}))
+                .post_api(
+                    "/register",
+                    json!({"username": username, "email": email, "pwd": pwd}),
+                )
                 .await;
             assert_eq!(res.status(), 400, "register {username:?} {email:?} {pwd:?}");
         }
@@ -231,7 +240,12 @@ async fn control_characters_get_400_or_404_and_store_nothing(app: TestApp) {
     // Nothing of it was stored: no message, no follow, no user.
     let messages: Vec<Value> = app.get_api("/msgs").await.json().await.expect("JSON");
     assert!(messages.is_empty(), "{messages:?}");
-    let follows: Value = app.get_api("/fllws/alice").await.json().await.expect("JSON");
+    let follows: Value = app
+        .get_api("/fllws/alice")
+        .await
+        .json()
+        .await
+        .expect("JSON");
     assert_eq!(follows["follows"], json!([]));
     assert_eq!(app.get_api("/msgs/carol").await.status(), 404);
     assert_eq!(app.tweet("alice", "still fine").await.status(), 204);
@@ -250,8 +264,14 @@ async fn control_characters_anywhere_never_get_a_5xx(app: TestApp) {
         let email = with_control(&mut rng, "x@example.com");
         let path = encode(&name);
         let statuses = [
-            app.get_api(&format!("/msgs/{path}")).await.status().as_u16(),
-            app.get_api(&format!("/fllws/{path}")).await.status().as_u16(),
+            app.get_api(&format!("/msgs/{path}"))
+                .await
+                .status()
+                .as_u16(),
+            app.get_api(&format!("/fllws/{path}"))
+                .await
+                .status()
+                .as_u16(),
             app.post_api(&format!("/msgs/{path}"), json!({ "content": text }))
                 .await
                 .status()
