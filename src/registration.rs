@@ -66,7 +66,7 @@ pub async fn register_user(
         return Err(RegisterError::Invalid(TAKEN));
     }
     let pw_hash = hashing
-        .run(move || password.hash())
+        .run(move |memory| password.hash_in(memory))
         .await
         .map_err(RegisterError::Busy)?;
     store

@@ -11,5 +11,5 @@ mod username;
 
 pub use email::Email;
 pub use message_text::{MessageText, MAX_MESSAGE_CHARS};
-pub use password::Password;
+pub use password::{HashMemory, Password};
 pub use username::{Username, UsernameQuery, MAX_USERNAME_CHARS, RESERVED_USERNAMES};

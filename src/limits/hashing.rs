@@ -1,14 +1,19 @@
 //! A process-wide bound on password hashes computed at once (SPEC §6). An Argon2id hash
 //! holds 19 MiB while it runs: without a bound, 128 registrations at once took a replica
 //! past 1 GiB. Every login and registration, web and API, hashes through [`HashSlots`].
+//!
+//! Each slot owns its 19 MiB ([`HashMemory`]) and reuses it. A semaphore alone is not
+//! enough: glibc keeps freed 19 MiB blocks in per-thread arenas, and with hashes landing
+//! on ever other blocking-pool threads a bound of 4 still peaked above 1 GiB.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use poem::http::StatusCode;
 use poem::Response;
 use tokio::sync::Semaphore;
 
+use crate::domain::HashMemory;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 
@@ -19,6 +24,8 @@ pub const MAX_HASH_WAIT: Duration = Duration::from_secs(2);
 #[derive(Clone)]
 pub struct HashSlots {
     permits: Arc<Semaphore>,
+    /// The memories of the slots, allocated on first use; never more than `permits`.
+    memories: Arc<Mutex<Vec<HashMemory>>>,
     max_wait: Duration,
     metrics: Metrics,
 }
@@ -60,18 +67,20 @@ impl HashSlots {
     pub fn with_max_wait(concurrency: usize, max_wait: Duration, metrics: Metrics) -> HashSlots {
         HashSlots {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            memories: Arc::default(),
             max_wait,
             metrics,
         }
     }
 
-    /// Runs `work` (a hash or a verification) on the blocking pool once a slot is free, or
-    /// answers [`HashBusy`] after waiting [`MAX_HASH_WAIT`]. The slot is held until the work
-    /// ends, even if the client goes away meanwhile: the memory is in use until then.
+    /// Runs `work` (a hash or a verification, in the slot's memory) on the blocking pool
+    /// once a slot is free, or answers [`HashBusy`] after waiting [`MAX_HASH_WAIT`]. The
+    /// slot is held until the work ends, even if the client goes away meanwhile: the
+    /// memory is in use until then.
     pub async fn run<T, F>(&self, work: F) -> Result<T, HashBusy>
     where
         T: Send + 'static,
-        F: FnOnce() -> T + Send + 'static,
+        F: FnOnce(&mut HashMemory) -> T + Send + 'static,
     {
         let waited = Instant::now();
         let permit =
@@ -83,8 +92,12 @@ impl HashSlots {
             self.metrics.password_hash_rejected_total.inc();
             return Err(HashBusy);
         };
+        let memories = self.memories.clone();
         tokio::task::spawn_blocking(move || {
-            let out = work();
+            // A permit guarantees a memory: at most `permits` are ever taken at once.
+            let mut memory = take(&memories).unwrap_or_default();
+            let out = work(&mut memory);
+            give_back(&memories, memory);
             drop(permit);
             out
         })
@@ -95,6 +108,16 @@ impl HashSlots {
             tracing::error!(error = %e, "password hashing task failed");
             HashBusy
         })
+    }
+}
+
+fn take(memories: &Mutex<Vec<HashMemory>>) -> Option<HashMemory> {
+    memories.lock().ok()?.pop()
+}
+
+fn give_back(memories: &Mutex<Vec<HashMemory>>, memory: HashMemory) {
+    if let Ok(mut memories) = memories.lock() {
+        memories.push(memory);
     }
 }
 
@@ -114,7 +137,7 @@ mod tests {
             let peak = peak.clone();
             async move {
                 slots
-                    .run(move || {
+                    .run(move |_memory| {
                         use std::sync::atomic::Ordering::SeqCst;
                         let now = running.fetch_add(1, SeqCst) + 1;
                         peak.fetch_max(now, SeqCst);

@@ -42,7 +42,10 @@ pub async fn login(
         // Argon2 takes milliseconds of CPU and 19 MiB: in one of the bounded hash slots.
         Ok(password) => {
             let pw_hash = user.pw_hash.clone();
-            state.hashing.run(move || password.verify(&pw_hash)).await?
+            state
+                .hashing
+                .run(move |memory| password.verify_in(&pw_hash, memory))
+                .await?
         }
         Err(_) => false,
     };

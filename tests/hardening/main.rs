@@ -6,5 +6,6 @@ mod common;
 mod durability;
 mod junk;
 mod limits;
+mod memory;
 mod outage;
 mod server_process;
