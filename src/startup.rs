@@ -13,7 +13,7 @@ use poem::{get, Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Route, Server
 use sha2::{Digest, Sha512};
 
 use crate::config::{CookieSecure, Settings};
-use crate::limits::{limit_body, HashSlots, RateLimits};
+use crate::limits::{limit_body, DeadlineAcceptor, Deadlines, HashSlots, RateLimits};
 use crate::metrics::{self, Metrics, TrackRequests};
 use crate::realtime::{Hub, SocketLimits};
 use crate::state::{AppState, SimulatorAuth};
@@ -25,7 +25,8 @@ use crate::{api, health, realtime, web};
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 pub struct Application {
-    acceptor: TcpAcceptor,
+    /// Drops clients that dawdle over a request head or idle too long (SPEC §6).
+    acceptor: DeadlineAcceptor<TcpAcceptor>,
     addr: SocketAddr,
     state: AppState,
     /// Keeps the business gauges fresh while the application lives.
@@ -83,7 +84,7 @@ impl Application {
             .and_then(|a| a.as_socket_addr().copied())
             .unwrap_or(settings.bind);
         Ok(Application {
-            acceptor,
+            acceptor: DeadlineAcceptor::new(acceptor, Deadlines::default()),
             addr,
             state,
             gauges,

@@ -9,3 +9,4 @@ mod limits;
 mod memory;
 mod outage;
 mod server_process;
+mod slow_clients;
