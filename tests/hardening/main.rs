@@ -10,3 +10,4 @@ mod memory;
 mod outage;
 mod server_process;
 mod slow_clients;
+mod stack;
