@@ -19,6 +19,8 @@ pub const RESERVED_USERNAMES: &[&str] = &[
     "add_message",
     "api",
     "ws",
+    "sse",
+    "messages",
     "metrics",
     "static",
     "healthz",

@@ -79,14 +79,6 @@ impl Store {
         Ok(found)
     }
 
-    /// The logged-in user of a session.
-    pub async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>> {
-        Ok(user::Entity::find_by_id(id)
-            .one(&self.read)
-            .await?
-            .map(User::from))
-    }
-
     pub async fn user_id_by_name(&self, username: &str) -> StoreResult<Option<i64>> {
         Ok(self.user_by_name(username).await?.map(|user| user.id))
     }
