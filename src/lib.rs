@@ -11,7 +11,8 @@
 //! - [`sim`], [`seed`]: the load tool that replays simulator scenarios, and bulk seeding.
 //! - [`metrics`]: the Prometheus registry (every family of SPEC §5), request middleware
 //!   labelled by route pattern, `/metrics`, and the business gauges refreshed from the store.
-//! - [`limits`]: body size and rate limits (SPEC §6).
+//! - [`limits`]: body size, rate limits, password-hash slots and slow-client deadlines
+//!   (SPEC §6).
 //! - [`health`], [`telemetry`] (logs, request ids), [`error`]: the operational edges.
 
 pub mod api;

@@ -1,5 +1,5 @@
-//! Sessions and forms that are safe: cross-origin writes refused, cookie flags, fresh
-//! sessions on login, flashes shown exactly once.
+//! Sessions and forms that are safe: cross-origin writes (and logout) refused, cookie flags,
+//! fresh sessions on login, logout and expiry enforced by the server, flashes shown once.
 
 use crate::common::web::WebClient;
 use crate::common::{self, TestApp};
