@@ -1,6 +1,7 @@
 //! Hundreds of malformed requests: random methods, paths with `%ff` and NUL, invalid UTF-8
 //! bodies, wrong types, nulls, huge numbers, wrong content types, control characters in
 //! every field. No 5xx, on SQLite and on PostgreSQL (which refuses NUL in text); server alive.
+//! And names crafted to look like another user's.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -322,8 +323,56 @@ async fn control_characters_anywhere_never_get_a_5xx(app: TestApp) {
     assert!(messages.is_empty(), "{messages:?}");
 }
 
+/// Names that look like another user's are refused, and two spellings of one name (NFC
+/// and NFD) are one user.
+async fn lookalike_usernames_are_refused_or_one_name(app: TestApp) {
+    let register = |name: &str| {
+        app.post_api(
+            "/register",
+            json!({"username": name, "email": "x@example.com", "pwd": "pw"}),
+        )
+    };
+    assert_eq!(register("alice").await.status(), 204);
+    for lookalike in [
+        " alice",
+        "alice ",
+        "al\u{200b}ice",
+        "alice\u{feff}",
+        "\u{202e}ecila",
+        "al\u{2066}ice",
+    ] {
+        let res = register(lookalike).await;
+        assert_eq!(res.status(), 400, "{lookalike:?}");
+        let body: Value = res.json().await.expect("JSON error");
+        assert_ne!(body["error_msg"], "The username is already taken");
+    }
+    let decomposed = "A\u{30a}sa";
+    let composed = "\u{c5}sa";
+    assert_eq!(register(decomposed).await.status(), 204);
+    let res = register(composed).await;
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.expect("JSON error");
+    assert_eq!(body["error_msg"], "The username is already taken");
+    assert_eq!(app.tweet(composed, "one").await.status(), 204);
+    assert_eq!(app.tweet(decomposed, "two").await.status(), 204);
+    let theirs: Vec<Value> = app
+        .get_api(&format!("/msgs/{}", encode(decomposed)))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(theirs.len(), 2);
+    assert!(theirs.iter().all(|m| m["user"] == composed), "{theirs:?}");
+    let web = WebClient::new(&app);
+    assert!(web
+        .login(decomposed, "pw")
+        .await
+        .contains("You were logged in"));
+}
+
 on_both_backends!(
     junk_requests_never_get_a_5xx,
+    lookalike_usernames_are_refused_or_one_name,
     control_characters_get_400_or_404_and_store_nothing,
     control_characters_anywhere_never_get_a_5xx,
 );
