@@ -9,7 +9,7 @@ use std::time::Duration;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::session::{CookieConfig, CookieSession};
 use poem::web::cookie::{CookieKey, SameSite};
-use poem::{get, Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Route, Server};
+use poem::{get, EndpointExt, IntoEndpoint, Route, Server};
 use sha2::{Digest, Sha512};
 
 use crate::config::{CookieSecure, Settings};
@@ -141,20 +141,10 @@ pub fn routes(state: AppState) -> impl IntoEndpoint {
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
         .at("/metrics", get(metrics::metrics));
-    let trusted = Arc::new(state.settings.trusted_proxies.clone());
-    let secure_auto = state.settings.cookie_secure == CookieSecure::Auto;
+    let secure = web::secure_cookie::SecureOverHttps::new(&state.settings);
     web::mount(route)
         .with(sessions)
-        .around(move |ep, req| {
-            let trusted = trusted.clone();
-            async move {
-                if secure_auto {
-                    web::secure_cookie::secure_over_https(ep, req, trusted).await
-                } else {
-                    ep.call(req).await.map(IntoResponse::into_response)
-                }
-            }
-        })
+        .with(secure)
         .around(limit_body)
         .data(state)
         .with(track)

@@ -7,23 +7,58 @@ use std::sync::Arc;
 
 use poem::http::header::SET_COOKIE;
 use poem::http::HeaderValue;
-use poem::{Endpoint, IntoResponse, Request, Response};
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 
+use crate::config::{CookieSecure, Settings};
 use crate::limits::TrustedProxies;
 use crate::startup::SESSION_COOKIE;
 
-/// Middleware (with `around`): appends `; Secure` to the session cookie of HTTPS requests.
-pub async fn secure_over_https<E: Endpoint>(
-    ep: Arc<E>,
-    req: Request,
-    trusted: Arc<TrustedProxies>,
-) -> poem::Result<Response> {
-    let https = came_over_https(&req, &trusted);
-    let mut res = ep.call(req).await?.into_response();
-    if https {
-        mark_secure(&mut res);
+/// Appends `; Secure` to the session cookie of requests that came over HTTPS, when
+/// `MINITWIT_COOKIE_SECURE=auto` (otherwise it passes everything through untouched).
+pub struct SecureOverHttps {
+    /// `None` unless the setting is `auto`.
+    trusted: Option<Arc<TrustedProxies>>,
+}
+
+impl SecureOverHttps {
+    pub fn new(settings: &Settings) -> SecureOverHttps {
+        SecureOverHttps {
+            trusted: (settings.cookie_secure == CookieSecure::Auto)
+                .then(|| Arc::new(settings.trusted_proxies.clone())),
+        }
     }
-    Ok(res)
+}
+
+impl<E: Endpoint> Middleware<E> for SecureOverHttps {
+    type Output = SecureOverHttpsEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        SecureOverHttpsEndpoint {
+            inner,
+            trusted: self.trusted.clone(),
+        }
+    }
+}
+
+pub struct SecureOverHttpsEndpoint<E> {
+    inner: E,
+    trusted: Option<Arc<TrustedProxies>>,
+}
+
+impl<E: Endpoint> Endpoint for SecureOverHttpsEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let https = self
+            .trusted
+            .as_ref()
+            .is_some_and(|trusted| came_over_https(&req, trusted));
+        let mut res = self.inner.call(req).await?.into_response();
+        if https {
+            mark_secure(&mut res);
+        }
+        Ok(res)
+    }
 }
 
 /// HTTPS end to end, or HTTPS to a trusted proxy that forwarded it. A client talking to us
