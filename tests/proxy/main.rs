@@ -172,6 +172,26 @@ async fn the_stacks_nginx_config_in_front_of_two_replicas() {
     let (a, b) = replicas(&db.url, &redis_url).await;
     let nginx = Nginx::start(&bin, &[a.addr.port(), b.addr.port()]);
     let base = nginx.base();
+    // A client that sends half a request head is dropped at the front door too (checked at
+    // the end; it takes 10 s).
+    let half_head = tokio::spawn({
+        let port = nginx.port;
+        async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .expect("connect");
+            let started = Instant::now();
+            stream
+                .write_all(b"GET /public HTTP/1.1\r\nHost: x\r\n")
+                .await
+                .expect("write");
+            let mut rest = Vec::new();
+            let _ =
+                tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut rest)).await;
+            started.elapsed()
+        }
+    });
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -318,6 +338,12 @@ async fn the_stacks_nginx_config_in_front_of_two_replicas() {
     assert!(
         statuses.iter().all(|s| [200, 429].contains(s)),
         "{statuses:?}"
+    );
+
+    let after = half_head.await.expect("joins");
+    assert!(
+        after < Duration::from_secs(15),
+        "half a head kept for {after:?}"
     );
 
     drop(nginx);
