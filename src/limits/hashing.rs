@@ -128,7 +128,7 @@ mod tests {
     #[tokio::test]
     async fn at_most_n_run_at_once_and_late_ones_are_refused() {
         let metrics = Metrics::new();
-        let slots = HashSlots::with_max_wait(2, Duration::from_millis(300), metrics.clone());
+        let slots = HashSlots::with_max_wait(2, Duration::from_millis(1000), metrics.clone());
         let running = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let peak = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let jobs = (0..6).map(|_| {
@@ -141,7 +141,8 @@ mod tests {
                         use std::sync::atomic::Ordering::SeqCst;
                         let now = running.fetch_add(1, SeqCst) + 1;
                         peak.fetch_max(now, SeqCst);
-                        std::thread::sleep(Duration::from_millis(200));
+                        // Two rounds fit in the wait (slots free at 0.6 s), a third does not (1.2 s).
+                        std::thread::sleep(Duration::from_millis(600));
                         running.fetch_sub(1, SeqCst);
                     })
                     .await
