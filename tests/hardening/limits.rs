@@ -209,11 +209,11 @@ async fn logins_and_registrations_get_503_when_no_hash_slot_frees_in_time() {
     let db = TestDb::new(Backend::Sqlite).await;
     let app = TestApp::start_with(&db.url, |s| s.hash_concurrency = 1).await;
     assert_eq!(app.register("alice").await.status(), 204);
-    // Something else holds the only slot for 3 s.
+    // Something else holds the only slot for 4 s.
     let hashing = app.state.hashing.clone();
     let holder = tokio::spawn(async move {
         hashing
-            .run(|_| std::thread::sleep(std::time::Duration::from_secs(3)))
+            .run(|_| std::thread::sleep(std::time::Duration::from_secs(4)))
             .await
     });
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -228,7 +228,7 @@ async fn logins_and_registrations_get_503_when_no_hash_slot_frees_in_time() {
     );
     let waited = started.elapsed();
     assert!(
-        waited >= std::time::Duration::from_secs(2) && waited < std::time::Duration::from_secs(3),
+        waited >= std::time::Duration::from_secs(2) && waited < std::time::Duration::from_secs(4),
         "{waited:?}"
     );
     assert_eq!(api.status(), 503);
