@@ -80,6 +80,15 @@ pub struct SeedArgs {
     pub follows_per_user: usize,
 }
 
+/// When the session cookie carries `Secure` (SPEC §1 `MINITWIT_COOKIE_SECURE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CookieSecure {
+    /// When the request came over HTTPS, as a trusted proxy's `X-Forwarded-Proto` says.
+    Auto,
+    True,
+    False,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Pretty,
@@ -242,6 +251,36 @@ pub struct Settings {
         global = true
     )]
     pub limit_simulator: bool,
+    /// Password hashes computed at once; each Argon2id hash holds 19 MiB. A login or
+    /// registration that waits more than 2 s for one gets 503 with `Retry-After`.
+    #[arg(
+        long,
+        env = "MINITWIT_HASH_CONCURRENCY",
+        default_value_t = 4,
+        global = true,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub hash_concurrency: u32,
+    /// Absolute lifetime of a login session, in days.
+    #[arg(
+        long,
+        env = "MINITWIT_SESSION_DAYS",
+        default_value_t = 14,
+        global = true,
+        value_parser = clap::value_parser!(u32).range(1..=3650)
+    )]
+    pub session_days: u32,
+    /// `auto`: the session cookie is `Secure` when the request came over HTTPS (a trusted
+    /// proxy's `X-Forwarded-Proto`); `true` / `false`: always / never.
+    #[arg(
+        long,
+        env = "MINITWIT_COOKIE_SECURE",
+        value_enum,
+        default_value = "auto",
+        global = true,
+        ignore_case = true
+    )]
+    pub cookie_secure: CookieSecure,
     /// Log filter, in `RUST_LOG` syntax.
     #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
     pub log_level: String,
@@ -304,6 +343,9 @@ impl Settings {
             ws_connects_per_minute: 0,
             posts_per_minute: 0,
             limit_simulator: false,
+            hash_concurrency: 4,
+            session_days: 14,
+            cookie_secure: CookieSecure::Auto,
             log_level: "warn".into(),
             log_format: LogFormat::Pretty,
             backup_dir: None,
@@ -366,6 +408,19 @@ mod tests {
         assert!(parse_database_url("postgres://postgres@127.0.0.1/x").is_ok());
         assert!(parse_database_url("mysql://x").is_err());
         assert!(parse_database_url("not a url").is_err());
+    }
+
+    #[test]
+    fn security_settings_have_the_spec_defaults_and_refuse_nonsense() {
+        let cli = Cli::try_parse_from(["minitwit"]).expect("defaults parse");
+        assert_eq!(cli.settings.hash_concurrency, 4);
+        assert_eq!(cli.settings.session_days, 14);
+        assert_eq!(cli.settings.cookie_secure, CookieSecure::Auto);
+        let cli = Cli::try_parse_from(["minitwit", "--cookie-secure", "TRUE"]).expect("parses");
+        assert_eq!(cli.settings.cookie_secure, CookieSecure::True);
+        assert!(Cli::try_parse_from(["minitwit", "--hash-concurrency", "0"]).is_err());
+        assert!(Cli::try_parse_from(["minitwit", "--session-days", "0"]).is_err());
+        assert!(Cli::try_parse_from(["minitwit", "--cookie-secure", "maybe"]).is_err());
     }
 
     #[test]

@@ -11,22 +11,26 @@ pub fn healthz() -> &'static str {
     "ok"
 }
 
-/// 503 while the database does not answer, or while the Redis subscription is down when
-/// Redis is configured (this replica's sockets would miss other replicas' posts), so a
-/// proxy routes around this replica.
+/// 503 while the database does not answer, or while the Redis subscription is down or
+/// stalled when Redis is configured (this replica's sockets would miss other replicas'
+/// posts), so a proxy routes around this replica. The body names what is down and nothing
+/// more: error texts can hold hostnames and user names, so they go to the log only.
 #[handler]
 pub async fn readyz(state: Data<&AppState>) -> Response {
     if let Err(e) = state.store.ping().await {
-        return not_ready(format!("not ready: database: {e}"));
+        tracing::warn!(error = %e, "not ready: the database does not answer");
+        return not_ready("not ready: database");
     }
     if state.hub.redis_connected() == Some(false) {
-        return not_ready("not ready: Redis pub/sub is not connected".into());
+        tracing::warn!("not ready: the Redis pub/sub subscription is down or stalled");
+        return not_ready("not ready: redis");
     }
     Response::builder().body("ready")
 }
 
-fn not_ready(reason: String) -> Response {
+fn not_ready(reason: &'static str) -> Response {
     Response::builder()
         .status(StatusCode::SERVICE_UNAVAILABLE)
+        .content_type("text/plain; charset=utf-8")
         .body(reason)
 }

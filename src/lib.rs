@@ -12,8 +12,9 @@
 //! - [`sim`], [`seed`]: the load tool that replays simulator scenarios, and bulk seeding.
 //! - [`metrics`]: the Prometheus registry (every family of SPEC §5), request middleware
 //!   labelled by route pattern, `/metrics`, and the business gauges refreshed from the store.
-//! - [`limits`]: body size and rate limits (SPEC §6).
 //! - [`avatar`]: the Gravatar URL of a message's author, for pages and live frames.
+//! - [`limits`]: body size, rate limits, password-hash slots and slow-client deadlines
+//!   (SPEC §6).
 //! - [`health`], [`telemetry`] (logs, request ids), [`error`]: the operational edges.
 //! - [`backup`]: `minitwit backup` and the server's scheduled SQLite backups.
 //! - [`error_reports`]: panics and logged errors sent to Sentry when `SENTRY_DSN` is set.

@@ -2,6 +2,7 @@
 
 use crate::domain::{Email, Password, Username};
 use crate::error::ApiError;
+use crate::limits::{HashBusy, HashSlots};
 use crate::store::{CreateUserError, Store, StoreError};
 
 /// What a client submitted to register.
@@ -17,6 +18,8 @@ pub struct Registration<'a> {
 pub enum RegisterError {
     /// A rule the user broke, with the text to show them.
     Invalid(&'static str),
+    /// No password-hash slot came free in time: 503, retry shortly.
+    Busy(HashBusy),
     Store(StoreError),
 }
 
@@ -24,6 +27,11 @@ impl RegisterError {
     pub fn into_api_error(self) -> ApiError {
         match self {
             RegisterError::Invalid(message) => ApiError::bad_request(message),
+            // Without `Retry-After`: callers that can set headers answer `HashBusy::api_response`.
+            RegisterError::Busy(_) => ApiError::new(
+                poem::http::StatusCode::SERVICE_UNAVAILABLE,
+                HashBusy::MESSAGE,
+            ),
             RegisterError::Store(e) => e.into(),
         }
     }
@@ -32,9 +40,13 @@ impl RegisterError {
 const TAKEN: &str = "The username is already taken";
 
 /// Checks a registration in the classic order (username, email, password, repeated
-/// password, name taken), hashes the password with Argon2id off the async threads, and
-/// stores the user. Returns the new user's id.
-pub async fn register_user(store: &Store, form: Registration<'_>) -> Result<i64, RegisterError> {
+/// password, name taken), hashes the password with Argon2id in one of the process's hash
+/// slots, and stores the user. Returns the new user's id.
+pub async fn register_user(
+    store: &Store,
+    hashing: &HashSlots,
+    form: Registration<'_>,
+) -> Result<i64, RegisterError> {
     let username = Username::parse(form.username).map_err(RegisterError::Invalid)?;
     let email = Email::parse(form.email).map_err(RegisterError::Invalid)?;
     let password = Password::parse(form.password).map_err(RegisterError::Invalid)?;
@@ -53,12 +65,10 @@ pub async fn register_user(store: &Store, form: Registration<'_>) -> Result<i64,
     {
         return Err(RegisterError::Invalid(TAKEN));
     }
-    let pw_hash = tokio::task::spawn_blocking(move || password.hash())
+    let pw_hash = hashing
+        .run(move |memory| password.hash_in(memory))
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "password hashing task failed");
-            RegisterError::Invalid("Could not register, please try again")
-        })?;
+        .map_err(RegisterError::Busy)?;
     store
         .create_user(&username, &email, &pw_hash)
         .await

@@ -12,8 +12,8 @@ use poem::web::cookie::{CookieKey, SameSite};
 use poem::{get, EndpointExt, IntoEndpoint, Route, Server};
 use sha2::{Digest, Sha512};
 
-use crate::config::Settings;
-use crate::limits::{limit_body, RateLimits};
+use crate::config::{CookieSecure, Settings};
+use crate::limits::{limit_body, DeadlineAcceptor, Deadlines, HashSlots, RateLimits};
 use crate::metrics::{self, Metrics, TrackRequests};
 use crate::realtime::{Hub, SocketLimits};
 use crate::state::{AppState, SimulatorAuth};
@@ -25,7 +25,8 @@ use crate::{api, health, realtime, web};
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 pub struct Application {
-    acceptor: TcpAcceptor,
+    /// Drops clients that dawdle over a request head or idle too long (SPEC §6).
+    acceptor: DeadlineAcceptor<TcpAcceptor>,
     addr: SocketAddr,
     state: AppState,
     /// Keeps the business gauges fresh while the application lives.
@@ -62,10 +63,14 @@ impl Application {
                 settings.simulator_password.expose(),
             ),
             limits: RateLimits::new(settings.rate_limits(), metrics.clone()),
+            hashing: HashSlots::new(settings.hash_concurrency as usize, metrics.clone()),
             metrics,
             settings: Arc::new(settings.clone()),
         };
-        let mut housekeeping = vec![state.limits.spawn_sweeper()];
+        let mut housekeeping = vec![
+            state.limits.spawn_sweeper(),
+            state.store.spawn_session_sweeper(),
+        ];
         housekeeping.extend(state.store.spawn_sqlite_checkpointer());
         if let Some(schedule) = settings.backup_schedule() {
             housekeeping.extend(crate::backup::spawn_scheduled(&state.store, schedule));
@@ -82,7 +87,7 @@ impl Application {
             .and_then(|a| a.as_socket_addr().copied())
             .unwrap_or(settings.bind);
         Ok(Application {
-            acceptor,
+            acceptor: DeadlineAcceptor::new(acceptor, Deadlines::default()),
             addr,
             state,
             gauges,
@@ -140,8 +145,10 @@ pub fn routes(state: AppState) -> impl IntoEndpoint {
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
         .at("/metrics", get(metrics::metrics));
+    let secure = web::secure_cookie::SecureOverHttps::new(&state.settings);
     web::mount(route)
         .with(sessions)
+        .with(secure)
         .around(limit_body)
         .data(state)
         .with(track)
@@ -168,7 +175,8 @@ fn realtime_hub(settings: &Settings, store: &Store, metrics: &Metrics) -> Result
 pub const SESSION_COOKIE: &str = "minitwit_session";
 
 /// Sessions live in a signed cookie keyed by `MINITWIT_SECRET_KEY`, so any replica sharing
-/// the key accepts any session.
+/// the key accepts any session; a login in it counts while its row in the database does
+/// (`web::session`). `Max-Age` tells the browser the login's absolute lifetime.
 fn session_cookie_config(settings: &Settings) -> CookieConfig {
     let key = match &settings.secret_key {
         // SHA-512 stretches a secret of any length to the 64 bytes a cookie key needs.
@@ -185,5 +193,8 @@ fn session_cookie_config(settings: &Settings) -> CookieConfig {
         .name(SESSION_COOKIE)
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(false)
+        .secure(settings.cookie_secure == CookieSecure::True)
+        .max_age(Duration::from_secs(
+            u64::from(settings.session_days) * 86_400,
+        ))
 }

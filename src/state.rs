@@ -6,7 +6,7 @@ use base64::Engine;
 use subtle::ConstantTimeEq;
 
 use crate::config::Settings;
-use crate::limits::RateLimits;
+use crate::limits::{HashSlots, RateLimits};
 use crate::metrics::Metrics;
 use crate::realtime::Hub;
 use crate::store::Store;
@@ -19,6 +19,8 @@ pub struct AppState {
     pub simulator: SimulatorAuth,
     pub metrics: Metrics,
     pub limits: RateLimits,
+    /// The bound on password hashes running at once, shared by login and registration.
+    pub hashing: HashSlots,
     pub settings: Arc<Settings>,
 }
 

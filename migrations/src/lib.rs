@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_create_tables;
 mod m20261122_000002_index_unflagged_by_author;
 mod m20261123_000010_moderator_role;
+mod m20261123_000020_create_sessions;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_tables::Migration),
             Box::new(m20261122_000002_index_unflagged_by_author::Migration),
             Box::new(m20261123_000010_moderator_role::Migration),
+            Box::new(m20261123_000020_create_sessions::Migration),
         ]
     }
 }

@@ -9,7 +9,7 @@ use super::documented::{JsonBody, LenientInt, Reply};
 use super::{no_content, require_simulator, State};
 use crate::error::{ApiError, ErrorBody};
 use crate::limits::{client_ip, Limiter};
-use crate::registration::{register_user, Registration};
+use crate::registration::{register_user, RegisterError, Registration};
 
 /// A missing field is the classic "You have to enter …" error, not a parse error.
 #[derive(Deserialize, Object)]
@@ -73,8 +73,9 @@ async fn register(
         password: body.pwd.as_deref().unwrap_or(""),
         password_repeat: None,
     };
-    register_user(&state.store, registration)
-        .await
-        .map_err(|e| e.into_api_error())?;
-    Ok(no_content())
+    match register_user(&state.store, &state.hashing, registration).await {
+        Ok(_) => Ok(no_content()),
+        Err(RegisterError::Busy(busy)) => Ok(busy.api_response()),
+        Err(e) => Err(e.into_api_error()),
+    }
 }

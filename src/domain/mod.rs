@@ -3,6 +3,7 @@
 //! The error texts are the ones users see, on the API (`error_msg`) and on the pages
 //! (`div.error`), so they live here, once.
 
+mod chars;
 mod email;
 mod message_text;
 mod password;
@@ -10,5 +11,5 @@ mod username;
 
 pub use email::Email;
 pub use message_text::{MessageText, MAX_MESSAGE_CHARS};
-pub use password::Password;
-pub use username::{Username, MAX_USERNAME_CHARS, RESERVED_USERNAMES};
+pub use password::{HashMemory, Password};
+pub use username::{Username, UsernameQuery, MAX_USERNAME_CHARS, RESERVED_USERNAMES};

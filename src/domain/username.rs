@@ -1,6 +1,12 @@
-//! `Username`: 1–64 characters, no `/`, not a reserved route name (SPEC §6).
+//! `Username`: 1–64 characters, no `/`, not a reserved route name (SPEC §6), NFC-normalised,
+//! without control, bidi or zero-width characters and without leading or trailing spaces
+//! (SPEC §3); and `UsernameQuery`, a name that an existing user could have.
 
 use std::fmt;
+
+use unicode_normalization::UnicodeNormalization;
+
+use super::chars::is_invisible;
 
 pub const MAX_USERNAME_CHARS: usize = 64;
 
@@ -27,9 +33,17 @@ pub struct Username(String);
 impl Username {
     /// Parses a username as registration accepts it. Existing names are looked up as plain
     /// strings, so this is only for names being created.
+    ///
+    /// The name is stored NFC-normalised, so "Å" typed as one code point or as "A" plus a
+    /// combining ring is one name, not two users who look alike.
     pub fn parse(raw: &str) -> Result<Username, &'static str> {
+        let normalised: String = raw.nfc().collect();
+        let raw = normalised.as_str();
         if raw.is_empty() {
             return Err("You have to enter a username");
+        }
+        if raw.starts_with(char::is_whitespace) || raw.ends_with(char::is_whitespace) {
+            return Err("The username may not start or end with a space");
         }
         if raw.chars().count() > MAX_USERNAME_CHARS {
             return Err("The username must be at most 64 characters");
@@ -40,13 +54,41 @@ impl Username {
         if raw.chars().any(char::is_control) {
             return Err("The username may not contain control characters");
         }
+        if raw.chars().any(is_invisible) {
+            return Err("The username may not contain invisible formatting characters");
+        }
         if RESERVED_USERNAMES
             .iter()
             .any(|r| r.eq_ignore_ascii_case(raw))
         {
             return Err("This username is reserved");
         }
-        Ok(Username(raw.to_owned()))
+        Ok(Username(normalised))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A name to look a user up by (a path segment, a follow target, the login form),
+/// normalised as registered names are. A string that no registered name can equal (a
+/// control character, a slash, too long) does not parse, so it never reaches a query:
+/// PostgreSQL would answer a NUL with an error, SQLite with "no such user".
+///
+/// Looser than [`Username`] on purpose: names registered before the bidi, zero-width and
+/// space rules stay reachable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsernameQuery(String);
+
+impl UsernameQuery {
+    pub fn parse(raw: &str) -> Option<UsernameQuery> {
+        let normalised: String = raw.nfc().collect();
+        let chars = normalised.chars().count();
+        let possible = (1..=MAX_USERNAME_CHARS).contains(&chars)
+            && !normalised.contains('/')
+            && !normalised.chars().any(char::is_control);
+        possible.then_some(UsernameQuery(normalised))
     }
 
     pub fn as_str(&self) -> &str {
@@ -86,15 +128,69 @@ mod tests {
         assert!(Username::parse("Public").is_err());
     }
 
+    #[test]
+    fn normalises_to_nfc() {
+        let decomposed = "A\u{30a}sa";
+        let name = Username::parse(decomposed).expect("valid");
+        assert_eq!(name.as_str(), "\u{c5}sa");
+        assert_eq!(Username::parse("\u{c5}sa"), Ok(name.clone()));
+        assert_eq!(
+            UsernameQuery::parse(decomposed).map(|q| q.as_str().to_owned()),
+            Some(name.as_str().to_owned())
+        );
+    }
+
+    #[test]
+    fn refuses_lookalike_tricks() {
+        for raw in [
+            " alice",
+            "alice ",
+            "\u{a0}alice",
+            "al\u{200b}ice",
+            "al\u{200d}ice",
+            "alice\u{2060}",
+            "\u{feff}alice",
+            "\u{202e}ecila",
+            "al\u{200e}ice",
+            "\u{2066}alice\u{2069}",
+            "a\tb",
+            "a\u{7f}b",
+            "a\nb",
+        ] {
+            assert!(Username::parse(raw).is_err(), "{raw:?}");
+        }
+        assert!(Username::parse("alice smith").is_ok());
+    }
+
+    #[test]
+    fn queries_that_cannot_name_a_user_do_not_parse() {
+        assert!(UsernameQuery::parse("a\0b").is_none());
+        assert!(UsernameQuery::parse("a\u{1f}").is_none());
+        assert!(UsernameQuery::parse("").is_none());
+        assert!(UsernameQuery::parse("a/b").is_none());
+        assert!(UsernameQuery::parse(&"x".repeat(65)).is_none());
+        assert!(UsernameQuery::parse("Roger Histand").is_some());
+        assert!(UsernameQuery::parse(" legacy ").is_some());
+    }
+
     proptest::proptest! {
         #[test]
         fn parse_never_panics_and_accepts_only_valid_names(raw in "\\PC{0,80}|.{0,80}") {
             if let Ok(name) = Username::parse(&raw) {
-                proptest::prop_assert_eq!(name.as_str(), raw.as_str());
+                let nfc: String = raw.nfc().collect();
+                proptest::prop_assert_eq!(name.as_str(), nfc.as_str());
+                let raw = nfc;
                 let chars = raw.chars().count();
                 proptest::prop_assert!((1..=MAX_USERNAME_CHARS).contains(&chars));
                 proptest::prop_assert!(!raw.contains('/'));
                 proptest::prop_assert!(!RESERVED_USERNAMES.iter().any(|r| r.eq_ignore_ascii_case(&raw)));
+                proptest::prop_assert!(!raw.chars().any(|c| c.is_control() || is_invisible(c)));
+                proptest::prop_assert_eq!(raw.trim(), raw.as_str());
+                // Whatever registers can be looked up again by the same text.
+                proptest::prop_assert_eq!(
+                    UsernameQuery::parse(&raw).map(|q| q.as_str().to_owned()),
+                    Some(raw.clone())
+                );
             }
         }
     }

@@ -100,8 +100,8 @@ pub(super) async fn stream_request(
     let reader = if crate::web::guard::is_cross_origin(req) {
         None
     } else {
-        session
-            .get::<i64>("user_id")
+        crate::web::session::session_user(&state, session)
+            .await
             .map(|user_id| Reader { user_id })
     };
     match &name {

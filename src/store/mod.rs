@@ -12,6 +12,7 @@ mod latest;
 mod messages;
 mod moderation;
 mod public_cache;
+mod sessions;
 mod stats;
 mod users;
 
@@ -33,6 +34,7 @@ pub use backup::BackupError;
 pub use bulk::BulkMessage;
 pub use messages::{Page, TimelineMessage, TimelineScope};
 pub use moderation::ModeratedMessage;
+pub use sessions::SessionToken;
 pub use stats::{Counts, Totals};
 pub use users::{CreateUserError, User};
 

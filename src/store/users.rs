@@ -7,7 +7,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 use super::entities::user;
 use super::{is_unique_violation, Store, StoreError, StoreResult};
-use crate::domain::{Email, Username};
+use crate::domain::{Email, Username, UsernameQuery};
 
 /// A registered user, as the pages and API need it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +57,14 @@ impl Store {
         }
     }
 
+    /// The user called `username` (as a path, a form or a stream names them). Every lookup by
+    /// name, from any door, comes through here: a name no user can have (a NUL, another
+    /// control character) is "no such user" without a query, on PostgreSQL as on SQLite.
     pub async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
+        let Some(query) = UsernameQuery::parse(username) else {
+            return Ok(None);
+        };
+        let username = query.as_str();
         if let Some(user) = self.users_by_name.get(username) {
             return Ok(Some(user));
         }
@@ -70,14 +77,6 @@ impl Store {
             self.users_by_name.insert(user.clone());
         }
         Ok(found)
-    }
-
-    /// The logged-in user of a session.
-    pub async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>> {
-        Ok(user::Entity::find_by_id(id)
-            .one(&self.read)
-            .await?
-            .map(User::from))
     }
 
     pub async fn user_id_by_name(&self, username: &str) -> StoreResult<Option<i64>> {

@@ -8,7 +8,7 @@ use poem::Response;
 use tera::Context;
 
 use super::templates;
-use crate::limits::RateLimited;
+use crate::limits::{HashBusy, RateLimited};
 use crate::store::StoreError;
 
 #[derive(Debug)]
@@ -27,6 +27,8 @@ pub enum WebError {
     TooLarge,
     /// Too many attempts from this client or user: 429 with `Retry-After`.
     RateLimited(RateLimited),
+    /// No password-hash slot came free in time: 503 with `Retry-After`.
+    Busy(HashBusy),
     /// The database did not answer in time: 503, worth a retry.
     Unavailable,
     /// A bug or a broken database: 500, logged.
@@ -45,6 +47,7 @@ impl WebError {
             WebError::RateLimited(_) => {
                 "Too many requests, please slow down and try again shortly."
             }
+            WebError::Busy(_) => "The server is busy, please try again shortly.",
             WebError::Unavailable => "The database is unavailable, please try again shortly.",
             WebError::Internal => "Something went wrong on our side.",
         }
@@ -68,7 +71,7 @@ impl ResponseError for WebError {
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             WebError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            WebError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            WebError::Busy(_) | WebError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -93,8 +96,10 @@ impl ResponseError for WebError {
             .status(status)
             .content_type("text/html; charset=utf-8")
             .body(body);
-        if let WebError::RateLimited(limited) = self {
-            limited.add_retry_after(&mut res);
+        match self {
+            WebError::RateLimited(limited) => limited.add_retry_after(&mut res),
+            WebError::Busy(busy) => busy.add_retry_after(&mut res),
+            _ => {}
         }
         res
     }
@@ -118,6 +123,12 @@ impl From<StoreError> for WebError {
 impl From<RateLimited> for WebError {
     fn from(limited: RateLimited) -> Self {
         WebError::RateLimited(limited)
+    }
+}
+
+impl From<HashBusy> for WebError {
+    fn from(busy: HashBusy) -> Self {
+        WebError::Busy(busy)
     }
 }
 

@@ -6,6 +6,7 @@
 //! - [`actions`]: `/add_message`, `/{username}/follow`, `/{username}/unfollow`.
 //! - [`moderation`]: `/messages/{id}/hide` and `/unhide`, for moderators.
 //! - [`session`]: the logged-in user and flashes; [`guard`]: the cross-origin refusal;
+//!   [`secure_cookie`]: `Secure` on the session cookie behind an HTTPS proxy;
 //!   [`form`], [`view`], [`templates`], [`error`]: the plumbing of the pages.
 
 mod actions;
@@ -14,6 +15,7 @@ pub mod error;
 mod form;
 pub mod guard;
 mod moderation;
+pub mod secure_cookie;
 pub mod session;
 pub mod templates;
 mod timeline;
@@ -45,7 +47,11 @@ pub fn mount(route: Route) -> Route {
                 .post(auth::register)
                 .around(guard::refuse_cross_origin_writes),
         )
-        .at("/logout", get(auth::logout))
+        // Logout changes state on GET: another site's link or image must not log a user out.
+        .at(
+            "/logout",
+            get(auth::logout).around(guard::refuse_cross_origin),
+        )
         .at(
             "/add_message",
             poem::post(actions::add_message).around(guard::refuse_cross_origin),

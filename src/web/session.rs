@@ -1,32 +1,60 @@
 //! The visitor's session: who is logged in, and flash messages that survive one redirect.
 //!
-//! The session itself is poem's signed cookie (wired in `startup::routes`); this module only
-//! gives its keys a meaning.
+//! The cookie is poem's signed cookie (wired in `startup::routes`); a login also lives on the
+//! server (`store::sessions`), and the cookie only counts while that row does: logout and
+//! expiry end every copy of the cookie, on every replica (SPEC §3).
 
 use poem::http::{header, StatusCode};
 use poem::session::Session;
 use poem::Response;
 
 use super::error::{WebError, WebResult};
+use crate::posting::unix_now;
 use crate::state::AppState;
-use crate::store::User;
+use crate::store::{SessionToken, User};
 
-/// The logged-in user's id (i64); a shared contract with the websocket `home` stream.
+/// The logged-in user's id (i64). Read it through [`session_user`] or [`current_user`],
+/// which check that the login is still live; on its own it proves nothing after logout.
 pub const USER_ID: &str = "user_id";
+/// The login's token; the server keeps its hash, and forgets it at logout.
+const SESSION_TOKEN: &str = "sid";
 /// Messages to show on the next page rendered, then forget.
 const FLASHES: &str = "flashes";
 
-/// The logged-in user, if any. A session naming a user who no longer exists (a reset
-/// database) is treated as logged out.
+/// The logged-in user, if any. A cookie whose login was logged out or expired, or that names
+/// a user who no longer exists (a reset database), is treated as logged out and cleared.
 pub async fn current_user(state: &AppState, session: &Session) -> WebResult<Option<User>> {
     let Some(id) = session.get::<i64>(USER_ID) else {
         return Ok(None);
     };
-    let user = state.store.user_by_id(id).await?;
-    if user.is_none() {
-        session.remove(USER_ID);
+    let user = match session.get::<String>(SESSION_TOKEN) {
+        Some(token) => {
+            let token = SessionToken::from_cookie(token);
+            state.store.session_user(&token, unix_now()).await?
+        }
+        // A cookie from before server-side sessions: no login to check, so none.
+        None => None,
+    };
+    match user {
+        Some(user) if user.id == id => Ok(Some(user)),
+        _ => {
+            session.remove(USER_ID);
+            session.remove(SESSION_TOKEN);
+            Ok(None)
+        }
     }
-    Ok(user)
+}
+
+/// The id of the session's user if the login is live (not logged out, not expired): what
+/// the websocket `home` stream needs. A database error counts as no user (and is logged).
+pub async fn session_user(state: &AppState, session: &Session) -> Option<i64> {
+    match current_user(state, session).await {
+        Ok(user) => user.map(|u| u.id),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot check the session");
+            None
+        }
+    }
 }
 
 /// The logged-in user, or 401 as the classic app answers actions that need one.
@@ -36,15 +64,32 @@ pub async fn require_user(state: &AppState, session: &Session) -> WebResult<User
         .ok_or(WebError::Unauthorized)
 }
 
-/// Starts a fresh session for `user_id`: whatever the old session held (a fixed session
-/// planted by someone else included) is dropped first.
-pub fn log_in(session: &Session, user_id: i64) {
+/// Starts a fresh session for `user_id`, with a new token that lives
+/// `MINITWIT_SESSION_DAYS`: whatever the old session held (a fixed session planted by
+/// someone else included) is dropped first.
+pub async fn log_in(state: &AppState, session: &Session, user_id: i64) -> WebResult<()> {
+    let lifetime = i64::from(state.settings.session_days) * 86_400;
+    let token = state
+        .store
+        .create_session(user_id, unix_now() + lifetime)
+        .await?;
     session.clear();
     session.set(USER_ID, user_id);
+    session.set(SESSION_TOKEN, token.as_str());
+    Ok(())
 }
 
-pub fn log_out(session: &Session) {
+/// Ends the login on the server, so a copy of the cookie taken before is refused too, then
+/// forgets it in the browser.
+pub async fn log_out(state: &AppState, session: &Session) -> WebResult<()> {
+    if let Some(token) = session.get::<String>(SESSION_TOKEN) {
+        state
+            .store
+            .delete_session(&SessionToken::from_cookie(token))
+            .await?;
+    }
     session.clear();
+    Ok(())
 }
 
 /// Queues a message for the next page the visitor sees.

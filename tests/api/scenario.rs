@@ -50,7 +50,7 @@ fn generate(seed: u64) -> (Vec<Action>, Expected) {
         "naïve",
         "日本語",
         "&amp;",
-        "tab\there",
+        "double  space",
     ];
     let mut registered: Vec<String> = Vec::new();
     let mut actions = Vec::new();

@@ -36,8 +36,13 @@ impl Page {
 
 impl WebClient {
     pub fn new(app: &TestApp) -> WebClient {
+        WebClient::at(&app.base)
+    }
+
+    /// A visitor of the pages at `base` (`http://host:port`), e.g. through a proxy.
+    pub fn at(base: &str) -> WebClient {
         WebClient {
-            base: app.base.clone(),
+            base: base.to_owned(),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()

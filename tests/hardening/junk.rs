@@ -1,11 +1,16 @@
 //! Hundreds of malformed requests: random methods, paths with `%ff` and NUL, invalid UTF-8
-//! bodies, wrong types, nulls, huge numbers, wrong content types. No 5xx; server alive.
+//! bodies, wrong types, nulls, huge numbers, wrong content types, control characters in
+//! every field. No 5xx, on SQLite and on PostgreSQL (which refuses NUL in text); server alive.
+//! And names crafted to look like another user's.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::common::{Backend, TestApp, TestDb, SIM_AUTH};
+use crate::common::web::WebClient;
+use crate::common::{self, encode, TestApp, SIM_AUTH};
+use crate::on_both_backends;
 
 const METHODS: &[&str] = &[
     "GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "FOO",
@@ -41,6 +46,12 @@ const PATHS: &[&str] = &[
     "/api/openapi.json",
     "/%E2%82%AC",
     "/api/msgs/%C3%28",
+    "/a%00b",
+    "/api/msgs/a%00b",
+    "/api/fllws/a%00b",
+    "/a%00b/follow",
+    "/alice%1b/unfollow",
+    "/%7f",
 ];
 const QUERIES: &[&str] = &[
     "",
@@ -76,6 +87,11 @@ fn body(rng: &mut StdRng) -> (Vec<u8>, &'static str) {
         b"text=%ff%fe".to_vec(),
         "[".repeat(10_000).into_bytes(),
         br#"{"content": "\ud800"}"#.to_vec(),
+        br#"{"content": "a\u0000b"}"#.to_vec(),
+        br#"{"follow": "a\u0000b"}"#.to_vec(),
+        br#"{"unfollow": "\u0000"}"#.to_vec(),
+        br#"{"username": "n\u0000", "email": "a\u0000@b", "pwd": "p\u0000"}"#.to_vec(),
+        b"username=a%00b&email=a%00%40b&password=%00&password2=%00&text=a%00b".to_vec(),
     ];
     let types = [
         "application/json",
@@ -90,10 +106,7 @@ fn body(rng: &mut StdRng) -> (Vec<u8>, &'static str) {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn junk_requests_never_get_a_5xx() {
-    let db = TestDb::new(Backend::Sqlite).await;
-    let app = TestApp::start(&db.url).await;
+async fn junk_requests_never_get_a_5xx(app: TestApp) {
     app.register("alice").await;
     let mut rng = StdRng::seed_from_u64(6);
     let mut seen = std::collections::BTreeMap::new();
@@ -148,3 +161,218 @@ async fn junk_requests_never_get_a_5xx() {
     assert_eq!(res.status(), 200);
     assert_eq!(app.tweet("alice", "still here").await.status(), 204);
 }
+
+/// Control characters as an attacker would place them: alone, around and inside a name.
+const CONTROL: &[&str] = &[
+    "\0", "\u{1}", "\t", "\n", "\r", "\u{1b}", "\u{1f}", "\u{7f}",
+];
+
+fn with_control(rng: &mut StdRng, base: &str) -> String {
+    let control = CONTROL[rng.gen_range(0..CONTROL.len())];
+    let chars: Vec<char> = base.chars().collect();
+    let at = rng.gen_range(0..=chars.len());
+    let mut out: String = chars[..at].iter().collect();
+    out.push_str(control);
+    out.extend(&chars[at..]);
+    out
+}
+
+/// The probes of issue #11, each with the answer a client must get: 404 for a user named in
+/// a path or a follow target that cannot exist, 400 for a field that may not hold it.
+async fn control_characters_get_400_or_404_and_store_nothing(app: TestApp) {
+    assert_eq!(app.register("alice").await.status(), 204);
+    assert_eq!(app.register("bob").await.status(), 204);
+    let web = WebClient::new(&app);
+    web.login("alice", "secret").await;
+    for path in ["/a%00b", "/a%1bb", "/%7f"] {
+        assert_eq!(web.get(path).await.status, 404, "GET {path}");
+        assert_eq!(web.get(&format!("{path}/follow")).await.status, 404);
+        assert_eq!(web.post(&format!("{path}/unfollow"), &[]).await.status, 404);
+        assert_eq!(app.get_api(&format!("/msgs{path}")).await.status(), 404);
+        assert_eq!(app.get_api(&format!("/fllws{path}")).await.status(), 404);
+        let res = app
+            .post_api(&format!("/msgs{path}"), json!({"content": "x"}))
+            .await;
+        assert_eq!(res.status(), 404, "POST /api/msgs{path}");
+    }
+    for control in CONTROL {
+        let text = format!("a{control}b");
+        let res = app
+            .post_api("/msgs/alice", json!({ "content": text }))
+            .await;
+        assert_eq!(res.status(), 400, "content {text:?}");
+        let body: Value = res.json().await.expect("JSON error");
+        assert_eq!(body["status"], 400);
+        for key in ["follow", "unfollow"] {
+            let res = app.post_api("/fllws/alice", json!({ key: text })).await;
+            assert_eq!(res.status(), 404, "{key} {text:?}");
+        }
+        for (username, email, pwd) in [
+            (text.as_str(), "x@y", "p"),
+            ("carol", &format!("c{control}@y") as &str, "p"),
+            ("carol", "c@y", &text as &str),
+        ] {
+            let res = app
+                .post_api(
+                    "/register",
+                    json!({"username": username, "email": email, "pwd": pwd}),
+                )
+                .await;
+            assert_eq!(res.status(), 400, "register {username:?} {email:?} {pwd:?}");
+        }
+        let page = web.post("/add_message", &[("text", &text)]).await;
+        assert_eq!(page.status, 400, "web post {text:?}");
+    }
+    // The pages answer the forms with their error texts, as for any other bad input.
+    let anonymous = WebClient::new(&app);
+    let page = anonymous
+        .register_with("carol", "pw", "pw", "carol\0@example.com")
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(page.contains("class=\"error\""), "{}", page.body);
+    let page = anonymous.register_with("ca\0rol", "pw", "pw", "c@x").await;
+    assert!(page.contains("class=\"error\""), "{}", page.body);
+    let page = anonymous.login("a\0b", "pw").await;
+    assert_eq!(page.status, 200);
+    assert!(page.contains("Invalid username"));
+    let page = anonymous.login("alice", "secret\0").await;
+    assert!(page.contains("Invalid password"));
+
+    // Nothing of it was stored: no message, no follow, no user.
+    let messages: Vec<Value> = app.get_api("/msgs").await.json().await.expect("JSON");
+    assert!(messages.is_empty(), "{messages:?}");
+    let follows: Value = app
+        .get_api("/fllws/alice")
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(follows["follows"], json!([]));
+    assert_eq!(app.get_api("/msgs/carol").await.status(), 404);
+    assert_eq!(app.tweet("alice", "still fine").await.status(), 204);
+}
+
+/// Property: whatever control character lands wherever in any field of any route, the
+/// answer is a 4xx (or the success the route gives valid input), never a 5xx.
+async fn control_characters_anywhere_never_get_a_5xx(app: TestApp) {
+    assert_eq!(app.register("alice").await.status(), 204);
+    let web = WebClient::new(&app);
+    web.login("alice", "secret").await;
+    let mut rng = StdRng::seed_from_u64(11);
+    for i in 0..60 {
+        let name = with_control(&mut rng, "alice");
+        let text = with_control(&mut rng, "hello world");
+        let email = with_control(&mut rng, "x@example.com");
+        let path = encode(&name);
+        let statuses = [
+            app.get_api(&format!("/msgs/{path}"))
+                .await
+                .status()
+                .as_u16(),
+            app.get_api(&format!("/fllws/{path}"))
+                .await
+                .status()
+                .as_u16(),
+            app.post_api(&format!("/msgs/{path}"), json!({ "content": text }))
+                .await
+                .status()
+                .as_u16(),
+            app.post_api("/msgs/alice", json!({ "content": text }))
+                .await
+                .status()
+                .as_u16(),
+            app.post_api("/fllws/alice", json!({ "follow": name }))
+                .await
+                .status()
+                .as_u16(),
+            app.post_api(
+                "/register",
+                json!({"username": name, "email": email, "pwd": text}),
+            )
+            .await
+            .status()
+            .as_u16(),
+            web.get(&format!("/{path}")).await.status,
+            web.get(&format!("/{path}/follow")).await.status,
+            web.post("/add_message", &[("text", &text)]).await.status,
+            WebClient::new(&app)
+                .post("/login", &[("username", &name), ("password", &text)])
+                .await
+                .status,
+            WebClient::new(&app)
+                .post(
+                    "/register",
+                    &[
+                        ("username", name.as_str()),
+                        ("email", email.as_str()),
+                        ("password", text.as_str()),
+                        ("password2", text.as_str()),
+                    ],
+                )
+                .await
+                .status,
+        ];
+        for status in statuses {
+            assert!(
+                [200, 400, 404].contains(&status),
+                "case {i}: {name:?} / {text:?} / {email:?} -> {statuses:?}"
+            );
+        }
+    }
+    let messages: Vec<Value> = app.get_api("/msgs").await.json().await.expect("JSON");
+    assert!(messages.is_empty(), "{messages:?}");
+}
+
+/// Names that look like another user's are refused, and two spellings of one name (NFC
+/// and NFD) are one user.
+async fn lookalike_usernames_are_refused_or_one_name(app: TestApp) {
+    let register = |name: &str| {
+        app.post_api(
+            "/register",
+            json!({"username": name, "email": "x@example.com", "pwd": "pw"}),
+        )
+    };
+    assert_eq!(register("alice").await.status(), 204);
+    for lookalike in [
+        " alice",
+        "alice ",
+        "al\u{200b}ice",
+        "alice\u{feff}",
+        "\u{202e}ecila",
+        "al\u{2066}ice",
+    ] {
+        let res = register(lookalike).await;
+        assert_eq!(res.status(), 400, "{lookalike:?}");
+        let body: Value = res.json().await.expect("JSON error");
+        assert_ne!(body["error_msg"], "The username is already taken");
+    }
+    let decomposed = "A\u{30a}sa";
+    let composed = "\u{c5}sa";
+    assert_eq!(register(decomposed).await.status(), 204);
+    let res = register(composed).await;
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.expect("JSON error");
+    assert_eq!(body["error_msg"], "The username is already taken");
+    assert_eq!(app.tweet(composed, "one").await.status(), 204);
+    assert_eq!(app.tweet(decomposed, "two").await.status(), 204);
+    let theirs: Vec<Value> = app
+        .get_api(&format!("/msgs/{}", encode(decomposed)))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(theirs.len(), 2);
+    assert!(theirs.iter().all(|m| m["user"] == composed), "{theirs:?}");
+    let web = WebClient::new(&app);
+    assert!(web
+        .login(decomposed, "pw")
+        .await
+        .contains("You were logged in"));
+}
+
+on_both_backends!(
+    junk_requests_never_get_a_5xx,
+    lookalike_usernames_are_refused_or_one_name,
+    control_characters_get_400_or_404_and_store_nothing,
+    control_characters_anywhere_never_get_a_5xx,
+);

@@ -201,3 +201,66 @@ async fn web_posting_is_limited_per_user() {
         "{statuses:?}"
     );
 }
+
+/// With every password-hash slot busy, a login or registration waits at most 2 s, then gets
+/// 503 with `Retry-After` (JSON on the API, a page on the web), and works once a slot frees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_and_registrations_get_503_when_no_hash_slot_frees_in_time() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let app = TestApp::start_with(&db.url, |s| s.hash_concurrency = 1).await;
+    assert_eq!(app.register("alice").await.status(), 204);
+    // Something else holds the only slot for 4 s.
+    let hashing = app.state.hashing.clone();
+    let holder = tokio::spawn(async move {
+        hashing
+            .run(|_| std::thread::sleep(std::time::Duration::from_secs(4)))
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+
+    let started = std::time::Instant::now();
+    let (api, web) = tokio::join!(
+        app.register("bob"),
+        app.http
+            .post(app.url("/login"))
+            .form(&[("username", "alice"), ("password", "secret")])
+            .send(),
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_secs(2) && waited < std::time::Duration::from_secs(4),
+        "{waited:?}"
+    );
+    assert_eq!(api.status(), 503);
+    assert!(api.headers().contains_key("retry-after"));
+    let body: Value = api.json().await.expect("JSON error");
+    assert_eq!(body["status"], 503);
+    let web = web.expect("login answers");
+    assert_eq!(web.status(), 503);
+    assert!(web.headers().contains_key("retry-after"));
+    assert!(web
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html")));
+    assert!(web.text().await.expect("page").contains("try again"));
+    assert!(app
+        .state
+        .metrics
+        .encode()
+        .contains("minitwit_password_hash_rejected_total 2"));
+
+    holder
+        .await
+        .expect("joins")
+        .expect("the holder got its slot");
+    assert_eq!(app.register("bob").await.status(), 204);
+    let res = app
+        .http
+        .post(app.url("/login"))
+        .form(&[("username", "alice"), ("password", "secret")])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(res.status(), 302);
+}

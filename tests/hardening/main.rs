@@ -6,5 +6,8 @@ mod common;
 mod durability;
 mod junk;
 mod limits;
+mod memory;
 mod outage;
 mod server_process;
+mod slow_clients;
+mod stack;

@@ -181,6 +181,8 @@ async fn database_outage_gives_fast_503s_then_recovers() {
         .await
         .expect("readyz");
     assert_eq!(ready.status(), 503);
+    // What is down, and no error text (hostnames, ports, driver messages) for strangers.
+    assert_eq!(ready.text().await.expect("body"), "not ready: database");
     let health = app
         .http
         .get(app.url("/healthz"))
@@ -219,4 +221,32 @@ async fn database_outage_gives_fast_503s_then_recovers() {
     assert_eq!(texts, ["after the outage", "before the outage"]);
     app.stop().await;
     drop(cluster);
+}
+
+/// `/readyz` names Redis when the configured Redis does not answer, and says no more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_names_redis_when_it_is_down() {
+    let db = crate::common::TestDb::new(crate::common::Backend::Sqlite).await;
+    let nobody = crate::common::free_port();
+    let app = TestApp::start_with(&db.url, |s| {
+        s.redis_url = Some(format!("redis://127.0.0.1:{nobody}"));
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let res = app
+            .http
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .expect("readyz");
+        let status = res.status();
+        let body = res.text().await.expect("body");
+        if status == 503 {
+            assert_eq!(body, "not ready: redis");
+            break;
+        }
+        assert!(Instant::now() < deadline, "/readyz stayed {status} {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -12,6 +12,11 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `minitwit serve` on a random port and waits until it says where it listens.
     pub fn start(db_url: &str) -> ServerProcess {
+        ServerProcess::start_with_env(db_url, &[])
+    }
+
+    /// [`ServerProcess::start`] with extra environment settings.
+    pub fn start_with_env(db_url: &str, env: &[(&str, &str)]) -> ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_minitwit"))
             .args([
                 "serve",
@@ -24,6 +29,7 @@ impl ServerProcess {
             ])
             .env("RUST_LOG", "info")
             .env_remove("REDIS_URL")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

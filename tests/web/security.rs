@@ -1,9 +1,10 @@
-//! Sessions and forms that are safe: cross-origin writes refused, cookie flags, fresh
-//! sessions on login, flashes shown exactly once.
+//! Sessions and forms that are safe: cross-origin writes (and logout) refused, cookie flags,
+//! fresh sessions on login, logout and expiry enforced by the server, flashes shown once.
 
 use crate::common::web::WebClient;
 use crate::common::{self, TestApp};
 use crate::on_both_backends;
+use minitwit::limits::TrustedProxies;
 
 async fn cross_origin_writes_are_refused_and_change_nothing(app: TestApp) {
     app.register("target").await;
@@ -180,6 +181,130 @@ async fn logout_ends_the_session(app: TestApp) {
     assert!(!web.get("/public").await.contains("after logout"));
 }
 
+/// A copy of the cookie taken before logout (a stolen one, a shared computer) is worth
+/// nothing after it: the server forgot the login.
+async fn a_cookie_saved_before_logout_is_refused_after_it(app: TestApp) {
+    let web = WebClient::new(&app);
+    web.register_and_login("alice", "pw").await;
+    let saved = web.cookie_header().expect("a session cookie");
+    web.logout().await;
+    let res = app
+        .http
+        .post(app.url("/add_message"))
+        .header("cookie", &saved)
+        .form(&[("text", "posted with a saved cookie")])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 401);
+    let res = app
+        .http
+        .get(app.url("/"))
+        .header("cookie", &saved)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 302, "the saved cookie is not logged in");
+    let res = app
+        .http
+        .get(app.url("/alice/follow"))
+        .header("cookie", &saved)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 401);
+    // Nor does it open the logged-in user's live stream.
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
+            "ws://{}/ws?stream=home",
+            app.addr
+        ))
+        .expect("request");
+    request
+        .headers_mut()
+        .insert("cookie", saved.parse().expect("header"));
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => {
+            assert_eq!(res.status(), 401)
+        }
+        other => panic!("home stream opened with a logged-out cookie: {other:?}"),
+    }
+    let messages: Vec<serde_json::Value> = app.get_api("/msgs").await.json().await.expect("JSON");
+    assert!(messages.is_empty(), "{messages:?}");
+}
+
+/// Each login is its own session: logging out of one browser leaves the other logged in.
+async fn each_login_is_its_own_session(app: TestApp) {
+    let laptop = WebClient::new(&app);
+    laptop.register_and_login("alice", "pw").await;
+    let phone = WebClient::new(&app);
+    phone.login("alice", "pw").await;
+    assert_ne!(laptop.cookie_header(), phone.cookie_header());
+    laptop.logout().await;
+    assert!(phone.get("/").await.contains("sign out [alice]"));
+    phone.add_message("from the phone").await;
+    assert_eq!(laptop.get("/").await.location.as_deref(), Some("/public"));
+}
+
+/// The cookie says how long the login lasts, and the server holds it to that even if a
+/// client keeps the cookie longer.
+async fn sessions_expire_after_session_days(app: TestApp) {
+    let web = WebClient::new(&app);
+    web.register("alice", "pw").await;
+    let page = web
+        .post("/login", &[("username", "alice"), ("password", "pw")])
+        .await;
+    let cookie = page
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("minitwit_session="))
+        .expect("a session cookie on login");
+    assert!(
+        cookie.to_ascii_lowercase().contains("max-age=1209600"),
+        "14 days: {cookie}"
+    );
+    assert!(
+        !cookie.to_ascii_lowercase().contains("secure"),
+        "plain HTTP: {cookie}"
+    );
+    assert!(web.get("/").await.contains("sign out [alice]"));
+    common::exec_sql(&app.db_url, "UPDATE sessions SET expires_at = 1").await;
+    assert_eq!(web.get("/").await.location.as_deref(), Some("/public"));
+    assert_eq!(
+        web.post("/add_message", &[("text", "too late")])
+            .await
+            .status,
+        401
+    );
+}
+
+/// `GET /logout` changes state: another site's link, image or script must not log the
+/// visitor out. Plain clients (the classic suite) still can.
+async fn logout_is_refused_cross_site(app: TestApp) {
+    let web = WebClient::new(&app);
+    web.register_and_login("alice", "pw").await;
+    for headers in [
+        &[("sec-fetch-site", "cross-site")][..],
+        &[("origin", "http://evil.example")][..],
+    ] {
+        let page = web.get_with_headers("/logout", headers).await;
+        assert_eq!(page.status, 403, "{headers:?}");
+        assert!(
+            web.get("/").await.contains("sign out [alice]"),
+            "{headers:?}"
+        );
+    }
+    let own = format!("http://{}", app.addr);
+    let page = web
+        .get_with_headers(
+            "/logout",
+            &[("origin", own.as_str()), ("sec-fetch-site", "same-origin")],
+        )
+        .await;
+    assert_eq!(page.status, 302);
+    assert_eq!(web.get("/").await.location.as_deref(), Some("/public"));
+}
+
 async fn passwords_are_stored_as_argon2id(app: TestApp) {
     use sea_orm::{ConnectionTrait, Database, Statement};
     let web = WebClient::new(&app);
@@ -224,4 +349,49 @@ on_both_backends!(
     login_starts_a_fresh_session,
     flashes_survive_exactly_one_redirect,
     logout_ends_the_session,
+    a_cookie_saved_before_logout_is_refused_after_it,
+    each_login_is_its_own_session,
+    sessions_expire_after_session_days,
+    logout_is_refused_cross_site,
 );
+
+/// `MINITWIT_COOKIE_SECURE=auto`: `Secure` exactly when a trusted proxy says the visitor
+/// came over HTTPS; a client cannot claim it by sending the header itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cookie_is_secure_when_a_trusted_proxy_says_https() {
+    let db = common::TestDb::new(common::Backend::Sqlite).await;
+    let behind_proxy = TestApp::start_with(&db.url, |s| {
+        s.trusted_proxies = TrustedProxies::parse("127.0.0.1").expect("valid");
+    })
+    .await;
+    let direct = TestApp::start(&db.url).await;
+    behind_proxy.register("alice").await;
+    let login_cookie = |app: &TestApp, proto: &'static str| {
+        let request = app
+            .http
+            .post(app.url("/login"))
+            .header("x-forwarded-proto", proto)
+            .form(&[("username", "alice"), ("password", "secret")]);
+        async move {
+            let res = request.send().await.expect("login");
+            assert_eq!(res.status(), 302);
+            res.headers()
+                .get_all("set-cookie")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find(|c| c.starts_with("minitwit_session="))
+                .expect("a session cookie")
+                .to_ascii_lowercase()
+        }
+    };
+    assert!(login_cookie(&behind_proxy, "https")
+        .await
+        .contains("; secure"));
+    assert!(!login_cookie(&behind_proxy, "http").await.contains("secure"));
+    assert!(!login_cookie(&direct, "https").await.contains("secure"));
+    let always = TestApp::start_with(&db.url, |s| {
+        s.cookie_secure = minitwit::config::CookieSecure::True;
+    })
+    .await;
+    assert!(login_cookie(&always, "http").await.contains("; secure"));
+}
