@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use std::marker::PhantomData;
 
 use poem::{FromRequest, IntoResponse, Request, RequestBody, Response};
+use poem_openapi::payload::Json;
 use poem_openapi::registry::{
     MetaMediaType, MetaRequest, MetaResponses, MetaSchema, MetaSchemaRef, MetaSecurityScheme,
     Registry,
@@ -21,17 +22,18 @@ use poem_openapi::{ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOpti
 use serde::de::DeserializeOwned;
 
 use super::parse_json;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
-/// A handler's response, documented as the [`ApiResponse`] enum `R` lists (statuses and
-/// body schemas) but built by the handler as before.
-pub struct Reply<R> {
+/// A handler's response, documented as the [`ApiResponse`] enums `R` (its own answers)
+/// and `E` (errors it shares with other operations) list them, statuses and body schemas,
+/// but built by the handler as before.
+pub struct Reply<R, E> {
     response: Response,
-    doc: PhantomData<fn() -> R>,
+    doc: PhantomData<fn() -> (R, E)>,
 }
 
-impl<R> From<Result<Response, ApiError>> for Reply<R> {
+impl<R, E> From<Result<Response, ApiError>> for Reply<R, E> {
     fn from(result: Result<Response, ApiError>) -> Self {
         let response = match result {
             Ok(response) => response,
@@ -44,20 +46,63 @@ impl<R> From<Result<Response, ApiError>> for Reply<R> {
     }
 }
 
-impl<R: ApiResponse> ApiResponse for Reply<R> {
+impl<R: ApiResponse, E: ApiResponse> ApiResponse for Reply<R, E> {
     fn meta() -> MetaResponses {
-        R::meta()
+        let mut meta = R::meta();
+        meta.responses.extend(E::meta().responses);
+        meta
     }
 
     fn register(registry: &mut Registry) {
         R::register(registry);
+        E::register(registry);
     }
 }
 
-impl<R> IntoResponse for Reply<R> {
+impl<R, E> IntoResponse for Reply<R, E> {
     fn into_response(self) -> Response {
         self.response
     }
+}
+
+// The enums below describe answers for the document; handlers never build them (hence
+// dead_code), they build the bytes and wrap them in a `Reply`.
+
+/// Errors of an operation that needs the simulator's credential and may name a user.
+#[derive(ApiResponse)]
+#[allow(dead_code)]
+pub enum SimulatorErrors {
+    /// Without the simulator's credential.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// Unknown user.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// The database did not answer in time; try again.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+/// Errors of an operation anyone may call.
+#[derive(ApiResponse)]
+#[allow(dead_code)]
+pub enum OpenErrors {
+    /// The database did not answer in time; try again.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+/// The answers of an operation that changes something and has no body to return.
+#[derive(ApiResponse)]
+#[allow(dead_code)]
+pub enum Changed {
+    /// Done.
+    #[oai(status = 204)]
+    Done,
+    /// A body that is not this operation's JSON, or a value it refuses (the message says
+    /// which).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
 }
 
 /// A JSON request body with the schema of `T`, read as bytes and parsed by the handler

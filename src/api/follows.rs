@@ -6,9 +6,11 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde::{Deserialize, Serialize};
 
-use super::documented::{JsonBody, LenientInt, Reply, SimulatorCredential};
+use super::documented::{
+    Changed, JsonBody, LenientInt, Reply, SimulatorCredential, SimulatorErrors,
+};
 use super::{json_response, no_content, no_param, State};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::posting::{follow, unfollow};
 
 #[derive(Serialize, Object)]
@@ -17,46 +19,20 @@ struct Follows {
     follows: Vec<String>,
 }
 
-/// What listing follows answers (documentation; the handler builds the response).
+/// What listing follows answers besides its errors (documentation; the handler builds it).
 #[derive(ApiResponse)]
 #[allow(dead_code)]
-enum FollowsReplies {
+enum FollowsReply {
     #[oai(status = 200)]
     Ok(Json<Follows>),
-    /// Without the simulator's credential.
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// Unknown user.
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
 }
 
-/// `{"follow": "name"}` or `{"unfollow": "name"}`.
+/// `{"follow": "name"}` or `{"unfollow": "name"}`; neither key is a 400, an unknown target a
+/// 404, following twice or unfollowing someone not followed a 204.
 #[derive(Deserialize, Object)]
 struct FollowBody {
     follow: Option<String>,
     unfollow: Option<String>,
-}
-
-/// What following answers (documentation; the handler builds the response).
-#[derive(ApiResponse)]
-#[allow(dead_code)]
-enum FollowReplies {
-    /// Done (following twice, or unfollowing someone not followed, is fine).
-    #[oai(status = 204)]
-    Done,
-    /// Neither key, or a body that is not this JSON.
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// Unknown user or target.
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
 }
 
 pub struct FollowsApi;
@@ -75,7 +51,7 @@ impl FollowsApi {
         #[oai(name = "no")]
         _no: Query<LenientInt>,
         #[oai(name = "latest")] _latest: Query<LenientInt>,
-    ) -> Reply<FollowsReplies> {
+    ) -> Reply<FollowsReply, SimulatorErrors> {
         list_follows(req, state, auth, &username).await.into()
     }
 
@@ -88,7 +64,7 @@ impl FollowsApi {
         username: Path<String>,
         #[oai(name = "latest")] _latest: Query<LenientInt>,
         body: JsonBody<FollowBody>,
-    ) -> Reply<FollowReplies> {
+    ) -> Reply<Changed, SimulatorErrors> {
         change_follow(state, auth, &username, body).await.into()
     }
 }

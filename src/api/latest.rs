@@ -7,7 +7,7 @@ use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::documented::{LenientInt, Reply};
+use super::documented::{LenientInt, OpenErrors, Reply};
 use super::{json_response, query_param, State};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -33,10 +33,10 @@ struct Latest {
     latest: i64,
 }
 
-/// What `GET /api/latest` answers (documentation; the handler builds the response).
+/// What `GET /api/latest` answers besides its errors (documentation; the handler builds it).
 #[derive(ApiResponse)]
 #[allow(dead_code)]
-enum LatestReplies {
+enum LatestReply {
     #[oai(status = 200)]
     Ok(Json<Latest>),
 }
@@ -53,7 +53,7 @@ impl LatestApi {
         /// The simulator's action id, recorded before anything else (every endpoint takes it).
         #[oai(name = "latest")]
         _latest: Query<LenientInt>,
-    ) -> Reply<LatestReplies> {
+    ) -> Reply<LatestReply, OpenErrors> {
         let latest = state.store.latest().await.map_err(ApiError::from);
         latest
             .map(|latest| {

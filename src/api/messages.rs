@@ -6,9 +6,11 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde::{Deserialize, Serialize};
 
-use super::documented::{JsonBody, LenientInt, Reply, SimulatorCredential};
+use super::documented::{
+    Changed, JsonBody, LenientInt, Reply, SimulatorCredential, SimulatorErrors,
+};
 use super::{json_response, no_content, no_param, State};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::posting::post_message as store_and_publish;
 use crate::store::{Page, TimelineMessage, TimelineScope};
 
@@ -40,46 +42,20 @@ fn newest(limit: u64) -> Page {
     }
 }
 
-/// What the timelines answer (documentation; the handlers build the responses).
+/// What the timelines answer besides their errors (documentation; the handlers build it).
 #[derive(ApiResponse)]
 #[allow(dead_code)]
-enum TimelineReplies {
+enum TimelineReply {
     /// Newest first.
     #[oai(status = 200)]
     Ok(Json<Vec<ApiMessage>>),
-    /// Without the simulator's credential.
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// Unknown user.
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
 }
 
-/// The body of a new message.
+/// The body of a new message: empty, over 1000 characters or with control characters is a
+/// 400.
 #[derive(Deserialize, Object)]
 struct PostBody {
     content: String,
-}
-
-/// What posting answers (documentation; the handler builds the response).
-#[derive(ApiResponse)]
-#[allow(dead_code)]
-enum PostReplies {
-    /// Posted.
-    #[oai(status = 204)]
-    Posted,
-    /// A body that is not `{"content": "…"}`, or a message that is empty, too long or has
-    /// control characters.
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
 }
 
 pub struct MessagesApi;
@@ -97,7 +73,7 @@ impl MessagesApi {
         #[oai(name = "no")]
         _no: Query<LenientInt>,
         #[oai(name = "latest")] _latest: Query<LenientInt>,
-    ) -> Reply<TimelineReplies> {
+    ) -> Reply<TimelineReply, SimulatorErrors> {
         public_messages(req, state, auth).await.into()
     }
 
@@ -113,7 +89,7 @@ impl MessagesApi {
         #[oai(name = "no")]
         _no: Query<LenientInt>,
         #[oai(name = "latest")] _latest: Query<LenientInt>,
-    ) -> Reply<TimelineReplies> {
+    ) -> Reply<TimelineReply, SimulatorErrors> {
         user_messages(req, state, auth, &username).await.into()
     }
 
@@ -126,7 +102,7 @@ impl MessagesApi {
         username: Path<String>,
         #[oai(name = "latest")] _latest: Query<LenientInt>,
         body: JsonBody<PostBody>,
-    ) -> Reply<PostReplies> {
+    ) -> Reply<Changed, SimulatorErrors> {
         post_message(state, auth, &username, body).await.into()
     }
 }

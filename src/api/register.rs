@@ -5,7 +5,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde::Deserialize;
 
-use super::documented::{JsonBody, LenientInt, Reply};
+use super::documented::{Changed, JsonBody, LenientInt, Reply};
 use super::{no_content, require_simulator, State};
 use crate::error::{ApiError, ErrorBody};
 use crate::limits::{client_ip, Limiter};
@@ -19,19 +19,14 @@ struct RegisterBody {
     pwd: Option<String>,
 }
 
-/// What `POST /api/register` answers (documentation; the handler builds the response).
+/// What registering answers besides `Changed` (documentation; the handler builds it).
 #[derive(ApiResponse)]
 #[allow(dead_code)]
-enum RegisterReplies {
-    /// Registered.
-    #[oai(status = 204)]
-    Registered,
-    /// A missing or invalid field, a taken name, or a body that is not this JSON.
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
+enum RegisterLimits {
     /// Too many registrations from this address (the simulator is not limited).
     #[oai(status = 429)]
     TooMany(Json<ErrorBody>),
+    /// The database did not answer in time; try again.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
 }
@@ -48,7 +43,7 @@ impl RegisterApi {
         state: State<'_>,
         #[oai(name = "latest")] _latest: Query<LenientInt>,
         body: JsonBody<RegisterBody>,
-    ) -> Reply<RegisterReplies> {
+    ) -> Reply<Changed, RegisterLimits> {
         register(req, state, body).await.into()
     }
 }
