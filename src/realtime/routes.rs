@@ -100,7 +100,7 @@ pub(super) async fn stream_request(
     let reader = if crate::web::guard::is_cross_origin(req) {
         None
     } else {
-        crate::web::session::session_user(&state, session)
+        crate::web::session::session_user(state, session)
             .await
             .map(|user_id| Reader { user_id })
     };
