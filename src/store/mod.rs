@@ -95,18 +95,6 @@ fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
-/// Runs one statement on a PostgreSQL server outside any app database, such as
-/// `CREATE DATABASE` for a benchmark.
-pub async fn admin_execute(admin_url: &str, sql: &str) -> Result<(), String> {
-    use sea_orm::sqlx::Executor;
-    let mut conn = PgConnection::connect(admin_url)
-        .await
-        .map_err(|e| format!("cannot connect to {admin_url}: {e}"))?;
-    conn.execute(sql).await.map_err(|e| format!("{sql}: {e}"))?;
-    let _ = conn.close().await;
-    Ok(())
-}
-
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {

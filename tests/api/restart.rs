@@ -1,6 +1,7 @@
 //! Restart: latest and messages survive a stop and a start on the same database.
 
-use crate::common::{Backend, TestApp, TestDb};
+use crate::common::{self, Backend, TestApp, TestDb};
+use crate::on_both_backends;
 
 async fn state_survives_restart(backend: Backend) {
     let db = TestDb::new(backend).await;
@@ -24,14 +25,4 @@ async fn state_survives_restart(backend: Backend) {
     db.drop_db().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_state_survives_restart() {
-    state_survives_restart(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_state_survives_restart() {
-    if let Some(backend) = Backend::postgres_or_skip("state_survives_restart") {
-        state_survives_restart(backend).await;
-    }
-}
+on_both_backends!(backend: state_survives_restart);

@@ -1,11 +1,23 @@
 //! Test helpers shared by every integration test binary: a real MiniTwit server on a random
-//! port with a fresh database (a temp SQLite file, or a fresh PostgreSQL database when
-//! `TEST_DATABASE_URL` is set), and typed clients for its API.
+//! port with a fresh database (testkit's [`TestDb`]: a temp SQLite file, or a fresh
+//! PostgreSQL database when `TEST_DATABASE_URL` is set), the binary as a child process
+//! ([`server_process`]), and typed clients for its API.
 #![allow(dead_code)]
 
 pub mod browser;
 pub mod faults;
 pub mod web;
+
+/// This test build's `minitwit` binary serving `db_url` on a random port, with extra
+/// environment settings (testkit's launcher, which benchmarks use too).
+pub fn server_process(db_url: &str, env: &[(&str, &str)]) -> ServerProcess {
+    ServerProcess::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_minitwit")),
+        db_url,
+        env,
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
 
 use std::net::SocketAddr;
 
@@ -16,89 +28,7 @@ use tokio::task::JoinHandle;
 
 pub const SIM_AUTH: &str = "Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUh";
 
-/// Where a test's database lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    /// `Some(Postgres)` when `TEST_DATABASE_URL` is set; otherwise prints why the
-    /// PostgreSQL variant of a test is skipped.
-    pub fn postgres_or_skip(test: &str) -> Option<Backend> {
-        if std::env::var("TEST_DATABASE_URL").is_ok() {
-            Some(Backend::Postgres)
-        } else {
-            skip_notice(&format!(
-                "skipped {test} on PostgreSQL: TEST_DATABASE_URL is not set"
-            ));
-            None
-        }
-    }
-}
-
-/// A fresh, empty database that is removed when the test is done with it.
-pub struct TestDb {
-    pub url: String,
-    /// Keeps the SQLite file's directory alive.
-    _dir: Option<tempfile::TempDir>,
-    pg_name: Option<String>,
-}
-
-impl TestDb {
-    pub async fn new(backend: Backend) -> TestDb {
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!(
-                    "sqlite://{}?mode=rwc",
-                    dir.path().join("minitwit.db").display()
-                );
-                TestDb {
-                    url,
-                    _dir: Some(dir),
-                    pg_name: None,
-                }
-            }
-            Backend::Postgres => {
-                let admin = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
-                let name = format!("minitwit_test_{}", uuid::Uuid::new_v4().simple());
-                admin_exec(&admin, &format!("CREATE DATABASE {name}")).await;
-                let mut url = url::Url::parse(&admin).expect("TEST_DATABASE_URL is a URL");
-                url.set_path(&name);
-                TestDb {
-                    url: url.to_string(),
-                    _dir: None,
-                    pg_name: Some(name),
-                }
-            }
-        }
-    }
-
-    /// Drops a PostgreSQL test database (SQLite files go with their temp dir).
-    pub async fn drop_db(self) {
-        if let Some(name) = &self.pg_name {
-            let admin = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
-            admin_exec(
-                &admin,
-                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            )
-            .await;
-        }
-    }
-}
-
-async fn admin_exec(admin_url: &str, sql: &str) {
-    use sea_orm::sqlx::{Connection, Executor, PgConnection};
-    let mut conn = PgConnection::connect(admin_url)
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to TEST_DATABASE_URL: {e}"));
-    conn.execute(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    let _ = conn.close().await;
-}
+pub use testkit::{skip_notice, Backend, ServerProcess, TestDb};
 
 /// A running server; stop it with [`TestApp::stop`] (or let the runtime drop it).
 pub struct TestApp {
@@ -249,13 +179,6 @@ impl Drop for TestApp {
     }
 }
 
-/// Says why a test is skipped where a developer sees it: straight to the process's stderr,
-/// because `eprintln!` output of a passing test is captured and never shown.
-pub fn skip_notice(message: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr().lock(), "{message}");
-}
-
 /// A TCP port free right now on 127.0.0.1, for servers a test starts itself.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -284,10 +207,31 @@ where
     db.drop_db().await;
 }
 
-/// Declares `sqlite` and `postgres` variants of an async test `fn name(app: TestApp)`;
-/// the PostgreSQL one runs when `TEST_DATABASE_URL` is set (CI sets it).
+/// Declares `sqlite` and `postgres` variants of an async test `fn name(app: TestApp)`
+/// (a fresh database and a server on it), or with `backend:` first, of `fn name(backend:
+/// Backend)` (for tests that manage their own databases and servers). The PostgreSQL one
+/// runs when `TEST_DATABASE_URL` is set (CI sets it) and says why it skipped otherwise.
 #[macro_export]
 macro_rules! on_both_backends {
+    (backend: $($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use super::*;
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(common::Backend::Sqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(backend) = common::Backend::postgres_or_skip(stringify!($name)) {
+                        super::$name(backend).await;
+                    }
+                }
+            }
+        )*
+    };
     ($($name:ident),* $(,)?) => {
         $(
             mod $name {

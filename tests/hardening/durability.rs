@@ -8,12 +8,12 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::server_process::ServerProcess;
+use crate::common::server_process;
 use crate::common::{Backend, TestDb, SIM_AUTH};
 
 async fn acknowledged_posts_survive_kill_9(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let mut server = ServerProcess::start(&db.url);
+    let mut server = server_process(&db.url, &[]);
     let http = reqwest::Client::new();
     let api = format!("{}/api", server.base);
     for writer in 0..4 {
@@ -63,7 +63,7 @@ async fn acknowledged_posts_survive_kill_9(backend: Backend) {
         acknowledged.len()
     );
 
-    let server = ServerProcess::start(&db.url);
+    let server = server_process(&db.url, &[]);
     let stored: Vec<Value> = http
         .get(format!("{}/api/msgs?no=10000", server.base))
         .header("Authorization", SIM_AUTH)
@@ -106,7 +106,7 @@ async fn postgres_acknowledged_posts_survive_kill_9() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_in_flight_requests_finish_then_exits() {
     let db = TestDb::new(Backend::Sqlite).await;
-    let mut server = ServerProcess::start(&db.url);
+    let mut server = server_process(&db.url, &[]);
     let http = reqwest::Client::new();
     let res = http
         .post(format!("{}/api/register", server.base))
@@ -141,7 +141,7 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits() {
         .await
         .expect("part");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    server.sigterm();
+    server.sigterm().expect("SIGTERM");
     tokio::time::sleep(Duration::from_millis(300)).await;
     stream
         .write_all(&body.as_bytes()[10..])
@@ -187,7 +187,7 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits() {
     assert!(tokio::net::TcpStream::connect(&addr).await.is_err());
 
     // The in-flight post was stored.
-    let server = ServerProcess::start(&db.url);
+    let server = server_process(&db.url, &[]);
     let stored: Vec<Value> = http
         .get(format!("{}/api/msgs", server.base))
         .header("Authorization", SIM_AUTH)

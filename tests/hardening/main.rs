@@ -8,6 +8,5 @@ mod junk;
 mod limits;
 mod memory;
 mod outage;
-mod server_process;
 mod slow_clients;
 mod stack;

@@ -5,8 +5,9 @@
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
-use super::server_process::ServerProcess;
-use crate::common::{Backend, TestDb, SIM_AUTH};
+use crate::common::server_process;
+use crate::common::{self, Backend, TestDb, SIM_AUTH};
+use crate::on_both_backends;
 
 /// The stack gives a replica 1 GiB; this is far inside it, and far below the 1.2–2.4 GB that
 /// 128 unbounded hashes took.
@@ -26,7 +27,7 @@ async fn a_burst_of_registrations_stays_within_memory(backend: Backend) {
     let db = TestDb::new(backend).await;
     // Default settings, except that the logins below come from one address faster than the
     // per-IP login limit allows.
-    let server = ServerProcess::start_with_env(&db.url, &[("MINITWIT_LOGIN_PER_MINUTE", "0")]);
+    let server = server_process(&db.url, &[("MINITWIT_LOGIN_PER_MINUTE", "0")]);
     let http = reqwest::Client::new();
     let base = server.base.clone();
     // The simulator's credential is exempt from rate limits, so nothing but the hash
@@ -111,14 +112,4 @@ async fn a_burst_of_registrations_stays_within_memory(backend: Backend) {
     db.drop_db().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_a_burst_of_registrations_stays_within_memory() {
-    a_burst_of_registrations_stays_within_memory(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_a_burst_of_registrations_stays_within_memory() {
-    if let Some(backend) = Backend::postgres_or_skip("registration burst") {
-        a_burst_of_registrations_stays_within_memory(backend).await;
-    }
-}
+on_both_backends!(backend: a_burst_of_registrations_stays_within_memory);

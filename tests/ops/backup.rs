@@ -71,7 +71,11 @@ async fn a_backup_taken_while_posting_holds_every_acknowledged_message() {
             }
         })
     };
+    // The writer stops at its first refused post: fail then, rather than wait forever.
+    let deadline = Instant::now() + Duration::from_secs(60);
     while acknowledged.lock().expect("lock").len() < 200 {
+        assert!(!writer.is_finished(), "the writer stopped before 200 posts");
+        assert!(Instant::now() < deadline, "fewer than 200 posts in 60 s");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 

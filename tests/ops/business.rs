@@ -134,14 +134,4 @@ async fn incremental_counts_stay_exact(backend: Backend) {
     db.drop_db().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn incremental_counts_stay_exact_on_sqlite() {
-    incremental_counts_stay_exact(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn incremental_counts_stay_exact_on_postgres() {
-    if let Some(backend) = Backend::postgres_or_skip("incremental_counts_stay_exact") {
-        incremental_counts_stay_exact(backend).await;
-    }
-}
+on_both_backends!(backend: incremental_counts_stay_exact);

@@ -235,7 +235,8 @@ async fn entrypoint_reads_settings_from_secret_files() {
         bin_dir.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let mut child = Command::new(repo_path("deploy/entrypoint.sh"))
+    let mut entrypoint = Command::new(repo_path("deploy/entrypoint.sh"));
+    entrypoint
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env("PATH", &path)
         .env("DATABASE_URL_FILE", &database_url)
@@ -243,12 +244,9 @@ async fn entrypoint_reads_settings_from_secret_files() {
         .env("LOG_FORMAT", "json")
         .env_remove("DATABASE_URL")
         .env_remove("METRICS_TOKEN")
-        .env_remove("REDIS_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("entrypoint runs");
-    let addr = crate::serving_addr(&mut child);
+        .env_remove("REDIS_URL");
+    let server = crate::common::ServerProcess::spawn(entrypoint).expect("entrypoint serves");
+    let addr = server.base.trim_start_matches("http://").to_owned();
     let http = reqwest::Client::new();
     let url = format!("http://{addr}/metrics");
     let anonymous = http.get(&url).send().await.expect("get");
@@ -269,8 +267,7 @@ async fn entrypoint_reads_settings_from_secret_files() {
         dir.path().join("minitwit.db").exists(),
         "DATABASE_URL_FILE was not applied"
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
 
     // A secret file that is missing stops the container with a clear line.
     let out = Command::new(repo_path("deploy/entrypoint.sh"))

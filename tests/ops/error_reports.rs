@@ -2,7 +2,6 @@
 //! really happens (the messages table gone from under a running server) reaches the sink
 //! as a Sentry event tagged with the request id the client saw.
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -26,18 +25,8 @@ async fn a_server_error_is_reported_to_sentry_with_its_request_id() {
         "sqlite://{}?mode=rwc",
         dir.path().join("minitwit.db").display()
     );
-    let mut server = Command::new(env!("CARGO_BIN_EXE_minitwit"))
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("DATABASE_URL", &db_url)
-        .env("SENTRY_DSN", &dsn)
-        .env("LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
-        .env_remove("REDIS_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("minitwit starts");
-    let addr = crate::serving_addr(&mut server);
+    let server = crate::common::server_process(&db_url, &[("SENTRY_DSN", &dsn)]);
+    let addr = server.base.trim_start_matches("http://").to_owned();
     let app = reqwest::Client::new();
     let api = |path: &str| format!("http://{addr}/api{path}");
     let sim = crate::common::SIM_AUTH;
@@ -112,6 +101,5 @@ async fn a_server_error_is_reported_to_sentry_with_its_request_id() {
     // What the server never reports: the client's credential.
     let text = event.to_string();
     assert!(!text.contains(sim.trim_start_matches("Basic ")));
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 }

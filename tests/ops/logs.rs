@@ -1,57 +1,34 @@
 //! `LOG_FORMAT=json`: one JSON object per line, a request id per request that is also the
 //! `X-Request-Id` header, and no secrets in the logs. Runs the real binary, as deployed.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::common::{Backend, TestDb, SIM_AUTH};
+use crate::common::{Backend, ServerProcess, TestDb, SIM_AUTH};
 
 const PASSWORD: &str = "correct-horse-battery-staple";
 const METRICS_TOKEN: &str = "metrics-token-never-logged";
 
-/// The binary serving on a random port, its stderr lines arriving on `lines`.
+/// The binary serving on a random port (testkit's launcher), and the log lines read so far.
 struct Server {
-    child: Child,
-    lines: mpsc::Receiver<String>,
+    process: ServerProcess,
     seen: Vec<String>,
 }
 
 impl Server {
     fn start(db_url: &str) -> (Server, String) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_minitwit"))
-            .args(["serve", "--bind", "127.0.0.1:0", "--database-url", db_url])
-            .env("LOG_FORMAT", "json")
-            .env("RUST_LOG", "info")
-            .env("METRICS_TOKEN", METRICS_TOKEN)
-            .env("SIMULATOR_PASSWORD", "super_safe!")
-            .env_remove("REDIS_URL")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("minitwit starts");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut server = Server {
-            child,
-            lines,
+        let process = crate::common::server_process(
+            db_url,
+            &[
+                ("METRICS_TOKEN", METRICS_TOKEN),
+                ("SIMULATOR_PASSWORD", "super_safe!"),
+            ],
+        );
+        let base = process.base.clone();
+        let server = Server {
+            process,
             seen: Vec::new(),
         };
-        let addr = server
-            .wait_for(|v| v["message"].as_str().is_some_and(|m| m.contains("serving")))
-            .expect("a serving line")["addr"]
-            .as_str()
-            .expect("addr field")
-            .to_owned();
-        (server, format!("http://{addr}"))
+        (server, base)
     }
 
     /// The first line (parsed) matching `pred`, waiting up to 10 s for it.
@@ -62,7 +39,7 @@ impl Server {
         if let Some(found) = self.seen.iter().map(|l| parse(l)).find(|v| pred(v)) {
             return Some(found);
         }
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(10)) {
+        while let Ok(line) = self.process.logs.recv_timeout(Duration::from_secs(10)) {
             let value = parse(&line);
             self.seen.push(line);
             if pred(&value) {
@@ -70,13 +47,6 @@ impl Server {
             }
         }
         None
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -39,26 +39,3 @@ pub fn tool_or_skip(env_var: &str, default: &str, test: &str) -> Option<PathBuf>
         None
     }
 }
-
-/// Reads a starting server's stderr (`LOG_FORMAT=json`) until it says where it serves, and
-/// returns that address; stderr keeps being drained for the server's whole life, since a
-/// closed pipe would break its logging.
-pub fn serving_addr(child: &mut std::process::Child) -> String {
-    use std::io::{BufRead, BufReader};
-    let stderr = child.stderr.take().expect("piped stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    rx.iter()
-        .find_map(|line| {
-            let v: serde_json::Value = serde_json::from_str(&line).ok()?;
-            v["addr"]
-                .as_str()
-                .filter(|_| v["message"].as_str().is_some_and(|m| m.contains("serving")))
-                .map(str::to_owned)
-        })
-        .expect("the server says where it serves")
-}

@@ -180,14 +180,4 @@ async fn seed_fills_a_database_the_app_serves(backend: Backend) {
     db.drop_db().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed_fills_sqlite() {
-    seed_fills_a_database_the_app_serves(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed_fills_postgres() {
-    if let Some(backend) = Backend::postgres_or_skip("seed_fills") {
-        seed_fills_a_database_the_app_serves(backend).await;
-    }
-}
+on_both_backends!(backend: seed_fills_a_database_the_app_serves);

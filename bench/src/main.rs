@@ -1,7 +1,7 @@
 //! `bench`: MiniTwit's benchmarks. Each prints its figures and the machine it ran on;
 //! BENCHMARKS.md records the results and the commands that reproduce them.
 //!
-//! Build in release first: `cargo build --release --bin minitwit --bin bench`.
+//! Build in release first: `cargo build --release -p minitwit -p bench`.
 
 mod fanout;
 mod http;
