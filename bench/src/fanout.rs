@@ -5,6 +5,10 @@
 //!
 //! Client sockets bind source addresses 127.0.0.1, 127.0.0.2, … (25,000 each), since one
 //! source address has only ~28k ephemeral ports.
+//!
+//! With `--floor` the same client first measures [`crate::floor`], a bare poem broadcast
+//! server, so every figure has its floor beside it; for both it reports server CPU time
+//! per delivery (from `/proc/<pid>/stat` over the posting window).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -47,6 +51,16 @@ pub struct Args {
     /// First port for the servers (instance i listens on port + i).
     #[arg(long, default_value_t = 18080)]
     port: u16,
+    /// Measure the bare poem broadcast server first (one instance), as the floor.
+    #[arg(long)]
+    floor: bool,
+}
+
+/// What is measured: MiniTwit, or the floor server built into this binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Minitwit,
+    Floor,
 }
 
 /// Latency histogram in 50 µs buckets up to 5 s (plus overflow), shared lock-free by
@@ -112,6 +126,16 @@ impl Drop for Server {
     }
 }
 
+/// One run's figures, for the comparison with the floor.
+struct Report {
+    kind: Kind,
+    deliveries_per_sec: f64,
+    /// p99 on the posting instance, ms.
+    p99_ms: f64,
+    rss_per_socket_kb: f64,
+    cpu_us_per_delivery: f64,
+}
+
 pub async fn run(args: Args) -> Result<(), String> {
     if args.instances == 0 || args.instances > 2 {
         return Err("--instances must be 1 or 2".into());
@@ -119,13 +143,52 @@ pub async fn run(args: Args) -> Result<(), String> {
     if args.instances == 2 && args.redis_url.is_none() {
         return Err("--instances 2 needs --redis-url".into());
     }
+    let mut reports = Vec::new();
+    if args.floor {
+        reports.push(measure(&args, Kind::Floor).await?);
+    }
+    reports.push(measure(&args, Kind::Minitwit).await?);
+    if let [floor, minitwit] = reports.as_slice() {
+        println!(
+            "## minitwit against the floor ({:?} vs {:?})",
+            minitwit.kind, floor.kind
+        );
+        let ratio = |ours: f64, floor: f64| ours / floor;
+        println!(
+            "deliveries/s {:.0} vs {:.0} ({:.2}x); p99 {:.2} ms vs {:.2} ms ({:.2}x); RSS per idle socket {:.1} KB vs {:.1} KB ({:.2}x); server CPU per delivery {:.2} µs vs {:.2} µs ({:.2}x)",
+            minitwit.deliveries_per_sec,
+            floor.deliveries_per_sec,
+            ratio(minitwit.deliveries_per_sec, floor.deliveries_per_sec),
+            minitwit.p99_ms,
+            floor.p99_ms,
+            ratio(minitwit.p99_ms, floor.p99_ms),
+            minitwit.rss_per_socket_kb,
+            floor.rss_per_socket_kb,
+            ratio(minitwit.rss_per_socket_kb, floor.rss_per_socket_kb),
+            minitwit.cpu_us_per_delivery,
+            floor.cpu_us_per_delivery,
+            ratio(minitwit.cpu_us_per_delivery, floor.cpu_us_per_delivery),
+        );
+    }
+    Ok(())
+}
+
+async fn measure(args: &Args, kind: Kind) -> Result<Report, String> {
+    // The floor has no Redis: it is one instance.
+    let instances = match kind {
+        Kind::Minitwit => args.instances,
+        Kind::Floor => 1,
+    };
     let dir = tempfile_dir()?;
     let db = format!("sqlite://{}/bench.db?mode=rwc", dir.display());
     let channel = format!("minitwit:bench:{}", std::process::id());
     let mut servers = Vec::new();
-    for i in 0..args.instances {
+    for i in 0..instances {
         let addr = SocketAddr::from(([127, 0, 0, 1], args.port + i as u16));
-        servers.push(start_server(&args, addr, &db, &channel).await?);
+        servers.push(match kind {
+            Kind::Minitwit => start_server(args, addr, &db, &channel).await?,
+            Kind::Floor => start_floor(addr).await?,
+        });
     }
     let http = reqwest::Client::new();
     let poster = servers.last().map(|s| s.addr).ok_or("no server")?;
@@ -144,7 +207,7 @@ pub async fn run(args: Args) -> Result<(), String> {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_before: Vec<u64> = servers.iter().map(|s| rss_kib(&s.child)).collect();
     let shared = Arc::new(Shared {
-        latency: (0..args.instances).map(|_| Histogram::new()).collect(),
+        latency: (0..instances).map(|_| Histogram::new()).collect(),
         frames: AtomicU64::new(0),
         subscribed: AtomicU64::new(0),
         closed: AtomicU64::new(0),
@@ -206,6 +269,7 @@ pub async fn run(args: Args) -> Result<(), String> {
     let posts = (args.rate * args.duration as f64).round() as u64;
     let period = Duration::from_secs_f64(1.0 / args.rate);
     let started = Instant::now();
+    let cpu_before: Vec<f64> = servers.iter().map(|s| cpu_secs(&s.child)).collect();
     let frames_before = shared.frames.load(Ordering::Relaxed);
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -242,10 +306,15 @@ pub async fn run(args: Args) -> Result<(), String> {
     let elapsed = started.elapsed().as_secs_f64();
     let delivered = shared.frames.load(Ordering::Relaxed) - frames_before;
     let rss_loaded: Vec<u64> = servers.iter().map(|s| rss_kib(&s.child)).collect();
+    let cpu_used: f64 = servers
+        .iter()
+        .zip(&cpu_before)
+        .map(|(s, before)| cpu_secs(&s.child) - before)
+        .sum();
 
     println!(
-        "## fanout: {} sockets on {} instance(s), {} posts/s for {} s",
-        args.sockets, args.instances, args.rate, args.duration
+        "## fanout ({kind:?}): {} sockets on {instances} instance(s), {} posts/s for {} s",
+        args.sockets, args.rate, args.duration
     );
     println!("sockets opened and subscribed in {open_secs:.1} s");
     println!(
@@ -255,9 +324,9 @@ pub async fn run(args: Args) -> Result<(), String> {
         shared.closed.load(Ordering::Relaxed),
     );
     for (i, h) in shared.latency.iter().enumerate() {
-        let role = if args.instances == 1 {
+        let role = if instances == 1 {
             "the instance"
-        } else if i + 1 == args.instances {
+        } else if i + 1 == instances {
             "the posting instance"
         } else {
             "the other instance (via Redis)"
@@ -276,7 +345,7 @@ pub async fn run(args: Args) -> Result<(), String> {
         .zip(&rss_loaded)
         .enumerate()
     {
-        let per = args.sockets / args.instances;
+        let per = args.sockets / instances;
         println!(
             "server {i} RSS: {} KiB before sockets, {} KiB with {per} idle sockets ({:.1} KB per socket), {} KiB after the load",
             before,
@@ -285,12 +354,65 @@ pub async fn run(args: Args) -> Result<(), String> {
             loaded
         );
     }
+    let cpu_us_per_delivery = cpu_used * 1e6 / delivered.max(1) as f64;
+    println!(
+        "server CPU during posting: {cpu_used:.2} s = {cpu_us_per_delivery:.2} µs per delivery"
+    );
     for t in tasks {
         t.abort();
     }
+    let posting = shared.latency.last().ok_or("no instance")?;
+    let per = args.sockets / instances;
+    let report = Report {
+        kind,
+        deliveries_per_sec: delivered as f64 / elapsed,
+        p99_ms: posting.quantile_ms(0.99),
+        rss_per_socket_kb: (rss_idle[instances - 1].saturating_sub(rss_before[instances - 1]))
+            as f64
+            * 1.024
+            / per as f64,
+        cpu_us_per_delivery,
+    };
     drop(servers);
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
+    // Sockets of this run close before the next run binds the same ports.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    Ok(report)
+}
+
+/// Starts `bench floor-server` (this binary) on `addr` and waits until it answers.
+async fn start_floor(addr: SocketAddr) -> Result<Server, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let child = Command::new(exe)
+        .args(["floor-server", "--bind", &addr.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start the floor server: {e}"))?;
+    wait_ready(Server { child, addr }).await
+}
+
+/// User plus system CPU time of a child process so far, in seconds (0 if unreadable).
+/// `/proc/<pid>/stat` counts in clock ticks, 100 a second on Linux.
+fn cpu_secs(child: &Child) -> f64 {
+    let Some(pid) = child.id() else { return 0.0 };
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces) start at field 3: state.
+    let Some(rest) = stat.rfind(')').map(|at| &stat[at + 1..]) else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line: 12th and 13th here.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 async fn start_server(
@@ -323,7 +445,12 @@ async fn start_server(
     let child = cmd
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", args.server.display()))?;
-    let server = Server { child, addr };
+    wait_ready(Server { child, addr }).await
+}
+
+/// Polls `/readyz` until the server answers 2xx (30 s at most).
+async fn wait_ready(server: Server) -> Result<Server, String> {
+    let addr = server.addr;
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {

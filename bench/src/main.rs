@@ -4,6 +4,7 @@
 //! Build in release first: `cargo build --release -p minitwit -p bench`.
 
 mod fanout;
+mod floor;
 mod http;
 mod machine;
 mod scale;
@@ -30,6 +31,9 @@ enum Command {
     /// N websockets on `public`, posts at a set rate: deliveries/s, post→frame latency
     /// and server RSS per socket.
     Fanout(fanout::Args),
+    /// The bare poem broadcast server `fanout --floor` measures (started by it).
+    #[command(hide = true)]
+    FloorServer(floor::Args),
 }
 
 #[tokio::main]
@@ -41,6 +45,7 @@ async fn main() -> std::process::ExitCode {
         Command::Scale(args) => scale::run(args).await,
         Command::Scenario(args) => scenario::run(args).await,
         Command::Fanout(args) => fanout::run(args).await,
+        Command::FloorServer(args) => floor::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -242,7 +242,9 @@ impl SocketTask {
         let mut w = Writer { sink, kicked };
         let sink = &mut w;
         if let Some((name, since)) = self.conn.initial.take() {
-            if let Err(stop) = self.subscribe(sink, name, since).await {
+            // Boxed: subscribing awaits database queries whose state would otherwise be
+            // part of every idle socket's task, for its whole life.
+            if let Err(stop) = Box::pin(self.subscribe(sink, name, since)).await {
                 return stop;
             }
         }
@@ -262,7 +264,7 @@ impl SocketTask {
                         return Stop::Flooding;
                     }
                     let result = match incoming {
-                        Some(Ok(Message::Text(text))) => self.on_frame(sink, &text).await,
+                        Some(Ok(Message::Text(text))) => Box::pin(self.on_frame(sink, &text)).await,
                         Some(Ok(Message::Close(_))) => Err(Stop::PeerClosed),
                         None | Some(Err(_)) => Err(Stop::Gone),
                         Some(Ok(Message::Binary(_))) => {
