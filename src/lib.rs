@@ -22,6 +22,7 @@
 pub mod api;
 pub mod avatar;
 pub mod backup;
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -31,6 +32,7 @@ pub mod limits;
 pub mod metrics;
 pub mod moderation;
 pub mod posting;
+pub mod query;
 pub mod realtime;
 pub mod registration;
 pub mod seed;

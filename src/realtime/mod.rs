@@ -32,6 +32,7 @@ pub mod delivery;
 pub mod envelope;
 pub mod protocol;
 pub mod redis_bus;
+pub mod refusal;
 pub mod registry;
 pub mod routes;
 pub mod runtime;
@@ -47,10 +48,11 @@ use tokio::sync::{mpsc, watch};
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::now_us;
 use crate::metrics::Metrics;
 use crate::store::{ModeratedMessage, Store, TimelineMessage};
 use delivery::Cursor;
-use envelope::{now_us, Envelope};
+use envelope::Envelope;
 use registry::Registry;
 use slots::Slots;
 
