@@ -1,6 +1,7 @@
 //! Who is calling the simulator API, as extractors: a handler that takes [`SimulatorAuth`]
-//! answers 403 without the simulator's credential, one that takes [`ApiUser`] answers 404
-//! for an unknown `{username}`, both before its body runs, so no handler can forget either.
+//! answers 403 without the simulator's credential, one that takes [`Path<User>`] answers
+//! 404 for an unknown `{username}`, both before its body runs, so no handler can forget
+//! either.
 //!
 //! They run inside `latest::record_latest`, so `latest` is recorded first even on 403 and
 //! 404 (SPEC §2); and in the order the handler lists them (credential, then user, then the
@@ -115,9 +116,12 @@ impl<'a> ApiExtractor<'a> for SimulatorAuth {
 
 /// The user named by the path parameter (`{username}`), documented as that parameter:
 /// 404 "Unknown user" when there is none.
-pub struct ApiUser(pub User);
+///
+/// Named `Path` because poem-openapi recognises path parameters by that type name: it
+/// routes them as `param0`, `param1`, … and passes that name to the extractor.
+pub struct Path<T>(pub T);
 
-impl<'a> ApiExtractor<'a> for ApiUser {
+impl<'a> ApiExtractor<'a> for Path<User> {
     const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::Parameter];
     const PARAM_IS_REQUIRED: bool = true;
     type ParamType = String;
@@ -146,7 +150,7 @@ impl<'a> ApiExtractor<'a> for ApiUser {
             Err(e) => Err(e),
         };
         match found {
-            Ok(Some(user)) => Ok(ApiUser(user)),
+            Ok(Some(user)) => Ok(Path(user)),
             Ok(None) => Err(refuse(AppError::NotFound(UNKNOWN_USER))),
             Err(e) => Err(refuse(e)),
         }

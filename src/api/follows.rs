@@ -6,11 +6,12 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde::{Deserialize, Serialize};
 
-use super::auth::{ApiUser, SimulatorAuth};
+use super::auth::{Path, SimulatorAuth};
 use super::documented::{Changed, JsonBody, LenientInt, Reply, SimulatorErrors};
 use super::{json_response, no_content, no_param, State};
 use crate::error::AppError;
 use crate::posting::{follow, unfollow};
+use crate::store::User;
 
 #[derive(Serialize, Object)]
 struct Follows {
@@ -45,7 +46,7 @@ impl FollowsApi {
         req: &Request,
         state: State<'_>,
         _auth: SimulatorAuth,
-        username: ApiUser,
+        username: Path<User>,
         /// How many (default 100; a value that is not an integer means 100).
         #[oai(name = "no")]
         _no: Query<LenientInt>,
@@ -60,7 +61,7 @@ impl FollowsApi {
         &self,
         state: State<'_>,
         _auth: SimulatorAuth,
-        username: ApiUser,
+        username: Path<User>,
         #[oai(name = "latest")] _latest: Query<LenientInt>,
         body: JsonBody<FollowBody>,
     ) -> Reply<Changed, SimulatorErrors> {
@@ -71,7 +72,7 @@ impl FollowsApi {
 async fn list_follows(
     req: &Request,
     state: State<'_>,
-    ApiUser(user): ApiUser,
+    Path(user): Path<User>,
 ) -> Result<Response, AppError> {
     let user_id = user.id;
     let no = no_param(req);
@@ -85,7 +86,7 @@ async fn list_follows(
 
 async fn change_follow(
     state: State<'_>,
-    ApiUser(who): ApiUser,
+    Path(who): Path<User>,
     body: JsonBody<FollowBody>,
 ) -> Result<Response, AppError> {
     let who = who.id;

@@ -6,12 +6,12 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde::{Deserialize, Serialize};
 
-use super::auth::{ApiUser, SimulatorAuth};
+use super::auth::{Path, SimulatorAuth};
 use super::documented::{Changed, JsonBody, LenientInt, Reply, SimulatorErrors};
 use super::{json_response, no_content, no_param, State};
 use crate::error::AppError;
 use crate::posting::post_message as store_and_publish;
-use crate::store::{Page, TimelineMessage, TimelineScope};
+use crate::store::{Page, TimelineMessage, TimelineScope, User};
 
 /// One message as the simulator reads it.
 #[derive(Serialize, Object)]
@@ -83,7 +83,7 @@ impl MessagesApi {
         req: &Request,
         state: State<'_>,
         _auth: SimulatorAuth,
-        username: ApiUser,
+        username: Path<User>,
         /// How many (default 100; a value that is not an integer means 100).
         #[oai(name = "no")]
         _no: Query<LenientInt>,
@@ -98,7 +98,7 @@ impl MessagesApi {
         &self,
         state: State<'_>,
         _auth: SimulatorAuth,
-        username: ApiUser,
+        username: Path<User>,
         #[oai(name = "latest")] _latest: Query<LenientInt>,
         body: JsonBody<PostBody>,
     ) -> Reply<Changed, SimulatorErrors> {
@@ -121,7 +121,7 @@ async fn public_messages(req: &Request, state: State<'_>) -> Result<Response, Ap
 async fn user_messages(
     req: &Request,
     state: State<'_>,
-    ApiUser(user): ApiUser,
+    Path(user): Path<User>,
 ) -> Result<Response, AppError> {
     let user_id = user.id;
     let no = no_param(req);
@@ -137,7 +137,7 @@ async fn user_messages(
 
 async fn post_message(
     state: State<'_>,
-    ApiUser(author): ApiUser,
+    Path(author): Path<User>,
     body: JsonBody<PostBody>,
 ) -> Result<Response, AppError> {
     let body = body.parse()?;
