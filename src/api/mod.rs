@@ -1,7 +1,9 @@
 //! The simulator API of SPEC §2, mounted at `/api`: one file per resource.
 //!
 //! Every response body is built here by hand, so it stays byte-for-byte what the
-//! simulator expects, errors included; the OpenAPI document is generated from the same
+//! simulator expects, errors included (`error` renders every `AppError` as the simulator's
+//! JSON); who may call is an extractor in the handler's signature (`auth`: the simulator's
+//! credential, the user in the path); the OpenAPI document is generated from the same
 //! handlers and types (`openapi`, `documented`).
 
 mod auth;

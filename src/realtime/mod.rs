@@ -25,7 +25,8 @@
 //! - [`socket`]: one task per websocket (subscriptions, replay, pings, 4008, flood limit).
 //! - [`sse`]: `/sse`, the same streams as server-sent events.
 //! - [`slots`]: the per-instance and per-address caps on open streams.
-//! - [`routes`]: `/ws`, `/api/stream` and `/static/live.js`.
+//! - [`routes`]: `/ws`, `/api/stream` and `/static/live.js`; [`refusal`]: how a stream
+//!   that cannot open is answered (`AppError` rendered for streams).
 //! - [`runtime`]: the socket tasks' own runtime, so fan-out never starves requests.
 
 pub mod delivery;
