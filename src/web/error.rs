@@ -24,9 +24,9 @@ fn message(error: &AppError) -> &str {
         AppError::Forbidden(Forbidden::CrossOrigin) => {
             "This request came from another site and was refused."
         }
-        AppError::Forbidden(Forbidden::NotModerator | Forbidden::NotSimulator) => {
-            "Only moderators may do that."
-        }
+        AppError::Forbidden(Forbidden::NotModerator) => "Only moderators may do that.",
+        // The simulator's credential guards no page; worded for completeness.
+        AppError::Forbidden(Forbidden::NotSimulator) => "You may not do that.",
         AppError::NotFound(_) => "There is no such page or user.",
         AppError::TooLarge => "The request is too large.",
         AppError::RateLimited(_) => "Too many requests, please slow down and try again shortly.",
