@@ -1,110 +1,118 @@
-//! The API's one error type, mapped to a status and the simulator's JSON body in one place.
+//! The app's one error: what went wrong, said by the domain, the store and the limits, and
+//! mapped to an HTTP status here. Each surface renders it in one place: `api::error` as the
+//! simulator's JSON, `web::error` as an HTML page, `realtime::refusal` as a stream's plain
+//! refusal. Nothing below the surfaces knows how it will be shown.
 //!
-//! Causes are logged here and never sent to the client.
+//! Causes (database errors) are logged where they are converted, here, and never sent to
+//! the client.
 
 use std::borrow::Cow;
 
-use poem::error::ResponseError;
 use poem::http::StatusCode;
-use poem::Response;
 
+use crate::limits::{HashBusy, RateLimited};
 use crate::store::StoreError;
 
-/// `{"status":…,"error_msg":…}`, the body the simulator expects with every API error.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub message: Cow<'static, str>,
+pub enum AppError {
+    /// The request itself is wrong (a rule the user broke, a bad body or parameter), with
+    /// the text to show: 400.
+    Invalid(Cow<'static, str>),
+    /// The action needs a logged-in user: 401, as the classic app answers.
+    Unauthorized,
+    /// The caller may not do this: 403.
+    Forbidden(Forbidden),
+    /// Something named does not exist (the text says what, for the API): 404.
+    NotFound(&'static str),
+    /// A request body over the limit: 413.
+    TooLarge,
+    /// Too many attempts from this client or user: 429 with `Retry-After`.
+    RateLimited(RateLimited),
+    /// No password-hash slot came free in time: 503 with `Retry-After`.
+    Busy(HashBusy),
+    /// The database did not answer in time: 503, worth a retry.
+    Unavailable,
+    /// A bug or a broken database: 500, logged.
+    Internal,
 }
 
-impl ApiError {
-    pub fn new(status: StatusCode, message: impl Into<Cow<'static, str>>) -> ApiError {
-        ApiError {
-            status,
-            message: message.into(),
+/// Why a caller was refused with 403; each surface words it its own way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forbidden {
+    /// An API call without the simulator's credential.
+    NotSimulator,
+    /// A state-changing request from another site's page.
+    CrossOrigin,
+    /// An action only moderators may take.
+    NotModerator,
+}
+
+/// "Unknown user", the simulator API's 404 text for a user named in the path.
+pub const UNKNOWN_USER: &str = "Unknown user";
+
+impl AppError {
+    /// A 400 with `message`.
+    pub fn invalid(message: impl Into<Cow<'static, str>>) -> AppError {
+        AppError::Invalid(message.into())
+    }
+
+    /// The status every surface answers this error with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::Invalid(_) => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Busy(_) | AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
-    pub fn bad_request(message: impl Into<Cow<'static, str>>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, message)
-    }
-
-    pub fn forbidden() -> ApiError {
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            "You are not authorized to use this resource!",
-        )
-    }
-
-    pub fn not_found(message: impl Into<Cow<'static, str>>) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, message)
-    }
-
-    /// The JSON body, `status` first as the simulator's reference writes it.
-    pub fn body(&self) -> String {
-        serde_json::to_string(&ErrorBody {
-            status: self.status.as_u16(),
-            error_msg: self.message.to_string(),
-        })
-        .unwrap_or_default()
+    /// Adds `Retry-After` to a response rendering this error, when it has one to say.
+    pub fn add_retry_after(&self, res: &mut poem::Response) {
+        match self {
+            AppError::RateLimited(limited) => limited.add_retry_after(res),
+            AppError::Busy(busy) => busy.add_retry_after(res),
+            _ => {}
+        }
     }
 }
 
-/// The body of every API error; also its schema in the OpenAPI document.
-#[derive(serde::Serialize, poem_openapi::Object)]
-pub struct ErrorBody {
-    pub status: u16,
-    pub error_msg: String,
-}
-
-impl std::fmt::Display for ApiError {
+impl std::fmt::Display for AppError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.status, self.message)
+        write!(f, "{}: {self:?}", self.status())
     }
 }
 
-impl std::error::Error for ApiError {}
+impl std::error::Error for AppError {}
 
-impl ResponseError for ApiError {
-    fn status(&self) -> StatusCode {
-        self.status
-    }
-
-    fn as_response(&self) -> Response {
-        Response::builder()
-            .status(self.status)
-            .content_type("application/json")
-            .body(self.body())
-    }
-}
-
-impl From<StoreError> for ApiError {
+impl From<StoreError> for AppError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "database unavailable");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "The database is unavailable, try again shortly",
-                )
+                AppError::Unavailable
             }
             StoreError::Db(cause) => {
                 tracing::error!(error = %cause, "database error");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+                AppError::Internal
             }
         }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn forbidden_body_is_exactly_the_simulators() {
-        assert_eq!(
-            ApiError::forbidden().body(),
-            r#"{"status":403,"error_msg":"You are not authorized to use this resource!"}"#
-        );
+impl From<RateLimited> for AppError {
+    fn from(limited: RateLimited) -> Self {
+        AppError::RateLimited(limited)
     }
 }
+
+impl From<HashBusy> for AppError {
+    fn from(busy: HashBusy) -> Self {
+        AppError::Busy(busy)
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -6,8 +6,9 @@
 //! - [`store`]: SeaORM entities, migrations and every query.
 //! - [`registration`], [`posting`]: the actions shared by the API and the pages;
 //!   [`moderation`]: hiding messages and showing them again.
-//! - [`api`]: the simulator API under `/api`.
-//! - [`web`]: the classic MiniTwit pages (timelines, login, registration, follow).
+//! - [`api`]: the simulator API under `/api`; who may call is an extractor (`api::auth`).
+//! - [`web`]: the classic MiniTwit pages (timelines, login, registration, follow); who is
+//!   visiting is an extractor (`web::extract`).
 //! - [`realtime`]: publishing of new messages and follow changes to open streams.
 //! - [`sim`], [`seed`]: the load tool that replays simulator scenarios, and bulk seeding.
 //! - [`metrics`]: the Prometheus registry (every family of SPEC §5), request middleware
@@ -15,13 +16,17 @@
 //! - [`avatar`]: the Gravatar URL of a message's author, for pages and live frames.
 //! - [`limits`]: body size, rate limits, password-hash slots and slow-client deadlines
 //!   (SPEC §6).
-//! - [`health`], [`telemetry`] (logs, request ids), [`error`]: the operational edges.
+//! - [`error`]: `AppError`, the one error of the app, mapped to a status; rendered by
+//!   `api::error` (JSON), `web::error` (pages) and `realtime::refusal` (streams).
+//! - [`clock`]: the one wall clock; [`query`]: query-string parameters.
+//! - [`health`], [`telemetry`] (logs, request ids): the operational edges.
 //! - [`backup`]: `minitwit backup` and the server's scheduled SQLite backups.
 //! - [`error_reports`]: panics and logged errors sent to Sentry when `SENTRY_DSN` is set.
 
 pub mod api;
 pub mod avatar;
 pub mod backup;
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -31,6 +36,7 @@ pub mod limits;
 pub mod metrics;
 pub mod moderation;
 pub mod posting;
+pub mod query;
 pub mod realtime;
 pub mod registration;
 pub mod seed;

@@ -1,34 +1,18 @@
 //! Hiding a message and showing it again (SPEC §3 "Moderation"): set the flag, then tell
 //! open streams on every instance, which send `delete` for a hidden message.
 
+use crate::error::{AppError, AppResult};
 use crate::realtime::Event;
 use crate::state::AppState;
-use crate::store::StoreError;
 
-#[derive(Debug)]
-pub enum ModerationError {
-    /// No message has that id.
-    NotFound,
-    Store(StoreError),
-}
-
-impl From<StoreError> for ModerationError {
-    fn from(e: StoreError) -> Self {
-        ModerationError::Store(e)
-    }
-}
-
-/// Hides (`true`) or shows message `message_id` and publishes the change.
-pub async fn set_hidden(
-    state: &AppState,
-    message_id: i64,
-    hidden: bool,
-) -> Result<(), ModerationError> {
+/// Hides (`true`) or shows message `message_id` and publishes the change; no message with
+/// that id is [`AppError::NotFound`].
+pub async fn set_hidden(state: &AppState, message_id: i64, hidden: bool) -> AppResult<()> {
     let moderated = state
         .store
         .set_hidden(message_id, hidden)
         .await?
-        .ok_or(ModerationError::NotFound)?;
+        .ok_or(AppError::NotFound("Unknown message"))?;
     if hidden {
         state.metrics.messages_hidden_total.inc();
         state.hub.publish(Event::MessageHidden {

@@ -126,7 +126,7 @@ pub async fn seed_messages(
     if authors.is_empty() {
         return Ok(());
     }
-    let now = crate::posting::unix_now();
+    let now = crate::clock::unix_now();
     let first_date = now - count as i64;
     let mut written = 0;
     while written < count {

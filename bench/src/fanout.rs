@@ -529,11 +529,9 @@ fn sent_at(frame: &str) -> Option<u64> {
     rest[..end].parse().ok()
 }
 
+/// The app's clock, as the unsigned microseconds the histogram counts in.
 fn now_us() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
+    minitwit::clock::now_us().max(0) as u64
 }
 
 /// VmRSS of a child process, in KiB (0 if unreadable).

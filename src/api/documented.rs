@@ -6,7 +6,8 @@
 //! 403 body, the error JSON for any malformed body, `no=abc` meaning 100, `latest` recorded
 //! before auth). So these extractors never fail: they carry the raw input to the handler,
 //! which checks it in the order the simulator expects, and only the schemas reach the
-//! document.
+//! document. The extractors that do refuse (`auth`) render their refusal with
+//! `api::error`, and [`Reply`] passes it through as the operation's answer.
 
 use std::borrow::Cow;
 use std::marker::PhantomData;
@@ -14,16 +15,15 @@ use std::marker::PhantomData;
 use poem::{FromRequest, IntoResponse, Request, RequestBody, Response};
 use poem_openapi::payload::Json;
 use poem_openapi::registry::{
-    MetaMediaType, MetaRequest, MetaResponses, MetaSchema, MetaSchemaRef, MetaSecurityScheme,
-    Registry,
+    MetaMediaType, MetaRequest, MetaResponses, MetaSchema, MetaSchemaRef, Registry,
 };
 use poem_openapi::types::{ParseFromParameter, ParseResult, Type};
 use poem_openapi::{ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOptions};
 use serde::de::DeserializeOwned;
 
+use super::error::{self, ErrorBody};
 use super::parse_json;
-use crate::error::{ApiError, ErrorBody};
-use crate::state::AppState;
+use crate::error::AppError;
 
 /// A handler's response, documented as the [`ApiResponse`] enums `R` (its own answers)
 /// and `E` (errors it shares with other operations) list them, statuses and body schemas,
@@ -33,11 +33,11 @@ pub struct Reply<R, E> {
     doc: PhantomData<fn() -> (R, E)>,
 }
 
-impl<R, E> From<Result<Response, ApiError>> for Reply<R, E> {
-    fn from(result: Result<Response, ApiError>) -> Self {
+impl<R, E> From<Result<Response, AppError>> for Reply<R, E> {
+    fn from(result: Result<Response, AppError>) -> Self {
         let response = match result {
             Ok(response) => response,
-            Err(error) => poem::error::ResponseError::as_response(&error),
+            Err(err) => error::response(&err),
         };
         Reply {
             response,
@@ -47,6 +47,16 @@ impl<R, E> From<Result<Response, ApiError>> for Reply<R, E> {
 }
 
 impl<R: ApiResponse, E: ApiResponse> ApiResponse for Reply<R, E> {
+    /// An extractor's refusal (`auth`: 403, 404) is already the response to send.
+    const BAD_REQUEST_HANDLER: bool = true;
+
+    fn from_parse_request_error(err: poem::Error) -> Self {
+        Reply {
+            response: err.into_response(),
+            doc: PhantomData,
+        }
+    }
+
     fn meta() -> MetaResponses {
         let mut meta = R::meta();
         meta.responses.extend(E::meta().responses);
@@ -114,7 +124,7 @@ pub struct JsonBody<T> {
 }
 
 impl<T: DeserializeOwned> JsonBody<T> {
-    pub fn parse(&self) -> Result<T, ApiError> {
+    pub fn parse(&self) -> Result<T, AppError> {
         parse_json(&self.bytes)
     }
 }
@@ -188,67 +198,5 @@ impl ParseFromParameter for LenientInt {
         _iter: I,
     ) -> ParseResult<Self> {
         Ok(LenientInt)
-    }
-}
-
-/// The simulator's Basic-auth credential, documented as the `simulator` security scheme.
-/// Extracting it never fails; the handler calls [`SimulatorCredential::require`] where
-/// SPEC §2 puts the 403 (after `latest` is recorded, before the user is looked up).
-pub struct SimulatorCredential {
-    accepted: bool,
-}
-
-impl SimulatorCredential {
-    pub fn require(&self) -> Result<(), ApiError> {
-        if self.accepted {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden())
-        }
-    }
-}
-
-const SECURITY_SCHEME: &str = "simulator";
-
-impl<'a> ApiExtractor<'a> for SimulatorCredential {
-    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
-    type ParamType = ();
-    type ParamRawType = ();
-
-    fn register(registry: &mut Registry) {
-        registry.create_security_scheme(
-            SECURITY_SCHEME,
-            MetaSecurityScheme {
-                ty: "http",
-                description: Some(
-                    "The simulator's credential (SIMULATOR_USER / SIMULATOR_PASSWORD)",
-                ),
-                name: None,
-                key_in: None,
-                scheme: Some("basic"),
-                bearer_format: None,
-                flows: None,
-                openid_connect_url: None,
-            },
-        );
-    }
-
-    fn security_schemes() -> Vec<&'static str> {
-        vec![SECURITY_SCHEME]
-    }
-
-    async fn from_request(
-        request: &'a Request,
-        _body: &mut RequestBody,
-        _param_opts: ExtractParamOptions<Self::ParamType>,
-    ) -> poem::Result<Self> {
-        let header = request
-            .headers()
-            .get(poem::http::header::AUTHORIZATION)
-            .map(|v| v.as_bytes());
-        let accepted = request
-            .data::<AppState>()
-            .is_some_and(|state| state.simulator.accepts(header));
-        Ok(SimulatorCredential { accepted })
     }
 }

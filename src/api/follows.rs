@@ -1,17 +1,17 @@
 //! `/api/fllws/{username}`: list whom a user follows, follow and unfollow.
 
 use poem::{Request, Response};
-use poem_openapi::param::{Path, Query};
+use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde::{Deserialize, Serialize};
 
-use super::documented::{
-    Changed, JsonBody, LenientInt, Reply, SimulatorCredential, SimulatorErrors,
-};
+use super::auth::{Path, SimulatorAuth};
+use super::documented::{Changed, JsonBody, LenientInt, Reply, SimulatorErrors};
 use super::{json_response, no_content, no_param, State};
-use crate::error::ApiError;
+use crate::error::AppError;
 use crate::posting::{follow, unfollow};
+use crate::store::User;
 
 #[derive(Serialize, Object)]
 struct Follows {
@@ -45,14 +45,14 @@ impl FollowsApi {
         &self,
         req: &Request,
         state: State<'_>,
-        auth: SimulatorCredential,
-        username: Path<String>,
+        _auth: SimulatorAuth,
+        username: Path<User>,
         /// How many (default 100; a value that is not an integer means 100).
         #[oai(name = "no")]
         _no: Query<LenientInt>,
         #[oai(name = "latest")] _latest: Query<LenientInt>,
     ) -> Reply<FollowsReply, SimulatorErrors> {
-        list_follows(req, state, auth, &username).await.into()
+        list_follows(req, state, username).await.into()
     }
 
     /// Follows or unfollows another user.
@@ -60,27 +60,21 @@ impl FollowsApi {
     async fn change_follow(
         &self,
         state: State<'_>,
-        auth: SimulatorCredential,
-        username: Path<String>,
+        _auth: SimulatorAuth,
+        username: Path<User>,
         #[oai(name = "latest")] _latest: Query<LenientInt>,
         body: JsonBody<FollowBody>,
     ) -> Reply<Changed, SimulatorErrors> {
-        change_follow(state, auth, &username, body).await.into()
+        change_follow(state, username, body).await.into()
     }
 }
 
 async fn list_follows(
     req: &Request,
     state: State<'_>,
-    auth: SimulatorCredential,
-    username: &str,
-) -> Result<Response, ApiError> {
-    auth.require()?;
-    let user_id = state
-        .store
-        .user_id_by_name(username)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Unknown user"))?;
+    Path(user): Path<User>,
+) -> Result<Response, AppError> {
+    let user_id = user.id;
     let no = no_param(req);
     let follows = if no == 0 {
         Vec::new()
@@ -92,22 +86,16 @@ async fn list_follows(
 
 async fn change_follow(
     state: State<'_>,
-    auth: SimulatorCredential,
-    username: &str,
+    Path(who): Path<User>,
     body: JsonBody<FollowBody>,
-) -> Result<Response, ApiError> {
-    auth.require()?;
-    let who = state
-        .store
-        .user_id_by_name(username)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Unknown user"))?;
+) -> Result<Response, AppError> {
+    let who = who.id;
     let body = body.parse()?;
     let (target, following) = match (body.follow, body.unfollow) {
         (Some(target), _) => (target, true),
         (None, Some(target)) => (target, false),
         (None, None) => {
-            return Err(ApiError::bad_request(
+            return Err(AppError::invalid(
                 "The body needs a \"follow\" or an \"unfollow\" key",
             ))
         }
@@ -116,7 +104,7 @@ async fn change_follow(
         .store
         .user_id_by_name(&target)
         .await?
-        .ok_or_else(|| ApiError::not_found("Unknown user to follow or unfollow"))?;
+        .ok_or(AppError::NotFound("Unknown user to follow or unfollow"))?;
     if following {
         follow(&state, who, whom).await?;
     } else {

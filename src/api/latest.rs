@@ -8,8 +8,9 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::documented::{LenientInt, OpenErrors, Reply};
-use super::{json_response, query_param, State};
-use crate::error::ApiError;
+use super::{error, json_response, State};
+use crate::error::AppError;
+use crate::query::query_param;
 use crate::state::AppState;
 
 /// Records `?latest=N` (an integer) before auth and validation run, so it updates even on
@@ -17,11 +18,10 @@ use crate::state::AppState;
 pub async fn record_latest<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
     if let Some(latest) = query_param(&req, "latest").and_then(|v| v.trim().parse::<i64>().ok()) {
         if let Some(state) = req.data::<AppState>() {
-            state
-                .store
-                .set_latest(latest)
-                .await
-                .map_err(ApiError::from)?;
+            if let Err(e) = state.store.set_latest(latest).await {
+                let refused = error::response(&AppError::from(e));
+                return Err(poem::Error::from_response(refused));
+            }
         }
     }
     ep.call(req).await.map(poem::IntoResponse::into_response)
@@ -54,7 +54,7 @@ impl LatestApi {
         #[oai(name = "latest")]
         _latest: Query<LenientInt>,
     ) -> Reply<LatestReply, OpenErrors> {
-        let latest = state.store.latest().await.map_err(ApiError::from);
+        let latest = state.store.latest().await.map_err(AppError::from);
         latest
             .map(|latest| {
                 json_response(&Latest {

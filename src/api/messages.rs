@@ -1,18 +1,17 @@
 //! `/api/msgs` and `/api/msgs/{username}`: read timelines and post messages.
 
 use poem::{Request, Response};
-use poem_openapi::param::{Path, Query};
+use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde::{Deserialize, Serialize};
 
-use super::documented::{
-    Changed, JsonBody, LenientInt, Reply, SimulatorCredential, SimulatorErrors,
-};
+use super::auth::{Path, SimulatorAuth};
+use super::documented::{Changed, JsonBody, LenientInt, Reply, SimulatorErrors};
 use super::{json_response, no_content, no_param, State};
-use crate::error::ApiError;
+use crate::error::AppError;
 use crate::posting::post_message as store_and_publish;
-use crate::store::{Page, TimelineMessage, TimelineScope};
+use crate::store::{Page, TimelineMessage, TimelineScope, User};
 
 /// One message as the simulator reads it.
 #[derive(Serialize, Object)]
@@ -68,13 +67,13 @@ impl MessagesApi {
         &self,
         req: &Request,
         state: State<'_>,
-        auth: SimulatorCredential,
+        _auth: SimulatorAuth,
         /// How many (default 100; a value that is not an integer means 100).
         #[oai(name = "no")]
         _no: Query<LenientInt>,
         #[oai(name = "latest")] _latest: Query<LenientInt>,
     ) -> Reply<TimelineReply, SimulatorErrors> {
-        public_messages(req, state, auth).await.into()
+        public_messages(req, state).await.into()
     }
 
     /// One user's messages, newest first.
@@ -83,14 +82,14 @@ impl MessagesApi {
         &self,
         req: &Request,
         state: State<'_>,
-        auth: SimulatorCredential,
-        username: Path<String>,
+        _auth: SimulatorAuth,
+        username: Path<User>,
         /// How many (default 100; a value that is not an integer means 100).
         #[oai(name = "no")]
         _no: Query<LenientInt>,
         #[oai(name = "latest")] _latest: Query<LenientInt>,
     ) -> Reply<TimelineReply, SimulatorErrors> {
-        user_messages(req, state, auth, &username).await.into()
+        user_messages(req, state, username).await.into()
     }
 
     /// Posts a message as this user.
@@ -98,21 +97,16 @@ impl MessagesApi {
     async fn post_message(
         &self,
         state: State<'_>,
-        auth: SimulatorCredential,
-        username: Path<String>,
+        _auth: SimulatorAuth,
+        username: Path<User>,
         #[oai(name = "latest")] _latest: Query<LenientInt>,
         body: JsonBody<PostBody>,
     ) -> Reply<Changed, SimulatorErrors> {
-        post_message(state, auth, &username, body).await.into()
+        post_message(state, username, body).await.into()
     }
 }
 
-async fn public_messages(
-    req: &Request,
-    state: State<'_>,
-    auth: SimulatorCredential,
-) -> Result<Response, ApiError> {
-    auth.require()?;
+async fn public_messages(req: &Request, state: State<'_>) -> Result<Response, AppError> {
     let no = no_param(req);
     if no == 0 {
         return Ok(as_json(Vec::new()));
@@ -127,15 +121,9 @@ async fn public_messages(
 async fn user_messages(
     req: &Request,
     state: State<'_>,
-    auth: SimulatorCredential,
-    username: &str,
-) -> Result<Response, ApiError> {
-    auth.require()?;
-    let user_id = state
-        .store
-        .user_id_by_name(username)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Unknown user"))?;
+    Path(user): Path<User>,
+) -> Result<Response, AppError> {
+    let user_id = user.id;
     let no = no_param(req);
     if no == 0 {
         return Ok(as_json(Vec::new()));
@@ -149,19 +137,10 @@ async fn user_messages(
 
 async fn post_message(
     state: State<'_>,
-    auth: SimulatorCredential,
-    username: &str,
+    Path(author): Path<User>,
     body: JsonBody<PostBody>,
-) -> Result<Response, ApiError> {
-    auth.require()?;
-    let author = state
-        .store
-        .user_by_name(username)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Unknown user"))?;
+) -> Result<Response, AppError> {
     let body = body.parse()?;
-    store_and_publish(&state, &author, &body.content)
-        .await
-        .map_err(|e| e.into_api_error())?;
+    store_and_publish(&state, &author, &body.content).await?;
     Ok(no_content())
 }

@@ -1,10 +1,14 @@
 //! The simulator API of SPEC §2, mounted at `/api`: one file per resource.
 //!
 //! Every response body is built here by hand, so it stays byte-for-byte what the
-//! simulator expects, errors included; the OpenAPI document is generated from the same
+//! simulator expects, errors included (`error` renders every `AppError` as the simulator's
+//! JSON); who may call is an extractor in the handler's signature (`auth`: the simulator's
+//! credential, the user in the path); the OpenAPI document is generated from the same
 //! handlers and types (`openapi`, `documented`).
 
+mod auth;
 mod documented;
+pub mod error;
 mod follows;
 mod latest;
 mod messages;
@@ -17,7 +21,10 @@ use poem::{get, EndpointExt, IntoEndpoint, Request, Response, Route};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::error::ApiError;
+pub use auth::Simulator;
+
+use crate::error::AppError;
+use crate::query::query_param;
 use crate::state::AppState;
 
 /// `no` when it is missing or not an integer (SPEC §2).
@@ -38,13 +45,6 @@ pub fn routes() -> impl IntoEndpoint {
         .around(latest::record_latest)
 }
 
-/// The value of query parameter `name`, percent-decoded.
-fn query_param(req: &Request, name: &str) -> Option<String> {
-    url::form_urlencoded::parse(req.uri().query()?.as_bytes())
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.into_owned())
-}
-
 /// `?no=N`: 100 when missing or not an integer, 0 for negatives, capped at [`MAX_NO`].
 fn no_param(req: &Request) -> u64 {
     match query_param(req, "no").map(|v| v.trim().parse::<i64>()) {
@@ -53,23 +53,10 @@ fn no_param(req: &Request) -> u64 {
     }
 }
 
-/// 403 unless the request carries the simulator's Basic-auth credential.
-fn require_simulator(req: &Request, state: &AppState) -> Result<(), ApiError> {
-    let header = req
-        .headers()
-        .get(poem::http::header::AUTHORIZATION)
-        .map(|v| v.as_bytes());
-    if state.simulator.accepts(header) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden())
-    }
-}
-
 /// Parses a JSON body; malformed JSON, a missing key or a wrong type is a 400, never a 500.
-fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
     serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request(format!(
+        AppError::invalid(format!(
             "The request body is not valid JSON for this endpoint: {e}"
         ))
     })

@@ -5,11 +5,13 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde::Deserialize;
 
+use super::auth::Caller;
 use super::documented::{Changed, JsonBody, LenientInt, Reply};
-use super::{no_content, require_simulator, State};
-use crate::error::{ApiError, ErrorBody};
+use super::error::ErrorBody;
+use super::{no_content, State};
+use crate::error::AppError;
 use crate::limits::{client_ip, Limiter};
-use crate::registration::{register_user, RegisterError, Registration};
+use crate::registration::{register_user, Registration};
 
 /// A missing field is the classic "You have to enter …" error, not a parse error.
 #[derive(Deserialize, Object)]
@@ -41,24 +43,23 @@ impl RegisterApi {
         &self,
         req: &poem::Request,
         state: State<'_>,
+        caller: Caller,
         #[oai(name = "latest")] _latest: Query<LenientInt>,
         body: JsonBody<RegisterBody>,
     ) -> Reply<Changed, RegisterLimits> {
-        register(req, state, body).await.into()
+        register(req, state, caller, body).await.into()
     }
 }
 
 async fn register(
     req: &poem::Request,
     state: State<'_>,
+    caller: Caller,
     body: JsonBody<RegisterBody>,
-) -> Result<poem::Response, ApiError> {
-    let is_simulator = require_simulator(req, &state).is_ok();
-    if !is_simulator || state.settings.limit_simulator {
+) -> Result<poem::Response, AppError> {
+    if !caller.is_simulator || state.settings.limit_simulator {
         if let Some(ip) = client_ip(req, &state.settings.trusted_proxies) {
-            if let Err(limited) = state.limits.check_ip(Limiter::Register, ip) {
-                return Ok(limited.api_response());
-            }
+            state.limits.check_ip(Limiter::Register, ip)?;
         }
     }
     let body = body.parse()?;
@@ -68,9 +69,6 @@ async fn register(
         password: body.pwd.as_deref().unwrap_or(""),
         password_repeat: None,
     };
-    match register_user(&state.store, &state.hashing, registration).await {
-        Ok(_) => Ok(no_content()),
-        Err(RegisterError::Busy(busy)) => Ok(busy.api_response()),
-        Err(e) => Err(e.into_api_error()),
-    }
+    register_user(&state.store, &state.hashing, registration).await?;
+    Ok(no_content())
 }

@@ -1,4 +1,5 @@
 //! Request bodies over 64 KiB are refused with 413, whether or not they declare a length.
+//! [`MAX_BODY_BYTES`] is the app's one body limit: the web forms read up to it too.
 
 use std::sync::Arc;
 
@@ -6,7 +7,7 @@ use futures_util::StreamExt;
 use poem::http::{header, Method, StatusCode};
 use poem::{Body, Endpoint, IntoResponse, Request, Response};
 
-use crate::error::ApiError;
+use crate::error::AppError;
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -66,17 +67,12 @@ where
     }
 }
 
+/// The 413, rendered by the surface the path belongs to: the simulator's JSON under
+/// `/api/`, an error page elsewhere.
 fn too_large(req: &Request) -> Response {
-    let message = "The request body is larger than 64 KiB";
     if req.uri().path().starts_with("/api/") {
-        poem::error::ResponseError::as_response(&ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            message,
-        ))
+        crate::api::error::response(&AppError::TooLarge)
     } else {
-        Response::builder()
-            .status(StatusCode::PAYLOAD_TOO_LARGE)
-            .content_type("text/plain; charset=utf-8")
-            .body(message)
+        crate::web::error::response(&AppError::TooLarge)
     }
 }

@@ -9,12 +9,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use poem::http::StatusCode;
 use poem::Response;
 use tokio::sync::Semaphore;
 
 use crate::domain::HashMemory;
-use crate::error::ApiError;
 use crate::metrics::Metrics;
 
 /// How long a request waits for a slot before it is told to come back (SPEC §6).
@@ -39,16 +37,6 @@ impl HashBusy {
     /// Seconds a client is told to wait: a hash takes tens of milliseconds, so a slot is
     /// likely free by then.
     pub const RETRY_AFTER_SECS: u64 = 1;
-
-    /// 503 with `Retry-After` and the simulator API's error JSON.
-    pub fn api_response(&self) -> Response {
-        let mut res = poem::error::ResponseError::as_response(&ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Self::MESSAGE,
-        ));
-        self.add_retry_after(&mut res);
-        res
-    }
 
     pub fn add_retry_after(&self, res: &mut Response) {
         res.headers_mut().insert(
@@ -124,6 +112,7 @@ fn give_back(memories: &Mutex<Vec<HashMemory>>, memory: HashMemory) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use poem::http::StatusCode;
 
     #[tokio::test]
     async fn at_most_n_run_at_once_and_late_ones_are_refused() {
@@ -154,7 +143,7 @@ mod tests {
         let busy = results.iter().filter(|r| **r == Err(HashBusy)).count();
         assert_eq!((ok, busy), (4, 2), "{results:?}");
         assert_eq!(metrics.password_hash_rejected_total.get(), 2);
-        let res = HashBusy.api_response();
+        let res = crate::api::error::response(&HashBusy.into());
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(res.headers()["retry-after"], "1");
     }

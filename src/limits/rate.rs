@@ -10,10 +10,8 @@ use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
-use poem::http::StatusCode;
 use poem::Response;
 
-use crate::error::ApiError;
 use crate::metrics::Metrics;
 
 /// Keys kept before a sweep is forced, whatever the interval.
@@ -56,17 +54,8 @@ pub struct RateLimited {
 }
 
 impl RateLimited {
-    const MESSAGE: &'static str = "Too many requests, please slow down and try again shortly";
-
-    /// 429 with `Retry-After` and the simulator API's error JSON.
-    pub fn api_response(&self) -> Response {
-        let mut res = poem::error::ResponseError::as_response(&ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            Self::MESSAGE,
-        ));
-        self.add_retry_after(&mut res);
-        res
-    }
+    /// The API's text for it (the pages word it their own way).
+    pub const MESSAGE: &'static str = "Too many requests, please slow down and try again shortly";
 
     /// Sets `Retry-After` on a 429 response.
     pub fn add_retry_after(&self, res: &mut Response) {
@@ -222,6 +211,7 @@ impl RateLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use poem::http::StatusCode;
 
     fn limits(per_minute: u32) -> RateLimits {
         RateLimits::new(
@@ -259,7 +249,7 @@ mod tests {
             .with_label_values(&["login"])
             .get();
         assert_eq!(counted, 1);
-        let res = refused.api_response();
+        let res = crate::api::error::response(&refused.into());
         assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
         assert!(res.headers().contains_key("retry-after"));
     }

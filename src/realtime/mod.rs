@@ -25,13 +25,15 @@
 //! - [`socket`]: one task per websocket (subscriptions, replay, pings, 4008, flood limit).
 //! - [`sse`]: `/sse`, the same streams as server-sent events.
 //! - [`slots`]: the per-instance and per-address caps on open streams.
-//! - [`routes`]: `/ws`, `/api/stream` and `/static/live.js`.
+//! - [`routes`]: `/ws`, `/api/stream` and `/static/live.js`; [`refusal`]: how a stream
+//!   that cannot open is answered (`AppError` rendered for streams).
 //! - [`runtime`]: the socket tasks' own runtime, so fan-out never starves requests.
 
 pub mod delivery;
 pub mod envelope;
 pub mod protocol;
 pub mod redis_bus;
+pub mod refusal;
 pub mod registry;
 pub mod routes;
 pub mod runtime;
@@ -47,10 +49,11 @@ use tokio::sync::{mpsc, watch};
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::now_us;
 use crate::metrics::Metrics;
 use crate::store::{ModeratedMessage, Store, TimelineMessage};
 use delivery::Cursor;
-use envelope::{now_us, Envelope};
+use envelope::Envelope;
 use registry::Registry;
 use slots::Slots;
 

@@ -276,7 +276,7 @@ impl Registry {
             author: &hidden.author,
             id: hidden.message_id,
             kind: FrameKind::Delete,
-            at_us: super::envelope::now_us(),
+            at_us: crate::clock::now_us(),
         };
         self.fan_out(target, metrics, |stream| {
             delete_frame(stream, hidden.message_id)

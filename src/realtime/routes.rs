@@ -1,58 +1,52 @@
 //! The HTTP side of the streams: `/ws`, `/api/stream` and `/static/live.js`.
 //!
-//! Everything that can be refused is refused before the upgrade, with a plain 4xx:
+//! Everything that can be refused is refused before the upgrade, rendered by `refusal`:
 //! a bad stream name (400), an unknown user (404), `home` without a session or from
-//! another site's page (401),
-//! `/api/stream` without the simulator's credential (403). A stream over the caps on open
-//! streams is upgraded and closed at once with 1013 (SPEC §4), so a browser's script sees
-//! why.
+//! another site's page (401). `/api/stream` is the API's: without the simulator's
+//! credential it is refused by the `api::Simulator` extractor (403), and its errors are the
+//! API's JSON. A stream over the caps on open streams is upgraded and closed at once with
+//! 1013 (SPEC §4), so a browser's script sees why.
 
-use poem::error::ResponseError;
-use poem::http::StatusCode;
 use poem::session::Session;
 use poem::web::websocket::WebSocket;
 use poem::web::Data;
 use poem::{handler, IntoResponse, Request, Response};
 
 use super::protocol::StreamName;
+use super::refusal;
 use super::slots::{Refusal, Slot};
 use super::socket::{self, Connection, Reader};
-use crate::error::ApiError;
+use crate::api::Simulator;
+use crate::error::{AppError, AppResult};
 use crate::limits::{client_ip, Limiter};
+use crate::query::query_param;
 use crate::state::AppState;
 
 /// The live-update script of the timeline pages, embedded so the binary runs anywhere.
 const LIVE_JS: &str = include_str!("../../static/live.js");
 
-fn query_param(req: &Request, name: &str) -> Option<String> {
-    url::form_urlencoded::parse(req.uri().query()?.as_bytes())
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.into_owned())
-}
-
-/// `since=ID`: absent is fine; `Err` (answered with a 400) unless a non-negative integer.
-fn since_param(req: &Request) -> Result<Option<i64>, ()> {
+/// `since=ID`: absent is fine; a 400 unless a non-negative integer.
+fn since_param(req: &Request) -> AppResult<Option<i64>> {
     match query_param(req, "since") {
         None => Ok(None),
         Some(raw) => match raw.trim().parse::<i64>() {
             Ok(id) if id >= 0 => Ok(Some(id)),
-            _ => Err(()),
+            _ => Err(bad_since()),
         },
     }
 }
 
-fn bad_since() -> Response {
-    plain(
-        StatusCode::BAD_REQUEST,
-        "since must be a non-negative integer",
-    )
+fn bad_since() -> AppError {
+    AppError::invalid("since must be a non-negative integer")
 }
 
-pub(super) fn plain(status: StatusCode, text: &str) -> Response {
-    Response::builder()
-        .status(status)
-        .content_type("text/plain; charset=utf-8")
-        .body(text.to_owned())
+/// The user a stream names, or 404.
+async fn stream_user(state: &AppState, username: &str) -> AppResult<i64> {
+    state
+        .store
+        .user_id_by_name(username)
+        .await?
+        .ok_or(AppError::NotFound("unknown user"))
 }
 
 /// What a browser's stream request (`/ws` or `/sse`) asks for, checked before anything
@@ -65,19 +59,28 @@ pub(super) struct StreamRequest {
 }
 
 /// Counts the attempt against the client's connect budget, then parses and checks
-/// `stream` and `since` (or `since_header`, SSE's `Last-Event-ID`): a plain 4xx for what
-/// can be refused before a stream opens.
+/// `stream` and `since` (or `since_header`, SSE's `Last-Event-ID`): the refusal (see
+/// `refusal`) for what can be refused before a stream opens.
 pub(super) async fn stream_request(
     req: &Request,
     session: &Session,
     state: &AppState,
     since_header: Option<&str>,
 ) -> Result<StreamRequest, Response> {
+    checked_stream_request(req, session, state, since_header)
+        .await
+        .map_err(|e| refusal::response(&e))
+}
+
+async fn checked_stream_request(
+    req: &Request,
+    session: &Session,
+    state: &AppState,
+    since_header: Option<&str>,
+) -> AppResult<StreamRequest> {
     // Every attempt counts against the client's per-IP budget (SPEC §6), refused or not.
     if let Some(ip) = client_ip(req, &state.settings.trusted_proxies) {
-        if let Err(limited) = state.limits.check_ip(Limiter::WsConnect, ip) {
-            return Err(limited.api_response());
-        }
+        state.limits.check_ip(Limiter::WsConnect, ip)?;
     }
     let since = match since_header.and_then(|h| req.headers().get(h)) {
         Some(value) => match value
@@ -88,12 +91,12 @@ pub(super) async fn stream_request(
             Some(id) if id >= 0 => Some(id),
             _ => return Err(bad_since()),
         },
-        None => since_param(req).map_err(|()| bad_since())?,
+        None => since_param(req)?,
     };
     let name = match query_param(req, "stream").map(|raw| StreamName::parse(&raw)) {
         None => None,
         Some(Ok(name)) => Some(name),
-        Some(Err(e)) => return Err(plain(StatusCode::BAD_REQUEST, e)),
+        Some(Err(e)) => return Err(AppError::invalid(e)),
     };
     // Another site's page must not open a stream with this user's cookie (cross-site
     // websocket hijacking): its requests count as anonymous.
@@ -105,17 +108,10 @@ pub(super) async fn stream_request(
             .map(|user_id| Reader { user_id })
     };
     match &name {
-        Some(StreamName::Home) if reader.is_none() => {
-            return Err(plain(
-                StatusCode::UNAUTHORIZED,
-                "the home stream needs a logged-in session",
-            ))
+        Some(StreamName::Home) if reader.is_none() => return Err(AppError::Unauthorized),
+        Some(StreamName::User(username)) => {
+            stream_user(state, username).await?;
         }
-        Some(StreamName::User(username)) => match state.store.user_id_by_name(username).await {
-            Ok(Some(_)) => {}
-            Ok(None) => return Err(plain(StatusCode::NOT_FOUND, "unknown user")),
-            Err(e) => return Err(ApiError::from(e).as_response()),
-        },
         _ => {}
     }
     Ok(StreamRequest {
@@ -149,25 +145,24 @@ pub async fn ws_stream(
 /// `GET /api/stream?user=NAME[&since=ID]` with the simulator's Basic auth: NAME's home.
 /// Not rate limited: the simulator's credential is not (SPEC §6).
 #[handler]
-pub async fn api_stream(req: &Request, ws: WebSocket, state: Data<&AppState>) -> Response {
-    let header = req
-        .headers()
-        .get(poem::http::header::AUTHORIZATION)
-        .map(|v| v.as_bytes());
-    if !state.simulator.accepts(header) {
-        return ApiError::forbidden().as_response();
-    }
+pub async fn api_stream(
+    req: &Request,
+    ws: WebSocket,
+    _auth: Simulator,
+    state: Data<&AppState>,
+) -> Response {
+    // `since` is refused as on the browser streams; the rest as the API refuses.
     let since = match since_param(req) {
         Ok(since) => since,
-        Err(()) => return bad_since(),
+        Err(e) => return refusal::response(&e),
     };
-    let Some(username) = query_param(req, "user") else {
-        return ApiError::bad_request("user is required: ?user=NAME").as_response();
+    let user = match query_param(req, "user") {
+        Some(username) => stream_user(&state, &username).await,
+        None => Err(AppError::invalid("user is required: ?user=NAME")),
     };
-    let user_id = match state.store.user_id_by_name(&username).await {
-        Ok(Some(id)) => id,
-        Ok(None) => return ApiError::not_found("unknown user").as_response(),
-        Err(e) => return ApiError::from(e).as_response(),
+    let user_id = match user {
+        Ok(id) => id,
+        Err(e) => return crate::api::error::response(&e),
     };
     let slot = state
         .hub

@@ -307,7 +307,7 @@ impl SocketTask {
             .await?;
         let metrics = self.conn.hub.metrics();
         metrics.ws_messages_sent_total.inc();
-        let delay_us = super::envelope::now_us() - outgoing.at_us;
+        let delay_us = crate::clock::now_us() - outgoing.at_us;
         metrics
             .fanout_delay_seconds
             .observe(delay_us.max(0) as f64 / 1e6);

@@ -7,19 +7,20 @@
 
 use std::time::Duration;
 
-use poem::http::StatusCode;
 use poem::session::Session;
 use poem::web::Data;
 use poem::{handler, Body, Request, Response};
 use tokio::sync::mpsc;
 
 use super::protocol::{avatar_url, error_frame, message_frame, StreamName};
+use super::refusal;
 use super::registry::{FrameKind, SocketHandle};
-use super::routes::{plain, stream_request};
+use super::routes::stream_request;
 use super::slots::Slot;
 use super::socket::{stopping, Gauge, Reader};
 use super::subscription::Subscription;
 use super::Hub;
+use crate::error::AppError;
 use crate::limits::client_ip;
 use crate::state::AppState;
 use crate::store::Store;
@@ -39,10 +40,7 @@ pub async fn sse_stream(req: &Request, session: &Session, state: Data<&AppState>
         Err(refused) => return refused,
     };
     let Some(name) = asked.name else {
-        return plain(
-            StatusCode::BAD_REQUEST,
-            "stream is required: ?stream=public",
-        );
+        return refusal::response(&AppError::invalid("stream is required: ?stream=public"));
     };
     let address = client_ip(req, &state.settings.trusted_proxies);
     let slot = match state.hub.slots().take(address) {
@@ -53,11 +51,7 @@ pub async fn sse_stream(req: &Request, session: &Session, state: Data<&AppState>
                 .ws_refused_total
                 .with_label_values(&[refusal.as_str()])
                 .inc();
-            return Response::builder()
-                .status(StatusCode::SERVICE_UNAVAILABLE)
-                .header("Retry-After", "5")
-                .content_type("text/plain; charset=utf-8")
-                .body("too many open streams: try again later");
+            return refusal::too_many_streams();
         }
     };
     let (tx, rx) = mpsc::channel(BODY_BUFFER);
@@ -167,7 +161,7 @@ impl SseStream {
                         break;
                     }
                     metrics.ws_messages_sent_total.inc();
-                    let delay_us = super::envelope::now_us() - outgoing.at_us;
+                    let delay_us = crate::clock::now_us() - outgoing.at_us;
                     metrics.fanout_delay_seconds.observe(delay_us.max(0) as f64 / 1e6);
                 }
             }

@@ -92,7 +92,7 @@ impl Store {
             let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
             loop {
                 every.tick().await;
-                if let Err(e) = store.sweep_sessions(crate::posting::unix_now()).await {
+                if let Err(e) = store.sweep_sessions(crate::clock::unix_now()).await {
                     tracing::warn!(error = ?e, "cannot sweep expired sessions");
                 }
             }

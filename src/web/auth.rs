@@ -4,18 +4,23 @@ use poem::session::Session;
 use poem::web::Data;
 use poem::{handler, Body, Request, Response};
 
-use super::error::{WebError, WebResult};
+use super::error::WebResult;
+use super::extract::MaybeSessionUser;
 use super::form::Form;
-use super::session::{current_user, flash, log_in, log_out, redirect};
+use super::session::{flash, log_in, log_out, redirect};
 use super::{html, page_context};
 use crate::domain::Password;
+use crate::error::AppError;
 use crate::limits::{client_ip, Limiter};
-use crate::registration::{register_user, RegisterError, Registration};
+use crate::registration::{register_user, Registration};
 use crate::state::AppState;
 
 #[handler]
-pub async fn login_form(state: Data<&AppState>, session: &Session) -> WebResult<Response> {
-    if current_user(&state, session).await?.is_some() {
+pub async fn login_form(
+    session: &Session,
+    MaybeSessionUser(reader): MaybeSessionUser,
+) -> WebResult<Response> {
+    if reader.is_some() {
         return Ok(redirect("/"));
     }
     login_page(session, "", None)
@@ -27,9 +32,10 @@ pub async fn login(
     req: &Request,
     state: Data<&AppState>,
     session: &Session,
+    MaybeSessionUser(reader): MaybeSessionUser,
     body: Body,
 ) -> WebResult<Response> {
-    if current_user(&state, session).await?.is_some() {
+    if reader.is_some() {
         return Ok(redirect("/"));
     }
     limit_by_ip(req, &state, Limiter::Login)?;
@@ -73,8 +79,11 @@ fn login_page(session: &Session, username: &str, error: Option<&str>) -> WebResu
 }
 
 #[handler]
-pub async fn register_form(state: Data<&AppState>, session: &Session) -> WebResult<Response> {
-    if current_user(&state, session).await?.is_some() {
+pub async fn register_form(
+    session: &Session,
+    MaybeSessionUser(reader): MaybeSessionUser,
+) -> WebResult<Response> {
+    if reader.is_some() {
         return Ok(redirect("/"));
     }
     register_page(session, &Form::empty(), None)
@@ -86,9 +95,10 @@ pub async fn register(
     req: &Request,
     state: Data<&AppState>,
     session: &Session,
+    MaybeSessionUser(reader): MaybeSessionUser,
     body: Body,
 ) -> WebResult<Response> {
-    if current_user(&state, session).await?.is_some() {
+    if reader.is_some() {
         return Ok(redirect("/"));
     }
     limit_by_ip(req, &state, Limiter::Register)?;
@@ -107,9 +117,10 @@ pub async fn register(
             );
             Ok(redirect("/login"))
         }
-        Err(RegisterError::Invalid(message)) => register_page(session, &form, Some(message)),
-        Err(RegisterError::Busy(busy)) => Err(WebError::Busy(busy)),
-        Err(RegisterError::Store(e)) => Err(e.into()),
+        // A broken rule is shown on the form, as the classic app does; anything else is an
+        // error page.
+        Err(AppError::Invalid(message)) => register_page(session, &form, Some(&message)),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -4,11 +4,9 @@
 use poem::error::ReadBodyError;
 use poem::Body;
 
-use super::error::{WebError, WebResult};
-
-/// Far above any form of ours (a message is at most 1000 characters), far below memory
-/// trouble (SPEC §6).
-const MAX_FORM_BYTES: usize = 64 * 1024;
+use super::error::WebResult;
+use crate::error::AppError;
+use crate::limits::MAX_BODY_BYTES;
 
 pub struct Form(Vec<(String, String)>);
 
@@ -18,13 +16,15 @@ impl Form {
         Form(Vec::new())
     }
 
+    /// Reads the body up to the app's body limit (far above any form of ours: a message is
+    /// at most 1000 characters).
     pub async fn read(body: Body) -> WebResult<Form> {
         let bytes = body
-            .into_bytes_limit(MAX_FORM_BYTES)
+            .into_bytes_limit(MAX_BODY_BYTES)
             .await
             .map_err(|e| match e {
-                ReadBodyError::PayloadTooLarge => WebError::TooLarge,
-                _ => WebError::BadRequest("The form could not be read."),
+                ReadBodyError::PayloadTooLarge => AppError::TooLarge,
+                _ => AppError::invalid("The form could not be read."),
             })?;
         Ok(Form(
             url::form_urlencoded::parse(&bytes).into_owned().collect(),

@@ -4,17 +4,19 @@
 
 use std::sync::Arc;
 
-use poem::error::ResponseError;
 use poem::http::{header, Method};
 use poem::{Endpoint, IntoResponse, Request, Response};
 
-use super::error::WebError;
+use super::error;
+use crate::error::{AppError, Forbidden};
 
 /// Middleware for endpoints that change state on any method (the follow links).
 pub async fn refuse_cross_origin<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
     if is_cross_origin(&req) {
         tracing::info!(uri = %req.uri(), "refused a cross-origin request");
-        return Ok(WebError::CrossOrigin.as_response());
+        return Ok(error::response(&AppError::Forbidden(
+            Forbidden::CrossOrigin,
+        )));
     }
     ep.call(req).await.map(IntoResponse::into_response)
 }
@@ -27,7 +29,9 @@ pub async fn refuse_cross_origin_writes<E: Endpoint>(
 ) -> poem::Result<Response> {
     if ![Method::GET, Method::HEAD].contains(req.method()) && is_cross_origin(&req) {
         tracing::info!(uri = %req.uri(), "refused a cross-origin request");
-        return Ok(WebError::CrossOrigin.as_response());
+        return Ok(error::response(&AppError::Forbidden(
+            Forbidden::CrossOrigin,
+        )));
     }
     ep.call(req).await.map(IntoResponse::into_response)
 }

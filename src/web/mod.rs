@@ -5,13 +5,17 @@
 //! - [`auth`]: `/login`, `/register`, `/logout`.
 //! - [`actions`]: `/add_message`, `/{username}/follow`, `/{username}/unfollow`.
 //! - [`moderation`]: `/messages/{id}/hide` and `/unhide`, for moderators.
-//! - [`session`]: the logged-in user and flashes; [`guard`]: the cross-origin refusal;
+//! - [`session`]: the logged-in user and flashes; [`extract`]: who is visiting, as
+//!   extractors (`SessionUser`, `MaybeSessionUser`, `Moderator`, `PathUser`);
+//!   [`guard`]: the cross-origin refusal;
 //!   [`secure_cookie`]: `Secure` on the session cookie behind an HTTPS proxy;
-//!   [`form`], [`view`], [`templates`], [`error`]: the plumbing of the pages.
+//!   [`error`]: `AppError` rendered as an HTML page;
+//!   [`form`], [`view`], [`templates`]: the plumbing of the pages.
 
 mod actions;
 mod auth;
 pub mod error;
+pub mod extract;
 mod form;
 pub mod guard;
 mod moderation;

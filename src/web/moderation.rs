@@ -5,9 +5,11 @@ use poem::session::Session;
 use poem::web::{Data, Path};
 use poem::{handler, Request, Response};
 
-use super::error::{WebError, WebResult};
-use super::session::{current_user, flash, redirect};
-use crate::moderation::{self, ModerationError};
+use super::error::WebResult;
+use super::extract::Moderator;
+use super::session::{flash, redirect};
+use crate::error::AppError;
+use crate::moderation;
 use crate::state::AppState;
 
 #[handler]
@@ -15,6 +17,7 @@ pub async fn hide(
     req: &Request,
     state: Data<&AppState>,
     session: &Session,
+    _moderator: Moderator,
     Path(id): Path<String>,
 ) -> WebResult<Response> {
     change(req, &state, session, &id, true).await
@@ -25,6 +28,7 @@ pub async fn unhide(
     req: &Request,
     state: Data<&AppState>,
     session: &Session,
+    _moderator: Moderator,
     Path(id): Path<String>,
 ) -> WebResult<Response> {
     change(req, &state, session, &id, false).await
@@ -37,18 +41,10 @@ async fn change(
     id: &str,
     hidden: bool,
 ) -> WebResult<Response> {
-    let Some(user) = current_user(state, session).await? else {
-        return Err(WebError::NotModerator);
-    };
-    if !state.store.is_moderator(user.id).await? {
-        return Err(WebError::NotModerator);
-    }
-    let id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
-    match moderation::set_hidden(state, id, hidden).await {
-        Ok(()) => {}
-        Err(ModerationError::NotFound) => return Err(WebError::NotFound),
-        Err(ModerationError::Store(e)) => return Err(e.into()),
-    }
+    let id: i64 = id
+        .parse()
+        .map_err(|_| AppError::NotFound("Unknown message"))?;
+    moderation::set_hidden(state, id, hidden).await?;
     flash(
         session,
         if hidden {

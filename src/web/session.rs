@@ -8,13 +8,14 @@ use poem::http::{header, StatusCode};
 use poem::session::Session;
 use poem::Response;
 
-use super::error::{WebError, WebResult};
-use crate::posting::unix_now;
+use super::error::WebResult;
+use crate::clock::unix_now;
 use crate::state::AppState;
 use crate::store::{SessionToken, User};
 
-/// The logged-in user's id (i64). Read it through [`session_user`] or [`current_user`],
-/// which check that the login is still live; on its own it proves nothing after logout.
+/// The logged-in user's id (i64). Read it through the `extract` extractors,
+/// [`session_user`] or [`current_user`], which check that the login is still live; on its
+/// own it proves nothing after logout.
 pub const USER_ID: &str = "user_id";
 /// The login's token; the server keeps its hash, and forgets it at logout.
 const SESSION_TOKEN: &str = "sid";
@@ -55,13 +56,6 @@ pub async fn session_user(state: &AppState, session: &Session) -> Option<i64> {
             None
         }
     }
-}
-
-/// The logged-in user, or 401 as the classic app answers actions that need one.
-pub async fn require_user(state: &AppState, session: &Session) -> WebResult<User> {
-    current_user(state, session)
-        .await?
-        .ok_or(WebError::Unauthorized)
 }
 
 /// Starts a fresh session for `user_id`, with a new token that lives

@@ -2,15 +2,17 @@
 //! with an "older messages" link that pages by id (`?before=ID`, keyset, no OFFSET).
 
 use poem::session::Session;
-use poem::web::{Data, Path};
+use poem::web::Data;
 use poem::{handler, Request, Response};
 use serde::Serialize;
 use tera::Context;
 
-use super::error::{WebError, WebResult};
-use super::session::{current_user, redirect};
+use super::error::WebResult;
+use super::extract::{MaybeSessionUser, PathUser};
+use super::session::redirect;
 use super::view::{user_path, MessageView};
 use super::{html, page_context};
+use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::{Page, TimelineScope, User};
 
@@ -29,8 +31,13 @@ struct Profile {
 /// `GET /`: the reader's own and followed users' messages with the post box; anonymous
 /// readers go to the public timeline.
 #[handler]
-pub async fn home(req: &Request, state: Data<&AppState>, session: &Session) -> WebResult<Response> {
-    let Some(user) = current_user(&state, session).await? else {
+pub async fn home(
+    req: &Request,
+    state: Data<&AppState>,
+    session: &Session,
+    MaybeSessionUser(user): MaybeSessionUser,
+) -> WebResult<Response> {
+    let Some(user) = user else {
         return Ok(redirect("/public"));
     };
     let timeline = Timeline {
@@ -49,8 +56,8 @@ pub async fn public(
     req: &Request,
     state: Data<&AppState>,
     session: &Session,
+    MaybeSessionUser(user): MaybeSessionUser,
 ) -> WebResult<Response> {
-    let user = current_user(&state, session).await?;
     let timeline = Timeline {
         scope: TimelineScope::Public,
         stream: "public".to_owned(),
@@ -67,14 +74,11 @@ pub async fn user_page(
     req: &Request,
     state: Data<&AppState>,
     session: &Session,
-    Path(username): Path<String>,
+    PathUser {
+        user: profile_user, ..
+    }: PathUser,
+    MaybeSessionUser(reader): MaybeSessionUser,
 ) -> WebResult<Response> {
-    let profile_user = state
-        .store
-        .user_by_name(&username)
-        .await?
-        .ok_or(WebError::NotFound)?;
-    let reader = current_user(&state, session).await?;
     let profile = match &reader {
         Some(reader) => Some(Profile {
             is_self: reader.id == profile_user.id,
@@ -160,9 +164,7 @@ fn before_param(req: &Request) -> WebResult<Option<i64>> {
         None => Ok(None),
         Some((_, value)) => match value.trim().parse::<i64>() {
             Ok(id) if id > 0 => Ok(Some(id)),
-            _ => Err(WebError::BadRequest(
-                "`before` must be the id of a message.",
-            )),
+            _ => Err(AppError::invalid("`before` must be the id of a message.").into()),
         },
     }
 }
