@@ -10,16 +10,20 @@
 //! - [`web`]: the classic MiniTwit pages (timelines, login, registration, follow).
 //! - [`realtime`]: publishing of new messages and follow changes to open streams.
 //! - [`sim`], [`seed`]: the load tool that replays simulator scenarios, and bulk seeding.
-//! - [`metrics`]: the Prometheus registry (every family of SPEC §5), request middleware
-//!   labelled by route pattern, `/metrics`, and the business gauges refreshed from the store.
+//! - [`metrics`]: the Prometheus registry (every family of SPEC §5), the route label taken
+//!   from the pattern poem's router matched, `/metrics`, and the business gauges refreshed
+//!   from the store.
+//! - [`assets`]: `/static/*path`, the stylesheet and the live-update script.
 //! - [`avatar`]: the Gravatar URL of a message's author, for pages and live frames.
 //! - [`limits`]: body size, rate limits, password-hash slots and slow-client deadlines
 //!   (SPEC §6).
-//! - [`health`], [`telemetry`] (logs, request ids), [`error`]: the operational edges.
+//! - [`health`], [`telemetry`] (logs, and the one request middleware: ids, spans, the
+//!   `request finished` line and the HTTP metrics), [`error`]: the operational edges.
 //! - [`backup`]: `minitwit backup` and the server's scheduled SQLite backups.
 //! - [`error_reports`]: panics and logged errors sent to Sentry when `SENTRY_DSN` is set.
 
 pub mod api;
+pub mod assets;
 pub mod avatar;
 pub mod backup;
 pub mod config;

@@ -12,13 +12,15 @@ use poem::web::cookie::{CookieKey, SameSite};
 use poem::{get, EndpointExt, IntoEndpoint, Route, Server};
 use sha2::{Digest, Sha512};
 
+use crate::assets::StaticFiles;
 use crate::config::{CookieSecure, Settings};
 use crate::limits::{limit_body, DeadlineAcceptor, Deadlines, HashSlots, RateLimits};
-use crate::metrics::{self, Metrics, TrackRequests};
+use crate::metrics::route::{documented_paths, RouteLabels};
+use crate::metrics::{self, Metrics};
 use crate::realtime::{Hub, SocketLimits};
 use crate::state::{AppState, SimulatorAuth};
 use crate::store::Store;
-use crate::telemetry::RequestId;
+use crate::telemetry::RequestTelemetry;
 use crate::{api, health, realtime, web};
 
 /// How long in-flight requests get to finish after a shutdown signal.
@@ -132,16 +134,24 @@ impl Application {
     }
 }
 
-/// Every route of the app, with the state, the session middleware, request metrics and
-/// request ids attached. Request ids are outermost, so every log line of a request has one.
+/// Where the simulator API is mounted.
+const API_MOUNT: &str = "/api";
+
+/// Every route of the app, with the state, the session middleware and the request
+/// telemetry (ids, logs, metrics) attached. Telemetry is outermost, so every log line of a
+/// request has its id, and it reads the route label from the pattern the router matched.
 pub fn routes(state: AppState) -> impl IntoEndpoint {
     let sessions = CookieSession::new(session_cookie_config(&state.settings));
-    let track = TrackRequests::new(state.metrics.clone());
+    let labels = RouteLabels::new(
+        &[API_MOUNT],
+        documented_paths::<api::openapi::Operations>(API_MOUNT),
+    );
+    let telemetry = RequestTelemetry::new(state.metrics.clone(), labels);
     let route = Route::new()
-        .nest("/api", api::routes())
+        .nest(API_MOUNT, api::routes())
         .at("/ws", get(realtime::ws_stream))
         .at("/sse", get(realtime::sse_stream))
-        .at("/static/live.js", get(realtime::live_js))
+        .at("/static/*path", get(StaticFiles))
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
         .at("/metrics", get(metrics::metrics));
@@ -151,8 +161,7 @@ pub fn routes(state: AppState) -> impl IntoEndpoint {
         .with(secure)
         .around(limit_body)
         .data(state)
-        .with(track)
-        .with(RequestId)
+        .with(telemetry)
 }
 
 /// The fan-out bus: Redis pub/sub when `REDIS_URL` is set, in-process otherwise.
