@@ -29,6 +29,7 @@ pub mod backup;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod error_chain;
 pub mod error_reports;
 pub mod health;
 pub mod limits;
