@@ -1,9 +1,12 @@
 //! MiniTwit: a realtime Twitter-like microblog, compatible with the ITU MiniTwit simulator.
 //!
 //! - [`config`]: the command line and settings (flags with environment fallbacks).
-//! - [`startup`]: builds the app from settings and serves it; tests use it too.
+//! - [`startup`]: builds the app from settings and serves it; tests use it too. What can
+//!   stop it from starting is a typed chain ([`startup::StartupError`],
+//!   [`store::SetupError`]), printed as one line by [`error_chain`].
 //! - [`domain`]: usernames, emails, passwords and message texts, parsed once.
-//! - [`store`]: SeaORM entities, migrations and every query.
+//! - [`store`]: SeaORM entities, migrations and every query; [`store::Pools`] says which
+//!   pool each kind of query runs on, per backend.
 //! - [`registration`], [`posting`]: the actions shared by the API and the pages;
 //!   [`moderation`]: hiding messages and showing them again.
 //! - [`api`]: the simulator API under `/api`.

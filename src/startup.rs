@@ -19,7 +19,7 @@ use crate::metrics::route::{documented_paths, RouteLabels};
 use crate::metrics::{self, Metrics};
 use crate::realtime::{Hub, SocketLimits};
 use crate::state::{AppState, SimulatorAuth};
-use crate::store::Store;
+use crate::store::{SetupError, Store};
 use crate::telemetry::RequestTelemetry;
 use crate::{api, health, realtime, web};
 
@@ -37,6 +37,25 @@ pub struct Application {
     housekeeping: AbortOnDrop,
 }
 
+/// Why the application could not start; printed by the binary as one line, the causes
+/// following (`error_chain`).
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot connect to the database")]
+    Connect(#[source] SetupError),
+    #[error("cannot migrate the database")]
+    Migrate(#[source] SetupError),
+    /// `Hub::with_redis` says what went wrong as text.
+    #[error("cannot start the Redis bus: {0}")]
+    Redis(String),
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// Background tasks that end when this is dropped, so a stopped app leaves nothing running.
 struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
 
@@ -50,11 +69,13 @@ impl Drop for AbortOnDrop {
 
 impl Application {
     /// Connects to the database, applies migrations and binds `settings.bind`.
-    pub async fn build(settings: Settings) -> Result<Application, String> {
-        let store = Store::connect(&settings.database_url).await?;
-        store.migrate().await?;
+    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        let store = Store::connect(&settings.database_url)
+            .await
+            .map_err(StartupError::Connect)?;
+        store.migrate().await.map_err(StartupError::Migrate)?;
         let metrics = Metrics::new();
-        let hub = realtime_hub(&settings, &store, &metrics)?;
+        let hub = realtime_hub(&settings, &store, &metrics).map_err(StartupError::Redis)?;
         let cached = store.clone();
         hub.on_remote_message(move || cached.note_remote_post());
         let state = AppState {
@@ -82,7 +103,10 @@ impl Application {
         let acceptor = TcpListener::bind(settings.bind)
             .into_acceptor()
             .await
-            .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
+            .map_err(|source| StartupError::Bind {
+                addr: settings.bind,
+                source,
+            })?;
         let addr = acceptor
             .local_addr()
             .first()
