@@ -91,7 +91,7 @@ mod tests {
     fn the_request_log_lives_where_the_filter_looks() {
         assert_eq!(
             module_path_of_request_log(),
-            std::any::type_name::<crate::telemetry::RequestId>()
+            std::any::type_name::<crate::telemetry::RequestTelemetry>()
                 .rsplit_once("::")
                 .map(|(module, _)| module)
                 .unwrap_or_default()

@@ -1,9 +1,12 @@
 //! MiniTwit: a realtime Twitter-like microblog, compatible with the ITU MiniTwit simulator.
 //!
 //! - [`config`]: the command line and settings (flags with environment fallbacks).
-//! - [`startup`]: builds the app from settings and serves it; tests use it too.
+//! - [`startup`]: builds the app from settings and serves it; tests use it too. What can
+//!   stop it from starting is a typed chain ([`startup::StartupError`],
+//!   [`store::SetupError`]), printed as one line by [`error_chain`].
 //! - [`domain`]: usernames, emails, passwords and message texts, parsed once.
-//! - [`store`]: SeaORM entities, migrations and every query.
+//! - [`store`]: SeaORM entities, migrations and every query; [`store::Pools`] says which
+//!   pool each kind of query runs on, per backend.
 //! - [`registration`], [`posting`]: the actions shared by the API and the pages;
 //!   [`moderation`]: hiding messages and showing them again.
 //! - [`api`]: the simulator API under `/api`; who may call is an extractor (`api::auth`).
@@ -11,25 +14,30 @@
 //!   visiting is an extractor (`web::extract`).
 //! - [`realtime`]: publishing of new messages and follow changes to open streams.
 //! - [`sim`], [`seed`]: the load tool that replays simulator scenarios, and bulk seeding.
-//! - [`metrics`]: the Prometheus registry (every family of SPEC §5), request middleware
-//!   labelled by route pattern, `/metrics`, and the business gauges refreshed from the store.
+//! - [`metrics`]: the Prometheus registry (every family of SPEC §5), the route label taken
+//!   from the pattern poem's router matched, `/metrics`, and the business gauges refreshed
+//!   from the store.
+//! - [`assets`]: `/static/*path`, the stylesheet and the live-update script.
 //! - [`avatar`]: the Gravatar URL of a message's author, for pages and live frames.
 //! - [`limits`]: body size, rate limits, password-hash slots and slow-client deadlines
 //!   (SPEC §6).
 //! - [`error`]: `AppError`, the one error of the app, mapped to a status; rendered by
 //!   `api::error` (JSON), `web::error` (pages) and `realtime::refusal` (streams).
 //! - [`clock`]: the one wall clock; [`query`]: query-string parameters.
-//! - [`health`], [`telemetry`] (logs, request ids): the operational edges.
+//! - [`health`], [`telemetry`] (logs, and the one request middleware: ids, spans, the
+//!   `request finished` line and the HTTP metrics): the operational edges.
 //! - [`backup`]: `minitwit backup` and the server's scheduled SQLite backups.
 //! - [`error_reports`]: panics and logged errors sent to Sentry when `SENTRY_DSN` is set.
 
 pub mod api;
+pub mod assets;
 pub mod avatar;
 pub mod backup;
 pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod error_chain;
 pub mod error_reports;
 pub mod health;
 pub mod limits;

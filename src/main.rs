@@ -43,7 +43,9 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(settings: minitwit::config::Settings) -> Result<(), String> {
-    let app = Application::build(settings).await?;
+    let app = Application::build(settings)
+        .await
+        .map_err(|e| minitwit::error_chain::one_line(&e))?;
     tracing::info!(addr = %app.addr(), "MiniTwit is serving on http://{}", app.addr());
     app.run_until_stopped(shutdown_signal())
         .await

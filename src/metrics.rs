@@ -3,18 +3,17 @@
 //! Handlers and tasks update the families through [`Metrics`]; `/metrics` encodes the
 //! registry in the text format.
 //!
-//! - [`route`]: the route pattern and method of a request, as bounded label values.
-//! - [`middleware`]: counts and times every request.
+//! - [`route`]: the route pattern (from poem's router) and method of a request, as bounded
+//!   label values; the request middleware in `telemetry` counts and times every request
+//!   with them, and logs them.
 //! - [`endpoint`]: `GET /metrics`, behind `METRICS_TOKEN` when set.
 //! - [`refresh`]: the business gauges, re-read from the database on an interval.
 
 pub mod endpoint;
-pub mod middleware;
 pub mod refresh;
 pub mod route;
 
 pub use endpoint::metrics;
-pub use middleware::TrackRequests;
 pub use refresh::spawn_refresher;
 
 use std::sync::Arc;

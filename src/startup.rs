@@ -12,13 +12,15 @@ use poem::web::cookie::{CookieKey, SameSite};
 use poem::{get, EndpointExt, IntoEndpoint, Route, Server};
 use sha2::{Digest, Sha512};
 
+use crate::assets::StaticFiles;
 use crate::config::{CookieSecure, Settings};
 use crate::limits::{limit_body, DeadlineAcceptor, Deadlines, HashSlots, RateLimits};
-use crate::metrics::{self, Metrics, TrackRequests};
+use crate::metrics::route::{documented_paths, RouteLabels};
+use crate::metrics::{self, Metrics};
 use crate::realtime::{Hub, SocketLimits};
 use crate::state::{AppState, SimulatorAuth};
-use crate::store::Store;
-use crate::telemetry::RequestId;
+use crate::store::{SetupError, Store};
+use crate::telemetry::RequestTelemetry;
 use crate::{api, health, realtime, web};
 
 /// How long in-flight requests get to finish after a shutdown signal.
@@ -35,6 +37,25 @@ pub struct Application {
     housekeeping: AbortOnDrop,
 }
 
+/// Why the application could not start; printed by the binary as one line, the causes
+/// following (`error_chain`).
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot connect to the database")]
+    Connect(#[source] SetupError),
+    #[error("cannot migrate the database")]
+    Migrate(#[source] SetupError),
+    /// `Hub::with_redis` says what went wrong as text.
+    #[error("cannot start the Redis bus: {0}")]
+    Redis(String),
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// Background tasks that end when this is dropped, so a stopped app leaves nothing running.
 struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
 
@@ -48,11 +69,13 @@ impl Drop for AbortOnDrop {
 
 impl Application {
     /// Connects to the database, applies migrations and binds `settings.bind`.
-    pub async fn build(settings: Settings) -> Result<Application, String> {
-        let store = Store::connect(&settings.database_url).await?;
-        store.migrate().await?;
+    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        let store = Store::connect(&settings.database_url)
+            .await
+            .map_err(StartupError::Connect)?;
+        store.migrate().await.map_err(StartupError::Migrate)?;
         let metrics = Metrics::new();
-        let hub = realtime_hub(&settings, &store, &metrics)?;
+        let hub = realtime_hub(&settings, &store, &metrics).map_err(StartupError::Redis)?;
         let cached = store.clone();
         hub.on_remote_message(move || cached.note_remote_post());
         let state = AppState {
@@ -80,7 +103,10 @@ impl Application {
         let acceptor = TcpListener::bind(settings.bind)
             .into_acceptor()
             .await
-            .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
+            .map_err(|source| StartupError::Bind {
+                addr: settings.bind,
+                source,
+            })?;
         let addr = acceptor
             .local_addr()
             .first()
@@ -132,16 +158,24 @@ impl Application {
     }
 }
 
-/// Every route of the app, with the state, the session middleware, request metrics and
-/// request ids attached. Request ids are outermost, so every log line of a request has one.
+/// Where the simulator API is mounted.
+const API_MOUNT: &str = "/api";
+
+/// Every route of the app, with the state, the session middleware and the request
+/// telemetry (ids, logs, metrics) attached. Telemetry is outermost, so every log line of a
+/// request has its id, and it reads the route label from the pattern the router matched.
 pub fn routes(state: AppState) -> impl IntoEndpoint {
     let sessions = CookieSession::new(session_cookie_config(&state.settings));
-    let track = TrackRequests::new(state.metrics.clone());
+    let labels = RouteLabels::new(
+        &[API_MOUNT],
+        documented_paths::<api::openapi::Operations>(API_MOUNT),
+    );
+    let telemetry = RequestTelemetry::new(state.metrics.clone(), labels);
     let route = Route::new()
-        .nest("/api", api::routes())
+        .nest(API_MOUNT, api::routes())
         .at("/ws", get(realtime::ws_stream))
         .at("/sse", get(realtime::sse_stream))
-        .at("/static/live.js", get(realtime::live_js))
+        .at("/static/*path", get(StaticFiles))
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
         .at("/metrics", get(metrics::metrics));
@@ -151,8 +185,7 @@ pub fn routes(state: AppState) -> impl IntoEndpoint {
         .with(secure)
         .around(limit_body)
         .data(state)
-        .with(track)
-        .with(RequestId)
+        .with(telemetry)
 }
 
 /// The fan-out bus: Redis pub/sub when `REDIS_URL` is set, in-process otherwise.

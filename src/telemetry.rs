@@ -1,21 +1,23 @@
 //! Logging: human-readable by default, one JSON object per line with `LOG_FORMAT=json`;
-//! and the request-id middleware that ties every line of a request together.
+//! and the one middleware that observes every request, for the logs and the metrics.
 //!
 //! Each request runs in a `request` span carrying its id (a UUID, also returned in the
-//! `X-Request-Id` header), method and route pattern, and ends with one `request finished`
-//! line. Headers, query strings and bodies are never logged, so credentials, cookies and
-//! passwords cannot reach the logs.
+//! `X-Request-Id` header) and method, and ends with one `request finished` line that adds
+//! the route pattern (known once the router has answered), the status and the duration; the
+//! same route, method and duration feed the HTTP metrics. Headers, query strings and bodies
+//! are never logged, so credentials, cookies and passwords cannot reach the logs.
 
 use std::time::Instant;
 
 use poem::http::{HeaderName, HeaderValue};
-use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
+use poem::{Endpoint, IntoResponse, Middleware, PathPattern, Request, Response};
 use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
 use uuid::Uuid;
 
 use crate::config::{LogFormat, Settings};
-use crate::metrics::route::{method_label, route_pattern};
+use crate::metrics::route::{method_label, RouteLabels};
+use crate::metrics::Metrics;
 
 /// Installs the global subscriber; a second call (as in tests) is a no-op. With
 /// `SENTRY_DSN`, ERROR lines are also reported (`error_reports`).
@@ -48,26 +50,44 @@ pub fn init(settings: &Settings) {
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Gives every request an id and a span, and logs its outcome.
+/// Gives every request an id and a span, logs its outcome and counts and times it; route,
+/// method and duration are computed here once for both.
 ///
 /// An incoming `X-Request-Id` that is a UUID (nginx's `$request_id` is one, without dashes)
 /// is kept, so proxy and app lines share it; anything else is replaced by a fresh one, so
 /// clients cannot inject text into the logs.
-pub struct RequestId;
+pub struct RequestTelemetry {
+    /// Feeds `minitwit_http_requests_total` and `minitwit_http_request_duration_seconds`.
+    metrics: Metrics,
+    /// Turns the pattern the router matched into the `route` label and log field.
+    labels: RouteLabels,
+}
 
-impl<E: Endpoint> Middleware<E> for RequestId {
-    type Output = RequestIdEndpoint<E>;
-
-    fn transform(&self, inner: E) -> Self::Output {
-        RequestIdEndpoint { inner }
+impl RequestTelemetry {
+    pub fn new(metrics: Metrics, labels: RouteLabels) -> RequestTelemetry {
+        RequestTelemetry { metrics, labels }
     }
 }
 
-pub struct RequestIdEndpoint<E> {
-    inner: E,
+impl<E: Endpoint> Middleware<E> for RequestTelemetry {
+    type Output = RequestTelemetryEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        RequestTelemetryEndpoint {
+            inner,
+            metrics: self.metrics.clone(),
+            labels: self.labels.clone(),
+        }
+    }
 }
 
-impl<E: Endpoint> Endpoint for RequestIdEndpoint<E> {
+pub struct RequestTelemetryEndpoint<E> {
+    inner: E,
+    metrics: Metrics,
+    labels: RouteLabels,
+}
+
+impl<E: Endpoint> Endpoint for RequestTelemetryEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
@@ -80,10 +100,17 @@ impl<E: Endpoint> Endpoint for RequestIdEndpoint<E> {
             .hyphenated()
             .to_string();
         let method = method_label(req.method());
-        let route = route_pattern(req.uri().path());
-        let span = tracing::info_span!("request", request_id = %id, method, route);
+        // The route is only known once the router has answered; recorded below.
+        let span = tracing::info_span!(
+            "request",
+            request_id = %id,
+            method,
+            route = tracing::field::Empty
+        );
         let started = Instant::now();
         let serve = async {
+            // Errors become their response here, so a 404 or 500 is counted and logged
+            // with its status.
             match self.inner.call(req).await {
                 Ok(output) => output.into_response(),
                 Err(err) => err.into_response(),
@@ -91,8 +118,22 @@ impl<E: Endpoint> Endpoint for RequestIdEndpoint<E> {
         }
         .instrument(span.clone());
         let mut response = crate::error_reports::in_request_scope(&id, serve).await;
-        let status = response.status().as_u16();
-        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let elapsed = started.elapsed();
+        let route = self
+            .labels
+            .label(response.data::<PathPattern>().map(|p| &*p.0));
+        let status = response.status();
+        self.metrics
+            .http_request_duration_seconds
+            .with_label_values(&[method, &route])
+            .observe(elapsed.as_secs_f64());
+        self.metrics
+            .http_requests_total
+            .with_label_values(&[method, &route, status.as_str()])
+            .inc();
+        span.record("route", route.as_str());
+        let status = status.as_u16();
+        let duration_ms = elapsed.as_secs_f64() * 1000.0;
         span.in_scope(|| {
             if status >= 500 {
                 tracing::error!(request_id = %id, status, duration_ms, "request finished");

@@ -1,63 +1,112 @@
-//! Maps a request to the route pattern and method used as metric labels and log fields.
+//! The route and method of a request as bounded label values, for metrics and log fields.
 //!
-//! poem does not hand the matched pattern to an outer middleware, so the patterns of our
-//! known routes are listed here. Usernames must never become label values: every segment
-//! that is a user's name is replaced by `:username`, and anything unknown is `other`, so the
-//! number of label values stays fixed whatever clients send.
+//! The route is the pattern poem's router matched: `Route` attaches a [`PathPattern`] to
+//! the innermost response (or error), and the request middleware in `telemetry` reads it
+//! once the response is back. There is no list of routes here to drift from the router: a
+//! new route gets its own label. Usernames never become label values, because a matched
+//! pattern holds `:username`, never the name, and a request no route matched is `other`.
+//!
+//! [`PathPattern`]: poem::PathPattern
 
 use poem::http::Method;
+use poem_openapi::OpenApi;
 
-use crate::domain::RESERVED_USERNAMES;
+/// The label of a request no route matched, so unknown paths add no label values.
+pub const OTHER: &str = "other";
 
-/// Single-segment routes served under their own name (SPEC §1, §3, §4, §5).
-const FIXED: &[&str] = &[
-    "/",
-    "/public",
-    "/login",
-    "/logout",
-    "/register",
-    "/add_message",
-    "/ws",
-    "/sse",
-    "/metrics",
-    "/healthz",
-    "/readyz",
-];
+/// Turns the pattern the router matched into the route label.
+///
+/// Two things of the router need the app's help, both given once at startup:
+/// - a nested router that matched nothing answers 404 tagged with its own mount point
+///   (poem's `nest` is itself a route of the outer router), so a bare mount point means
+///   "no route" and is labelled `other`;
+/// - poem-openapi registers its operations under parameter names of its own
+///   (`/msgs/:param0`), so the names the operation declares (`{username}`) are taken back
+///   from its documented path.
+#[derive(Clone, Debug, Default)]
+pub struct RouteLabels {
+    /// Where nested routers are mounted, e.g. `/api`.
+    mounts: Vec<String>,
+    /// The documented paths of the poem-openapi operations, mount point included, split
+    /// into segments: `["api", "msgs", "{username}"]`.
+    documented: Vec<Vec<String>>,
+}
 
-/// Fixed routes of the simulator API, under `/api`.
-const API_FIXED: &[&str] = &[
-    "/api/latest",
-    "/api/register",
-    "/api/msgs",
-    "/api/stream",
-    "/api/openapi.json",
-    "/api/docs",
-];
-
-/// The route pattern `path` belongs to, or `other`.
-pub fn route_pattern(path: &str) -> &'static str {
-    if let Some(fixed) = FIXED.iter().chain(API_FIXED).find(|p| **p == path) {
-        return fixed;
+impl RouteLabels {
+    /// `mounts`: the mount points of nested routers; `documented`: the documented paths of
+    /// the OpenAPI operations, mount point included (see [`documented_paths`]).
+    pub fn new(mounts: &[&str], documented: impl IntoIterator<Item = String>) -> RouteLabels {
+        RouteLabels {
+            mounts: mounts
+                .iter()
+                .map(|m| m.trim_end_matches('/').to_owned())
+                .collect(),
+            documented: documented.into_iter().map(|p| segments(&p)).collect(),
+        }
     }
-    let Some(rest) = path.strip_prefix('/') else {
-        return "other";
-    };
-    let segments: Vec<&str> = rest.split('/').collect();
-    match segments.as_slice() {
-        ["static", file] if !file.is_empty() => "/static/*path",
-        ["api", "msgs", user] if !user.is_empty() => "/api/msgs/:username",
-        ["api", "fllws", user] if !user.is_empty() => "/api/fllws/:username",
-        ["messages", id, "hide"] if !id.is_empty() => "/messages/:id/hide",
-        ["messages", id, "unhide"] if !id.is_empty() => "/messages/:id/unhide",
-        [user] if is_username(user) => "/:username",
-        [user, "follow"] if is_username(user) => "/:username/follow",
-        [user, "unfollow"] if is_username(user) => "/:username/unfollow",
-        _ => "other",
+
+    /// The label for a request whose innermost response carried `pattern` (`None` when no
+    /// router matched it, or when it was answered before routing).
+    pub fn label(&self, pattern: Option<&str>) -> String {
+        let Some(pattern) = pattern else {
+            return OTHER.to_owned();
+        };
+        if self
+            .mounts
+            .iter()
+            .any(|m| m == pattern.trim_end_matches('/'))
+        {
+            return OTHER.to_owned();
+        }
+        let matched = segments(pattern);
+        if !matched.iter().any(|s| s.starts_with(':')) {
+            return pattern.to_owned();
+        }
+        match self.documented.iter().find_map(|doc| named(&matched, doc)) {
+            Some(named) => named,
+            None => pattern.to_owned(),
+        }
     }
 }
 
-fn is_username(segment: &str) -> bool {
-    !segment.is_empty() && !RESERVED_USERNAMES.contains(&segment)
+/// The documented paths of the operations of `T` under `mount`, e.g. `/api/msgs/{username}`.
+pub fn documented_paths<T: OpenApi>(mount: &str) -> Vec<String> {
+    T::meta()
+        .into_iter()
+        .flat_map(|api| api.paths)
+        .map(|path| format!("{}{}", mount.trim_end_matches('/'), path.path))
+        .collect()
+}
+
+fn segments(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `matched` with each `:param` renamed to the `{name}` at the same place in `documented`,
+/// if the two are the same path (same fixed segments, parameters in the same places).
+fn named(matched: &[String], documented: &[String]) -> Option<String> {
+    if matched.len() != documented.len() {
+        return None;
+    }
+    let mut label = String::new();
+    for (m, d) in matched.iter().zip(documented) {
+        let param = d.strip_prefix('{').and_then(|d| d.strip_suffix('}'));
+        match (m.starts_with(':'), param) {
+            (true, Some(name)) => {
+                label.push_str("/:");
+                label.push_str(name);
+            }
+            (false, None) if m == d => {
+                label.push('/');
+                label.push_str(m);
+            }
+            _ => return None,
+        }
+    }
+    Some(label)
 }
 
 /// The method as a label: the standard ones by name, anything else as `OTHER`, so custom
@@ -79,42 +128,63 @@ pub fn method_label(method: &Method) -> &'static str {
 mod tests {
     use super::*;
 
-    #[test]
-    fn known_routes_keep_their_name() {
-        for path in FIXED.iter().chain(API_FIXED) {
-            assert_eq!(route_pattern(path), *path);
-        }
+    fn labels() -> RouteLabels {
+        RouteLabels::new(
+            &["/api"],
+            [
+                "/api/msgs".to_owned(),
+                "/api/msgs/{username}".to_owned(),
+                "/api/fllws/{username}".to_owned(),
+            ],
+        )
     }
 
     #[test]
-    fn usernames_become_patterns() {
-        assert_eq!(route_pattern("/alice"), "/:username");
-        assert_eq!(route_pattern("/a%20b"), "/:username");
-        assert_eq!(route_pattern("/alice/follow"), "/:username/follow");
-        assert_eq!(route_pattern("/alice/unfollow"), "/:username/unfollow");
-        assert_eq!(route_pattern("/api/msgs/alice"), "/api/msgs/:username");
-        assert_eq!(route_pattern("/api/fllws/b%C3%B8b"), "/api/fllws/:username");
-        assert_eq!(route_pattern("/static/style.css"), "/static/*path");
-        assert_eq!(route_pattern("/messages/42/hide"), "/messages/:id/hide");
-        assert_eq!(route_pattern("/messages/42/unhide"), "/messages/:id/unhide");
-    }
-
-    #[test]
-    fn anything_else_is_other() {
-        for path in [
-            "/alice/bob",
-            "/api/unknown",
-            "/api/msgs/a/b",
-            "/api/msgs/",
-            "//",
-            "/static/",
-            "/static/a/b",
-            "/public/follow",
-            "",
-            "*",
+    fn matched_patterns_are_the_labels() {
+        let labels = labels();
+        for pattern in [
+            "/",
+            "/public",
+            "/:username",
+            "/:username/follow",
+            "/messages/:id/hide",
+            "/static/*path",
+            "/api/stream",
+            "/api/msgs",
         ] {
-            assert_eq!(route_pattern(path), "other", "{path}");
+            assert_eq!(labels.label(Some(pattern)), pattern);
         }
+    }
+
+    #[test]
+    fn openapi_parameters_get_their_declared_names() {
+        let labels = labels();
+        assert_eq!(
+            labels.label(Some("/api/msgs/:param0")),
+            "/api/msgs/:username"
+        );
+        assert_eq!(
+            labels.label(Some("/api/fllws/:param0")),
+            "/api/fllws/:username"
+        );
+    }
+
+    #[test]
+    fn unrouted_requests_and_bare_mount_points_are_other() {
+        let labels = labels();
+        assert_eq!(labels.label(None), OTHER);
+        assert_eq!(labels.label(Some("/api")), OTHER);
+        assert_eq!(labels.label(Some("/api/")), OTHER);
+    }
+
+    #[test]
+    fn the_documented_paths_come_from_the_operations() {
+        let paths = documented_paths::<crate::api::openapi::Operations>("/api");
+        assert!(
+            paths.contains(&"/api/msgs/{username}".to_owned()),
+            "{paths:?}"
+        );
+        assert!(paths.contains(&"/api/latest".to_owned()), "{paths:?}");
     }
 
     #[test]

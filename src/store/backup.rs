@@ -41,7 +41,8 @@ impl Store {
             .to_str()
             .ok_or_else(|| BackupError::Failed(format!("{} is not UTF-8", target.display())))?;
         // On a reader connection: the copy is a read, and never waits for the writer.
-        self.read
+        self.pools
+            .read()
             .execute(Statement::from_sql_and_values(
                 DatabaseBackend::Sqlite,
                 "VACUUM INTO ?",

@@ -20,7 +20,7 @@ impl Store {
         users: Vec<(String, String, String)>,
     ) -> StoreResult<Vec<i64>> {
         let names: Vec<String> = users.iter().map(|u| u.0.clone()).collect();
-        let txn = self.write.begin().await?;
+        let txn = self.pools.write().begin().await?;
         for chunk in users.chunks(ROWS_PER_STATEMENT) {
             let rows = chunk
                 .iter()
@@ -44,7 +44,7 @@ impl Store {
                 .column(user::Column::Username)
                 .filter(user::Column::Username.is_in(chunk.iter().cloned()))
                 .into_tuple()
-                .all(&self.read)
+                .all(self.pools.read())
                 .await?;
             let by_name: std::collections::HashMap<String, i64> =
                 found.into_iter().map(|(id, name)| (name, id)).collect();
@@ -54,7 +54,7 @@ impl Store {
     }
 
     pub async fn insert_messages_bulk(&self, messages: &[BulkMessage]) -> StoreResult<()> {
-        let txn = self.write.begin().await?;
+        let txn = self.pools.write().begin().await?;
         for chunk in messages.chunks(ROWS_PER_STATEMENT) {
             let rows = chunk
                 .iter()
@@ -75,7 +75,7 @@ impl Store {
 
     /// Inserts (who, whom) pairs; pairs already present are skipped.
     pub async fn insert_follows_bulk(&self, pairs: &[(i64, i64)]) -> StoreResult<()> {
-        let txn = self.write.begin().await?;
+        let txn = self.pools.write().begin().await?;
         for chunk in pairs.chunks(ROWS_PER_STATEMENT) {
             let rows = chunk.iter().map(|(who, whom)| follow::ActiveModel {
                 who_id: Set(*who),

@@ -22,7 +22,7 @@ impl Store {
                     .do_nothing()
                     .to_owned(),
             )
-            .exec_without_returning(&self.write)
+            .exec_without_returning(self.pools.write())
             .await?;
         Ok(())
     }
@@ -32,7 +32,7 @@ impl Store {
         follow::Entity::delete_many()
             .filter(follow::Column::WhoId.eq(who))
             .filter(follow::Column::WhomId.eq(whom))
-            .exec(&self.write)
+            .exec(self.pools.write())
             .await?;
         Ok(())
     }
@@ -41,7 +41,7 @@ impl Store {
         Ok(follow::Entity::find()
             .filter(follow::Column::WhoId.eq(who))
             .filter(follow::Column::WhomId.eq(whom))
-            .count(&self.read)
+            .count(self.pools.read())
             .await?
             > 0)
     }
@@ -56,7 +56,7 @@ impl Store {
             .order_by_asc(follow::Column::WhomId)
             .limit(limit)
             .into_tuple::<String>()
-            .all(&self.read)
+            .all(self.pools.read())
             .await?)
     }
 
@@ -67,7 +67,7 @@ impl Store {
             .column(follow::Column::WhomId)
             .filter(follow::Column::WhoId.eq(who))
             .into_tuple::<i64>()
-            .all(&self.read)
+            .all(self.pools.read())
             .await?)
     }
 }

@@ -22,7 +22,7 @@ impl Store {
                     .update_column(sim_latest::Column::Latest)
                     .to_owned(),
             )
-            .exec_without_returning(&self.latest_write)
+            .exec_without_returning(self.pools.latest_write())
             .await?;
         Ok(())
     }
@@ -30,7 +30,7 @@ impl Store {
     /// The latest action id recorded, if any was.
     pub async fn latest(&self) -> StoreResult<Option<i64>> {
         Ok(sim_latest::Entity::find_by_id(ROW_ID)
-            .one(&self.read)
+            .one(self.pools.read())
             .await?
             .map(|row| row.latest))
     }

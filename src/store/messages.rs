@@ -62,7 +62,7 @@ impl Store {
             flagged: Set(false),
             ..Default::default()
         };
-        let done = message::Entity::insert(row).exec(&self.write).await;
+        let done = message::Entity::insert(row).exec(self.pools.write()).await;
         // Stale even if the insert failed: it may have committed before the error.
         self.public_page.invalidate();
         let done = done?;
@@ -98,7 +98,7 @@ impl Store {
         }
         let generation = self.public_page.generation();
         let rows = TimelineMessage::find_by_statement(self.timeline_statement(scope, page).await?)
-            .all(&self.read)
+            .all(self.pools.read())
             .await?;
         if let Some(limit) = newest_public {
             self.public_page.store(generation, limit, &rows);
@@ -113,7 +113,7 @@ impl Store {
             .select_only()
             .column_as(message::Column::MessageId.max(), "newest")
             .into_tuple()
-            .one(&self.read)
+            .one(self.pools.read())
             .await?;
         Ok(newest.flatten().unwrap_or(0))
     }
@@ -129,7 +129,7 @@ impl Store {
             .order_by_asc(message::Column::MessageId);
         Ok(
             TimelineMessage::find_by_statement(query.build(self.backend()))
-                .all(&self.read)
+                .all(self.pools.read())
                 .await?,
         )
     }
@@ -157,7 +157,7 @@ impl Store {
             sql: format!("{prefix}{}", statement.sql),
             ..statement
         };
-        let rows = self.read.query_all(explain).await?;
+        let rows = self.pools.read().query_all(explain).await?;
         Ok(rows
             .iter()
             .map(|row| match backend {

@@ -1,8 +1,7 @@
 //! The store: SeaORM connections, migrations and every query the app runs. No HTTP types here.
 //!
-//! SQLite gets two pools: many readers (WAL lets them run beside a writer) and a single
-//! writer, so writes queue in-process in FIFO order instead of spinning in SQLite's busy
-//! handler, whose sleeps would dominate tail latency. PostgreSQL uses one pool for both.
+//! [`Pools`] says which pool each kind of query runs on, per backend (`pools`); failures
+//! to open or migrate the database are [`SetupError`]s (`setup`).
 
 mod backup;
 mod bulk;
@@ -11,37 +10,29 @@ mod follows;
 mod latest;
 mod messages;
 mod moderation;
+mod pools;
 mod public_cache;
 mod sessions;
+mod setup;
 mod stats;
 mod users;
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sea_orm::sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-};
 use sea_orm::sqlx::{Connection, PgConnection};
-use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, RuntimeErr, SqlErr,
-    SqlxPostgresConnector, SqlxSqliteConnector, Statement,
-};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, RuntimeErr, SqlErr, Statement};
 
 pub use backup::BackupError;
 pub use bulk::BulkMessage;
 pub use messages::{Page, TimelineMessage, TimelineScope};
 pub use moderation::ModeratedMessage;
+pub use pools::Pools;
 pub use sessions::SessionToken;
+pub use setup::SetupError;
 pub use stats::{Counts, Totals};
 pub use users::{CreateUserError, User};
 
-/// How long a request waits for a pooled connection before it is answered with 503.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
-/// How long SQLite waits on a lock held by another process before giving up.
-const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often the WAL is checkpointed in the background.
 const SQLITE_CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// Any fixed key works, as long as every replica uses the same one.
@@ -98,11 +89,8 @@ fn is_unique_violation(err: &DbErr) -> bool {
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    read: DatabaseConnection,
-    write: DatabaseConnection,
-    /// Where the simulator's `latest` is written: the writer on SQLite; on PostgreSQL a
-    /// small pool that commits asynchronously (see `connect`).
-    latest_write: DatabaseConnection,
+    /// Which pool each query runs on: `pools.read()`, `pools.write()`, `pools.latest_write()`.
+    pools: Pools,
     url: String,
     /// Users by name. Users are never renamed or deleted, so an entry never goes stale;
     /// it saves a query on every simulator tweet and follow.
@@ -113,112 +101,56 @@ pub struct Store {
 
 impl Store {
     /// Opens pools for `url` and checks that the database answers.
-    pub async fn connect(url: &str) -> Result<Store, String> {
-        if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url)
-                .map_err(|e| format!("bad DATABASE_URL: {e}"))?
-                .journal_mode(SqliteJournalMode::Wal)
-                // In WAL mode NORMAL loses nothing on a process crash (kill -9): a commit is
-                // in the WAL file before it is acknowledged. Only an OS crash could lose the
-                // newest commits.
-                .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(SQLITE_BUSY_TIMEOUT)
-                .foreign_keys(true)
-                .pragma("cache_size", "-16000")
-                .pragma("temp_store", "memory")
-                // No checkpoint inside a committing request: the checkpoint's fsync would
-                // stall that request for milliseconds. `spawn_sqlite_checkpointer` runs
-                // them in the background instead.
-                .pragma("wal_autocheckpoint", "0");
-            let write = SqlitePoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_with(options.clone())
-                .await
-                .map_err(|e| format!("cannot open SQLite database {url}: {e}"))?;
-            let read = SqlitePoolOptions::new()
-                .max_connections(4)
-                .min_connections(1)
-                .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_with(options.read_only(false))
-                .await
-                .map_err(|e| format!("cannot open SQLite database {url}: {e}"))?;
-            let write = SqlxSqliteConnector::from_sqlx_sqlite_pool(write);
-            Ok(Store {
-                read: SqlxSqliteConnector::from_sqlx_sqlite_pool(read),
-                latest_write: write.clone(),
-                write,
-                url: url.to_owned(),
-                users_by_name: Default::default(),
-                public_page: Default::default(),
-            })
+    pub async fn connect(url: &str) -> Result<Store, SetupError> {
+        let pools = if url.starts_with("sqlite:") {
+            Pools::sqlite(url).await?
         } else {
-            let options =
-                PgConnectOptions::from_str(url).map_err(|e| format!("bad DATABASE_URL: {e}"))?;
-            let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .min_connections(1)
-                .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_with(options.clone())
-                .await
-                .map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
-            // `latest` is a progress marker written on every simulator request: committing
-            // it without waiting for the WAL flush halves the fsyncs per request. It is
-            // visible to every replica at once and survives an app crash; only a crash of
-            // PostgreSQL itself could lose the last fraction of a second of it.
-            let latest_pool = PgPoolOptions::new()
-                .max_connections(2)
-                .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_with(options.options([("synchronous_commit", "off")]))
-                .await
-                .map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
-            let db = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
-            Ok(Store {
-                read: db.clone(),
-                latest_write: SqlxPostgresConnector::from_sqlx_postgres_pool(latest_pool),
-                write: db,
-                url: url.to_owned(),
-                users_by_name: Default::default(),
-                public_page: Default::default(),
-            })
-        }
+            Pools::postgres(url).await?
+        };
+        Ok(Store {
+            pools,
+            url: url.to_owned(),
+            users_by_name: Default::default(),
+            public_page: Default::default(),
+        })
     }
 
     pub fn backend(&self) -> DatabaseBackend {
-        self.read.get_database_backend()
+        self.pools.read().get_database_backend()
     }
 
     /// Applies pending migrations. On PostgreSQL, under an advisory lock so that replicas
     /// starting together apply them once (sea-orm-migration takes no lock of its own).
-    pub async fn migrate(&self) -> Result<(), String> {
+    pub async fn migrate(&self) -> Result<(), SetupError> {
         match self.backend() {
             DatabaseBackend::Postgres => {
                 let mut lock_conn = PgConnection::connect(&self.url)
                     .await
-                    .map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
+                    .map_err(SetupError::Postgres)?;
                 sea_orm::sqlx::query("SELECT pg_advisory_lock($1)")
                     .bind(MIGRATION_LOCK_KEY)
                     .execute(&mut lock_conn)
                     .await
-                    .map_err(|e| format!("cannot take the migration lock: {e}"))?;
-                let result = Migrator::up(&self.write, None).await;
+                    .map_err(SetupError::MigrationLock)?;
+                let result = Migrator::up(self.pools.write(), None).await;
                 // Closing the session releases the lock even if the unlock fails.
                 let _ = sea_orm::sqlx::query("SELECT pg_advisory_unlock($1)")
                     .bind(MIGRATION_LOCK_KEY)
                     .execute(&mut lock_conn)
                     .await;
                 let _ = lock_conn.close().await;
-                result.map_err(|e| format!("migration failed: {e}"))
+                result.map_err(SetupError::Migrate)
             }
-            _ => Migrator::up(&self.write, None)
+            _ => Migrator::up(self.pools.write(), None)
                 .await
-                .map_err(|e| format!("migration failed: {e}")),
+                .map_err(SetupError::Migrate),
         }
     }
 
     /// Whether the database answers a trivial query.
     pub async fn ping(&self) -> StoreResult<()> {
-        self.read
+        self.pools
+            .read()
             .execute(Statement::from_string(self.backend(), "SELECT 1"))
             .await?;
         Ok(())
@@ -231,7 +163,7 @@ impl Store {
         if self.backend() != DatabaseBackend::Sqlite {
             return None;
         }
-        let read = self.read.clone();
+        let read = self.pools.read().clone();
         Some(tokio::spawn(async move {
             let mut every = tokio::time::interval(SQLITE_CHECKPOINT_EVERY);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -249,29 +181,17 @@ impl Store {
 
     /// Runs a maintenance statement (such as `ANALYZE`) on the writer.
     pub async fn execute_raw(&self, sql: &str) -> StoreResult<()> {
-        self.write.execute_unprepared(sql).await?;
+        self.pools.write().execute_unprepared(sql).await?;
         Ok(())
     }
 
     /// Connections currently open in the pools, for the `minitwit_db_pool_connections` gauge.
     pub fn pool_connections(&self) -> u32 {
-        match self.backend() {
-            DatabaseBackend::Sqlite => {
-                self.read.get_sqlite_connection_pool().size()
-                    + self.write.get_sqlite_connection_pool().size()
-            }
-            _ => {
-                self.read.get_postgres_connection_pool().size()
-                    + self.latest_write.get_postgres_connection_pool().size()
-            }
-        }
+        self.pools.connections()
     }
 
     /// Closes the pools, so a restart on the same SQLite file sees a clean WAL.
     pub async fn close(self) {
-        // Every pool is one of these two: on SQLite the writer is `latest_write`, on
-        // PostgreSQL the writer is `read`.
-        let _ = self.read.close().await;
-        let _ = self.latest_write.close().await;
+        self.pools.close().await;
     }
 }

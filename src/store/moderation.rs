@@ -20,7 +20,7 @@ impl Store {
         let done = user::Entity::update_many()
             .col_expr(user::Column::IsModerator, Expr::value(moderator))
             .filter(user::Column::Username.eq(username))
-            .exec(&self.write)
+            .exec(self.pools.write())
             .await?;
         Ok(done.rows_affected > 0)
     }
@@ -31,7 +31,7 @@ impl Store {
             .select_only()
             .column(user::Column::IsModerator)
             .into_tuple()
-            .one(&self.read)
+            .one(self.pools.read())
             .await?;
         Ok(role.unwrap_or(false))
     }
@@ -48,7 +48,7 @@ impl Store {
             .column(user::Column::Username)
             .inner_join(user::Entity)
             .into_tuple()
-            .one(&self.write)
+            .one(self.pools.write())
             .await?;
         let Some((author_id, author)) = found else {
             return Ok(None);
@@ -56,7 +56,7 @@ impl Store {
         message::Entity::update_many()
             .col_expr(message::Column::Flagged, Expr::value(hidden))
             .filter(message::Column::MessageId.eq(message_id))
-            .exec(&self.write)
+            .exec(self.pools.write())
             .await?;
         self.public_page.invalidate();
         Ok(Some(ModeratedMessage {

@@ -53,7 +53,9 @@ impl Store {
             user_id: Set(user_id),
             expires_at: Set(expires_at),
         };
-        session::Entity::insert(row).exec(&self.write).await?;
+        session::Entity::insert(row)
+            .exec(self.pools.write())
+            .await?;
         Ok(token)
     }
 
@@ -62,7 +64,7 @@ impl Store {
         let found = session::Entity::find_by_id(token.key())
             .filter(session::Column::ExpiresAt.gt(now))
             .find_also_related(user::Entity)
-            .one(&self.read)
+            .one(self.pools.read())
             .await?;
         Ok(found.and_then(|(_, user)| user).map(User::from))
     }
@@ -70,7 +72,7 @@ impl Store {
     /// Ends a session everywhere: its cookie, and every copy of it, is refused from now on.
     pub async fn delete_session(&self, token: &SessionToken) -> StoreResult<()> {
         session::Entity::delete_by_id(token.key())
-            .exec(&self.write)
+            .exec(self.pools.write())
             .await?;
         Ok(())
     }
@@ -80,7 +82,7 @@ impl Store {
     pub async fn sweep_sessions(&self, now: i64) -> StoreResult<u64> {
         let done = session::Entity::delete_many()
             .filter(session::Column::ExpiresAt.lte(now))
-            .exec(&self.write)
+            .exec(self.pools.write())
             .await?;
         Ok(done.rows_affected)
     }

@@ -51,7 +51,7 @@ impl Store {
         let messages = self
             .tally::<message::Entity, _>(message::Column::MessageId, &mut totals.messages)
             .await?;
-        let follows = follow::Entity::find().count(&self.read).await? as i64;
+        let follows = follow::Entity::find().count(self.pools.read()).await? as i64;
         Ok(Counts {
             users,
             messages,
@@ -70,7 +70,7 @@ impl Store {
             .expr(Expr::col(id).max())
             .filter(id.gt(tally.settled))
             .into_tuple()
-            .one(&self.read)
+            .one(self.pools.read())
             .await?
             .unwrap_or((0, None));
         let total = tally.base + recent;
@@ -83,7 +83,7 @@ impl Store {
                     .filter(id.gt(tally.settled))
                     .filter(id.lte(settle_to))
                     .into_tuple()
-                    .one(&self.read)
+                    .one(self.pools.read())
                     .await?
                     .unwrap_or(0);
                 tally.base += newly_settled;

@@ -50,7 +50,7 @@ impl Store {
             pw_hash: Set(pw_hash.to_owned()),
             ..Default::default()
         };
-        match user::Entity::insert(row).exec(&self.write).await {
+        match user::Entity::insert(row).exec(self.pools.write()).await {
             Ok(done) => Ok(done.last_insert_id),
             Err(e) if is_unique_violation(&e) => Err(CreateUserError::Taken),
             Err(e) => Err(CreateUserError::Store(e.into())),
@@ -70,7 +70,7 @@ impl Store {
         }
         let found = user::Entity::find()
             .filter(user::Column::Username.eq(username))
-            .one(&self.read)
+            .one(self.pools.read())
             .await?
             .map(User::from);
         if let Some(user) = &found {

@@ -68,7 +68,6 @@ pub fn mount(route: Route) -> Route {
             "/messages/:id/unhide",
             poem::post(moderation::unhide).around(guard::refuse_cross_origin),
         )
-        .at("/static/style.css", get(style_css))
         .at("/:username", get(timeline::user_page))
         .at(
             "/:username/follow",
@@ -111,9 +110,10 @@ fn html(template: &str, ctx: &Context) -> WebResult<Response> {
         .body(body))
 }
 
-/// The stylesheet, embedded so the binary serves it from any directory.
+/// The stylesheet, embedded so the binary serves it from any directory; served at
+/// `/static/style.css` by `assets`.
 #[handler]
-fn style_css() -> Response {
+pub fn style_css() -> Response {
     Response::builder()
         .content_type("text/css; charset=utf-8")
         .header("cache-control", "public, max-age=3600")

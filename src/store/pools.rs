@@ -1,0 +1,160 @@
+//! Which connection pool does what, on each backend, said in one place.
+//!
+//! SQLite gets two pools: many readers (WAL lets them run beside a writer) and a single
+//! writer, so writes queue in-process in FIFO order instead of spinning in SQLite's busy
+//! handler, whose sleeps would dominate tail latency; the simulator's `latest` goes through
+//! that writer too. PostgreSQL uses one pool for reads and writes, plus a small pool that
+//! commits `latest` asynchronously.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sea_orm::sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sea_orm::{DatabaseConnection, SqlxPostgresConnector, SqlxSqliteConnector};
+
+use super::SetupError;
+
+/// How long a request waits for a pooled connection before it is answered with 503.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long SQLite waits on a lock held by another process before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The pools of one backend; each role ([`read`](Pools::read), [`write`](Pools::write),
+/// [`latest_write`](Pools::latest_write)) names the pool it runs on, and each pool appears
+/// here once, so closing and counting cannot miss or double one.
+#[derive(Clone)]
+pub enum Pools {
+    Sqlite {
+        /// Readers, beside the writer thanks to WAL; also runs the background checkpoints.
+        read: DatabaseConnection,
+        /// The one writer: every write, `latest` included.
+        write: DatabaseConnection,
+    },
+    Postgres {
+        /// Reads and writes.
+        main: DatabaseConnection,
+        /// `latest` only, committed without waiting for the WAL flush (see `postgres`).
+        latest: DatabaseConnection,
+    },
+}
+
+impl Pools {
+    /// Opens the SQLite pools for `url`.
+    pub async fn sqlite(url: &str) -> Result<Pools, SetupError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(SetupError::BadUrl)?
+            .journal_mode(SqliteJournalMode::Wal)
+            // In WAL mode NORMAL loses nothing on a process crash (kill -9): a commit is
+            // in the WAL file before it is acknowledged. Only an OS crash could lose the
+            // newest commits.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
+            .foreign_keys(true)
+            .pragma("cache_size", "-16000")
+            .pragma("temp_store", "memory")
+            // No checkpoint inside a committing request: the checkpoint's fsync would
+            // stall that request for milliseconds. `spawn_sqlite_checkpointer` runs
+            // them in the background instead.
+            .pragma("wal_autocheckpoint", "0");
+        let open = |source| SetupError::Sqlite {
+            url: url.to_owned(),
+            source,
+        };
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.clone())
+            .await
+            .map_err(open)?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .min_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.read_only(false))
+            .await
+            .map_err(open)?;
+        Ok(Pools::Sqlite {
+            read: SqlxSqliteConnector::from_sqlx_sqlite_pool(read),
+            write: SqlxSqliteConnector::from_sqlx_sqlite_pool(write),
+        })
+    }
+
+    /// Opens the PostgreSQL pools for `url`.
+    pub async fn postgres(url: &str) -> Result<Pools, SetupError> {
+        let options = PgConnectOptions::from_str(url).map_err(SetupError::BadUrl)?;
+        let main = PgPoolOptions::new()
+            .max_connections(16)
+            .min_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.clone())
+            .await
+            .map_err(SetupError::Postgres)?;
+        // `latest` is a progress marker written on every simulator request: committing
+        // it without waiting for the WAL flush halves the fsyncs per request. It is
+        // visible to every replica at once and survives an app crash; only a crash of
+        // PostgreSQL itself could lose the last fraction of a second of it.
+        let latest = PgPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.options([("synchronous_commit", "off")]))
+            .await
+            .map_err(SetupError::Postgres)?;
+        Ok(Pools::Postgres {
+            main: SqlxPostgresConnector::from_sqlx_postgres_pool(main),
+            latest: SqlxPostgresConnector::from_sqlx_postgres_pool(latest),
+        })
+    }
+
+    /// Where queries that only read run.
+    pub fn read(&self) -> &DatabaseConnection {
+        match self {
+            Pools::Sqlite { read, .. } => read,
+            Pools::Postgres { main, .. } => main,
+        }
+    }
+
+    /// Where writes (and the reads that must see them at once) run.
+    pub fn write(&self) -> &DatabaseConnection {
+        match self {
+            Pools::Sqlite { write, .. } => write,
+            Pools::Postgres { main, .. } => main,
+        }
+    }
+
+    /// Where the simulator's `latest` is written.
+    pub fn latest_write(&self) -> &DatabaseConnection {
+        match self {
+            Pools::Sqlite { write, .. } => write,
+            Pools::Postgres { latest, .. } => latest,
+        }
+    }
+
+    /// Every pool, once.
+    fn each(&self) -> [&DatabaseConnection; 2] {
+        match self {
+            Pools::Sqlite { read, write } => [read, write],
+            Pools::Postgres { main, latest } => [main, latest],
+        }
+    }
+
+    /// Connections currently open, over every pool.
+    pub fn connections(&self) -> u32 {
+        self.each()
+            .into_iter()
+            .map(|pool| match self {
+                Pools::Sqlite { .. } => pool.get_sqlite_connection_pool().size(),
+                Pools::Postgres { .. } => pool.get_postgres_connection_pool().size(),
+            })
+            .sum()
+    }
+
+    /// Closes every pool.
+    pub async fn close(self) {
+        for pool in self.each() {
+            let _ = pool.clone().close().await;
+        }
+    }
+}
