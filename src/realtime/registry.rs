@@ -5,11 +5,11 @@
 //! same bytes are queued to every recipient. A socket whose bounded queue is full is
 //! marked slow and kicked (it closes with 4008); the others never wait for it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
 use super::protocol::{avatar_url, delete_frame, message_frame};
 use crate::metrics::Metrics;
@@ -48,25 +48,69 @@ pub struct Outgoing {
     pub at_us: i64,
 }
 
-/// The registry's handle on one socket.
+/// The registry's handle on one socket: its bounded queue of frames.
+///
+/// A queue of its own rather than a tokio channel: a channel allocates a block of 32
+/// slots when it is made, about 1.9 KB that every idle socket would carry; this queue
+/// allocates on its first frame and gives the memory back once drained.
 #[derive(Debug)]
 pub struct SocketHandle {
-    tx: mpsc::Sender<Outgoing>,
+    queue: Mutex<VecDeque<Outgoing>>,
+    /// Frames the queue may hold; one more closes the socket with 4008.
+    bound: usize,
+    /// Wakes the socket task when a frame was queued.
+    queued: Notify,
     /// Set once the queue overflowed, so the kick happens once.
     slow: AtomicBool,
     /// Wakes the socket task to close with 4008.
     kick: Notify,
 }
 
+/// The socket task's end of its queue.
+pub struct QueueReceiver(Arc<SocketHandle>);
+
+impl QueueReceiver {
+    /// The next queued frame, waiting for one. Cancel-safe: a frame is taken only when
+    /// this returns it.
+    pub async fn recv(&mut self) -> Option<Outgoing> {
+        loop {
+            if let Some(item) = self.try_recv() {
+                return Some(item);
+            }
+            self.0.queued.notified().await;
+        }
+    }
+
+    /// The next queued frame, if there is one now.
+    pub fn try_recv(&mut self) -> Option<Outgoing> {
+        let mut queue = self.0.lock_queue();
+        let item = queue.pop_front();
+        if queue.is_empty() && queue.capacity() > IDLE_CAPACITY {
+            // A burst is over: an idle socket keeps no more than a few slots.
+            *queue = VecDeque::new();
+        }
+        item
+    }
+}
+
+/// Slots a drained queue may keep allocated.
+const IDLE_CAPACITY: usize = 8;
+
 impl SocketHandle {
-    pub fn new(bound: usize) -> (Arc<SocketHandle>, mpsc::Receiver<Outgoing>) {
-        let (tx, rx) = mpsc::channel(bound.max(1));
-        let handle = SocketHandle {
-            tx,
+    pub fn new(bound: usize) -> (Arc<SocketHandle>, QueueReceiver) {
+        let handle = Arc::new(SocketHandle {
+            queue: Mutex::new(VecDeque::new()),
+            bound: bound.max(1),
+            queued: Notify::new(),
             slow: AtomicBool::new(false),
             kick: Notify::new(),
-        };
-        (Arc::new(handle), rx)
+        });
+        (handle.clone(), QueueReceiver(handle))
+    }
+
+    fn lock_queue(&self) -> MutexGuard<'_, VecDeque<Outgoing>> {
+        // A panic while holding the lock leaves a plain queue behind; keep serving.
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Completes once the socket's queue has overflowed. Keep one pinned and poll it
@@ -80,16 +124,19 @@ impl SocketHandle {
     }
 
     fn offer(&self, item: Outgoing, metrics: &Metrics) {
-        match self.tx.try_send(item) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                if !self.slow.swap(true, Ordering::Relaxed) {
-                    metrics.ws_slow_disconnects_total.inc();
-                    self.kick.notify_one();
-                }
+        {
+            let mut queue = self.lock_queue();
+            if queue.len() < self.bound {
+                queue.push_back(item);
+                drop(queue);
+                // Stores a permit when the task is busy, so the frame is never missed.
+                self.queued.notify_one();
+                return;
             }
-            // The socket is closing; it removes its subscriptions on the way out.
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+        if !self.slow.swap(true, Ordering::Relaxed) {
+            metrics.ws_slow_disconnects_total.inc();
+            self.kick.notify_one();
         }
     }
 }
@@ -364,9 +411,9 @@ mod tests {
         }
     }
 
-    fn drain(rx: &mut mpsc::Receiver<Outgoing>) -> Vec<(i64, String)> {
+    fn drain(rx: &mut QueueReceiver) -> Vec<(i64, String)> {
         let mut out = Vec::new();
-        while let Ok(o) = rx.try_recv() {
+        while let Some(o) = rx.try_recv() {
             let v: serde_json::Value = serde_json::from_str(&o.frame).expect("json");
             out.push((o.id, v["stream"].as_str().expect("stream").to_owned()));
         }

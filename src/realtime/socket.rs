@@ -8,14 +8,13 @@ use std::time::Duration;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use poem::web::websocket::{CloseCode, Message, WebSocketConfig, WebSocketStream};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::protocol::{
     avatar_url, error_frame, message_frame, subscribed_frame, unsubscribed_frame, ClientFrame,
     StreamName,
 };
-use super::registry::{Outgoing, SocketHandle};
+use super::registry::{Outgoing, QueueReceiver, SocketHandle};
 use super::slots::{Refusal, Slot};
 use super::subscription::Subscription;
 use super::Hub;
@@ -228,7 +227,7 @@ impl SocketTask {
         &mut self,
         sink: &mut SinkHalf,
         stream: &mut SplitStream<WebSocketStream>,
-        mut rx: mpsc::Receiver<Outgoing>,
+        mut rx: QueueReceiver,
     ) -> Stop {
         let hub = self.conn.hub.clone();
         let limits = hub.limits().clone();
