@@ -105,13 +105,8 @@ impl<T> Cursor<T> {
         }
     }
 
-    /// Whether the starting point is known yet.
-    pub fn is_started(&self) -> bool {
-        self.low.is_some()
-    }
-
     /// Sets the starting point if it is not known yet (see [`Cursor::starting_after`]).
-    pub fn start_after(&mut self, low: i64) {
+    fn start_after(&mut self, low: i64) {
         if self.low.is_none() {
             self.low = Some(low);
             self.high = self.high.max(low);

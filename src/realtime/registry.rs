@@ -48,6 +48,18 @@ pub struct Outgoing {
     pub at_us: i64,
 }
 
+impl Outgoing {
+    /// Counts the frame as written to its socket: `minitwit_ws_messages_sent_total` and
+    /// the post→frame delay.
+    pub fn record_sent(&self, metrics: &Metrics) {
+        metrics.ws_messages_sent_total.inc();
+        let delay_us = crate::clock::now_us() - self.at_us;
+        metrics
+            .fanout_delay_seconds
+            .observe(delay_us.max(0) as f64 / 1e6);
+    }
+}
+
 /// The registry's handle on one socket: its bounded queue of frames.
 ///
 /// A queue of its own rather than a tokio channel: a channel allocates a block of 32

@@ -10,10 +10,7 @@ use futures_util::{SinkExt, StreamExt};
 use poem::web::websocket::{CloseCode, Message, WebSocketConfig, WebSocketStream};
 use tokio::time::Instant;
 
-use super::protocol::{
-    avatar_url, error_frame, message_frame, subscribed_frame, unsubscribed_frame, ClientFrame,
-    StreamName,
-};
+use super::protocol::{error_frame, subscribed_frame, unsubscribed_frame, ClientFrame, StreamName};
 use super::registry::{Outgoing, QueueReceiver, SocketHandle};
 use super::slots::{Refusal, Slot};
 use super::subscription::Subscription;
@@ -304,12 +301,7 @@ impl SocketTask {
         }
         self.write(sink, Message::Text(outgoing.frame.to_string()))
             .await?;
-        let metrics = self.conn.hub.metrics();
-        metrics.ws_messages_sent_total.inc();
-        let delay_us = crate::clock::now_us() - outgoing.at_us;
-        metrics
-            .fanout_delay_seconds
-            .observe(delay_us.max(0) as f64 / 1e6);
+        outgoing.record_sent(self.conn.hub.metrics());
         Ok(())
     }
 
@@ -377,8 +369,7 @@ impl SocketTask {
                 return self.send(sink, error_frame("cannot replay now")).await;
             }
         };
-        for message in &messages {
-            let frame = message_frame(label, message, &avatar_url(&message.email));
+        for (_, frame) in messages {
             self.write(sink, Message::Text(frame)).await?;
             self.conn.hub.metrics().ws_messages_sent_total.inc();
         }

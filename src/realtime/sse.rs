@@ -12,7 +12,7 @@ use poem::web::Data;
 use poem::{handler, Body, Request, Response};
 use tokio::sync::mpsc;
 
-use super::protocol::{avatar_url, error_frame, message_frame, StreamName};
+use super::protocol::{error_frame, StreamName};
 use super::refusal;
 use super::registry::{FrameKind, SocketHandle};
 use super::routes::stream_request;
@@ -123,9 +123,8 @@ impl SseStream {
         };
         match replay {
             Ok(messages) => {
-                for message in &messages {
-                    let frame = message_frame(&sub.name, message, &avatar_url(&message.email));
-                    let event = event_text(Some(message.message_id), "message", &frame);
+                for (id, frame) in messages {
+                    let event = event_text(Some(id), "message", &frame);
                     if !emit(&tx, event).await {
                         sub.close(&hub);
                         return;
@@ -160,9 +159,7 @@ impl SseStream {
                     if !emit(&tx, event).await {
                         break;
                     }
-                    metrics.ws_messages_sent_total.inc();
-                    let delay_us = crate::clock::now_us() - outgoing.at_us;
-                    metrics.fanout_delay_seconds.observe(delay_us.max(0) as f64 / 1e6);
+                    outgoing.record_sent(&metrics);
                 }
             }
         }

@@ -9,10 +9,10 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use super::delivery::GIVE_UP_AFTER;
-use super::protocol::{StreamName, MAX_REPLAY};
+use super::protocol::{avatar_url, message_frame, StreamName, MAX_REPLAY};
 use super::registry::{FrameKind, Outgoing, SocketHandle, SubKey};
 use super::Hub;
-use crate::store::{Page, Store, StoreResult, TimelineMessage, TimelineScope};
+use crate::store::{Page, Store, StoreResult, TimelineScope};
 
 /// A registered subscription; [`Subscription::close`] unregisters it.
 #[derive(Debug)]
@@ -70,8 +70,9 @@ impl Subscription {
     }
 
     /// The stream's visible messages with id above `since` (at most [`MAX_REPLAY`]),
-    /// oldest first; remembered, so the live feed does not send them again.
-    pub async fn replay(&mut self, store: &Store, since: i64) -> StoreResult<Vec<TimelineMessage>> {
+    /// oldest first, as (id, frame) for this stream; remembered, so the live feed does not
+    /// send them again.
+    pub async fn replay(&mut self, store: &Store, since: i64) -> StoreResult<Vec<(i64, String)>> {
         let scope = match self.key {
             SubKey::Public => TimelineScope::Public,
             SubKey::User(author) => TimelineScope::User(author),
@@ -84,7 +85,15 @@ impl Subscription {
         let messages = store.timeline(scope, page).await?;
         let sent = messages.iter().map(|m| m.message_id).collect();
         self.replayed = Some((sent, Instant::now()));
-        Ok(messages)
+        Ok(messages
+            .iter()
+            .map(|m| {
+                (
+                    m.message_id,
+                    message_frame(&self.name, m, &avatar_url(&m.email)),
+                )
+            })
+            .collect())
     }
 
     /// Whether a live frame must be sent: always for a `delete`, for a message unless the

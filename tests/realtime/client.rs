@@ -158,6 +158,25 @@ impl WsClient {
     }
 }
 
+/// Posts `texts` as `user` through the simulator API, in order, in a task of its own;
+/// every post must answer 204.
+pub fn spawn_posts(app: &TestApp, user: &str, texts: Vec<String>) -> tokio::task::JoinHandle<()> {
+    let http = app.http.clone();
+    let url = app.url(&format!("/api/msgs/{}", crate::common::encode(user)));
+    tokio::spawn(async move {
+        for text in texts {
+            let res = http
+                .post(&url)
+                .header("Authorization", SIM_AUTH)
+                .json(&serde_json::json!({ "content": text }))
+                .send()
+                .await
+                .expect("post");
+            assert_eq!(res.status(), 204, "{text}");
+        }
+    })
+}
+
 pub fn as_tuple(event: &Value) -> (String, String, String, i64) {
     (
         event["stream"].as_str().expect("stream").to_owned(),

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::client::WsClient;
+use crate::client::{spawn_posts, WsClient};
 use crate::cluster::{shared_backends, wait_for_ready};
 use crate::common::faults::{Fault, FaultProxy};
 use crate::common::{Backend, TestApp, TestDb};
@@ -128,20 +128,8 @@ async fn every_socket_gets_each_message_once_under_jitter(seed: u64, redis_url: 
     let mut posting = Vec::new();
     for (i, poster) in posters.iter().enumerate() {
         let app = if i % 2 == 0 { &a } else { &b };
-        let (http, url) = (app.http.clone(), app.url(&format!("/api/msgs/{poster}")));
         let texts: Vec<String> = (0..POSTS_EACH).map(|n| content(poster, n)).collect();
-        posting.push(tokio::spawn(async move {
-            for text in texts {
-                let res = http
-                    .post(&url)
-                    .header("Authorization", crate::common::SIM_AUTH)
-                    .json(&serde_json::json!({ "content": text }))
-                    .send()
-                    .await
-                    .expect("post");
-                assert_eq!(res.status(), 204, "{text}");
-            }
-        }));
+        posting.push(spawn_posts(app, poster, texts));
     }
     for task in posting {
         task.await.expect("poster");

@@ -11,7 +11,7 @@ use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::MaybeTlsStream;
 
-use crate::client::{ws_url, WsClient};
+use crate::client::{spawn_posts, ws_url, WsClient};
 use crate::common::{Backend, TestApp, TestDb};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -38,22 +38,7 @@ async fn a_flooding_socket_is_closed_with_1008_and_others_get_every_message() {
     app.register("alice").await;
     let mut reader = WsClient::stream(&app, "public").await;
     let mut flood = WsClient::connect(&app, "/ws", &[]).await;
-    let poster = {
-        let app_http = app.http.clone();
-        let url = app.url("/api/msgs/alice");
-        tokio::spawn(async move {
-            for i in 0..30 {
-                let res = app_http
-                    .post(&url)
-                    .header("Authorization", crate::common::SIM_AUTH)
-                    .json(&json!({"content": format!("m{i}")}))
-                    .send()
-                    .await
-                    .expect("post");
-                assert_eq!(res.status(), 204);
-            }
-        })
-    };
+    let poster = spawn_posts(&app, "alice", (0..30).map(|i| format!("m{i}")).collect());
     // Each frame would be a database query (a user lookup, a replay).
     for i in 0..200 {
         let stream = if i % 2 == 0 { "user:alice" } else { "public" };

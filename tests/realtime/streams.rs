@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::client::WsClient;
+use crate::client::{spawn_posts, WsClient};
 use crate::common::{self, TestApp};
 use crate::on_both_backends;
 
@@ -148,22 +148,7 @@ async fn since_joins_live_with_no_gap_and_no_duplicate(app: TestApp) {
     first.expect_subscribed("public").await;
     let first_id = first.messages(1).await[0].3;
 
-    let poster = {
-        let http = app.http.clone();
-        let url = app.url("/api/msgs/alice");
-        tokio::spawn(async move {
-            for i in 0..60 {
-                let res = http
-                    .post(&url)
-                    .header("Authorization", crate::common::SIM_AUTH)
-                    .json(&serde_json::json!({"content": format!("c{i}")}))
-                    .send()
-                    .await
-                    .expect("post");
-                assert_eq!(res.status(), 204);
-            }
-        })
-    };
+    let poster = spawn_posts(&app, "alice", (0..60).map(|i| format!("c{i}")).collect());
     tokio::time::sleep(Duration::from_millis(50)).await;
     let mut joiner =
         WsClient::connect(&app, &format!("/ws?stream=public&since={first_id}"), &[]).await;
