@@ -10,31 +10,44 @@ use crate::state::AppState;
 use crate::store::{StoreError, TimelineMessage, User};
 
 /// Validates, stores and publishes a message by `author`, stamped with the current time.
-/// A text the rules refuse is [`AppError::Invalid`] with the reason.
+/// A text the rules refuse is [`AppError::Invalid`] with the reason. `latest` (the
+/// simulator's, if it sent one) is committed in the same transaction.
 pub async fn post_message(
     state: &AppState,
     author: &User,
     text: &str,
+    latest: Option<i64>,
 ) -> AppResult<TimelineMessage> {
     let text = MessageText::parse(text).map_err(AppError::invalid)?;
     let message = state
         .store
-        .post_message(author, &text, crate::clock::unix_now())
+        .post_message(author, &text, crate::clock::unix_now(), latest)
         .await?;
     state.hub.publish(Event::MessagePosted(message.clone()));
     Ok(message)
 }
 
-/// Records that `who` follows `whom` and tells open streams.
-pub async fn follow(state: &AppState, who: i64, whom: i64) -> Result<(), StoreError> {
-    state.store.follow(who, whom).await?;
+/// Records that `who` follows `whom` (with the simulator's `latest`, if any) and tells
+/// open streams.
+pub async fn follow(
+    state: &AppState,
+    who: i64,
+    whom: i64,
+    latest: Option<i64>,
+) -> Result<(), StoreError> {
+    state.store.follow(who, whom, latest).await?;
     state.hub.publish(Event::Followed { who, whom });
     Ok(())
 }
 
-/// Removes a follow and tells open streams.
-pub async fn unfollow(state: &AppState, who: i64, whom: i64) -> Result<(), StoreError> {
-    state.store.unfollow(who, whom).await?;
+/// Removes a follow (with the simulator's `latest`, if any) and tells open streams.
+pub async fn unfollow(
+    state: &AppState,
+    who: i64,
+    whom: i64,
+    latest: Option<i64>,
+) -> Result<(), StoreError> {
+    state.store.unfollow(who, whom, latest).await?;
     state.hub.publish(Event::Unfollowed { who, whom });
     Ok(())
 }

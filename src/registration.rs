@@ -20,10 +20,12 @@ const TAKEN: &str = "The username is already taken";
 /// password, name taken), hashes the password with Argon2id in one of the process's hash
 /// slots, and stores the user. Returns the new user's id; a broken rule is
 /// [`AppError::Invalid`] with the text to show, no free hash slot [`AppError::Busy`].
+/// `latest` (the simulator's, if any) is committed with the new user.
 pub async fn register_user(
     store: &Store,
     hashing: &HashSlots,
     form: Registration<'_>,
+    latest: Option<i64>,
 ) -> AppResult<i64> {
     let username = Username::parse(form.username).map_err(AppError::invalid)?;
     let email = Email::parse(form.email).map_err(AppError::invalid)?;
@@ -41,7 +43,7 @@ pub async fn register_user(
     }
     let pw_hash = hashing.run(move |memory| password.hash_in(memory)).await?;
     store
-        .create_user(&username, &email, &pw_hash)
+        .create_user(&username, &email, &pw_hash, latest)
         .await
         .map_err(|e| match e {
             CreateUserError::Taken => AppError::invalid(TAKEN),

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::{Path, SimulatorAuth};
 use super::documented::{Changed, JsonBody, LenientInt, Reply, SimulatorErrors};
+use super::latest::committing_latest;
 use super::{json_response, no_content, no_param, State};
 use crate::error::AppError;
 use crate::posting::{follow, unfollow};
@@ -59,13 +60,14 @@ impl FollowsApi {
     #[oai(path = "/fllws/:username", method = "post")]
     async fn change_follow(
         &self,
+        req: &Request,
         state: State<'_>,
         _auth: SimulatorAuth,
         username: Path<User>,
         #[oai(name = "latest")] _latest: Query<LenientInt>,
         body: JsonBody<FollowBody>,
     ) -> Reply<Changed, SimulatorErrors> {
-        change_follow(state, username, body).await.into()
+        change_follow(req, state, username, body).await.into()
     }
 }
 
@@ -85,6 +87,7 @@ async fn list_follows(
 }
 
 async fn change_follow(
+    req: &Request,
     state: State<'_>,
     Path(who): Path<User>,
     body: JsonBody<FollowBody>,
@@ -105,10 +108,10 @@ async fn change_follow(
         .user_id_by_name(&target)
         .await?
         .ok_or(AppError::NotFound("Unknown user to follow or unfollow"))?;
-    if following {
-        follow(&state, who, whom).await?;
-    } else {
-        unfollow(&state, who, whom).await?;
-    }
+    committing_latest(req, async |latest| match following {
+        true => follow(&state, who, whom, latest).await,
+        false => unfollow(&state, who, whom, latest).await,
+    })
+    .await?;
     Ok(no_content())
 }

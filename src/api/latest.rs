@@ -1,5 +1,6 @@
 //! `GET /api/latest`, and the middleware that records `?latest=N` before anything else.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use poem::{Endpoint, Request, Response};
@@ -13,18 +14,51 @@ use crate::error::AppError;
 use crate::query::query_param;
 use crate::state::AppState;
 
-/// Records `?latest=N` (an integer) before auth and validation run, so it updates even on
-/// 403 and 404. A non-integer value is ignored.
-pub async fn record_latest<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
-    if let Some(latest) = query_param(&req, "latest").and_then(|v| v.trim().parse::<i64>().ok()) {
-        if let Some(state) = req.data::<AppState>() {
-            if let Err(e) = state.store.set_latest(latest).await {
-                let refused = error::response(&AppError::from(e));
-                return Err(poem::Error::from_response(refused));
-            }
+/// The `?latest=N` of a simulator request, and whether a write already committed it.
+#[derive(Clone)]
+struct PendingLatest {
+    value: i64,
+    committed: Arc<AtomicBool>,
+}
+
+/// Runs `write` with the request's `?latest=N` (if it has one) for the write to commit in
+/// its own transaction: one commit per simulator action. Once the write succeeded,
+/// [`record_latest`] no longer records it alone.
+pub(super) async fn committing_latest<T, E>(
+    req: &Request,
+    write: impl AsyncFnOnce(Option<i64>) -> Result<T, E>,
+) -> Result<T, E> {
+    let pending = req.data::<PendingLatest>();
+    let done = write(pending.map(|p| p.value)).await;
+    if let (Ok(_), Some(pending)) = (&done, pending) {
+        pending.committed.store(true, Ordering::Release);
+    }
+    done
+}
+
+/// Records `?latest=N` (an integer) whatever the request's fate, so it updates even on 403,
+/// 404 and 400. A write that gets that far commits it in its own transaction
+/// ([`committing_latest`]); otherwise it is recorded alone once the handler answered and
+/// before the answer is sent, so the simulator never sees an answer without it. A
+/// non-integer value is ignored.
+pub async fn record_latest<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Response> {
+    let latest = query_param(&req, "latest").and_then(|v| v.trim().parse::<i64>().ok());
+    let (Some(value), Some(state)) = (latest, req.data::<AppState>().cloned()) else {
+        return ep.call(req).await.map(poem::IntoResponse::into_response);
+    };
+    let committed = Arc::new(AtomicBool::new(false));
+    req.set_data(PendingLatest {
+        value,
+        committed: committed.clone(),
+    });
+    let answer = ep.call(req).await.map(poem::IntoResponse::into_response);
+    if !committed.load(Ordering::Acquire) {
+        if let Err(e) = state.store.set_latest(value).await {
+            let refused = error::response(&AppError::from(e));
+            return Err(poem::Error::from_response(refused));
         }
     }
-    ep.call(req).await.map(poem::IntoResponse::into_response)
+    answer
 }
 
 #[derive(serde::Serialize, Object)]

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::{Path, SimulatorAuth};
 use super::documented::{Changed, JsonBody, LenientInt, Reply, SimulatorErrors};
+use super::latest::committing_latest;
 use super::{json_response, no_content, no_param, State};
 use crate::error::AppError;
 use crate::posting::post_message as store_and_publish;
@@ -96,13 +97,14 @@ impl MessagesApi {
     #[oai(path = "/msgs/:username", method = "post")]
     async fn post_message(
         &self,
+        req: &Request,
         state: State<'_>,
         _auth: SimulatorAuth,
         username: Path<User>,
         #[oai(name = "latest")] _latest: Query<LenientInt>,
         body: JsonBody<PostBody>,
     ) -> Reply<Changed, SimulatorErrors> {
-        post_message(state, username, body).await.into()
+        post_message(req, state, username, body).await.into()
     }
 }
 
@@ -136,11 +138,15 @@ async fn user_messages(
 }
 
 async fn post_message(
+    req: &Request,
     state: State<'_>,
     Path(author): Path<User>,
     body: JsonBody<PostBody>,
 ) -> Result<Response, AppError> {
     let body = body.parse()?;
-    store_and_publish(&state, &author, &body.content).await?;
+    committing_latest(req, async |latest| {
+        store_and_publish(&state, &author, &body.content, latest).await
+    })
+    .await?;
     Ok(no_content())
 }

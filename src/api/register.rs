@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::auth::Caller;
 use super::documented::{Changed, JsonBody, LenientInt, Reply};
 use super::error::ErrorBody;
+use super::latest::committing_latest;
 use super::{no_content, State};
 use crate::error::AppError;
 use crate::limits::{client_ip, Limiter};
@@ -69,6 +70,9 @@ async fn register(
         password: body.pwd.as_deref().unwrap_or(""),
         password_repeat: None,
     };
-    register_user(&state.store, &state.hashing, registration).await?;
+    committing_latest(req, async |latest| {
+        register_user(&state.store, &state.hashing, registration, latest).await
+    })
+    .await?;
     Ok(no_content())
 }

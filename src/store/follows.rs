@@ -1,38 +1,29 @@
 //! Follows: one row per (who, whom) pair; following is idempotent.
 
-use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, JoinType, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, RelationDef,
+    ColumnTrait, EntityTrait, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    RelationDef,
 };
 
 use super::entities::{follow, user};
+use super::group_commit::Change;
 use super::{Store, StoreResult};
 
 impl Store {
     /// Records that `who` follows `whom`; a pair already recorded is left as it is.
-    pub async fn follow(&self, who: i64, whom: i64) -> StoreResult<()> {
-        let row = follow::ActiveModel {
-            who_id: Set(who),
-            whom_id: Set(whom),
-        };
-        follow::Entity::insert(row)
-            .on_conflict(
-                OnConflict::columns([follow::Column::WhoId, follow::Column::WhomId])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(self.pools.write())
+    /// `latest` (the simulator's) is committed with it.
+    pub async fn follow(&self, who: i64, whom: i64, latest: Option<i64>) -> StoreResult<()> {
+        self.writes
+            .write(Change::Follow { who, whom }, latest)
             .await?;
         Ok(())
     }
 
     /// Removes the pair if present; unfollowing someone not followed is not an error.
-    pub async fn unfollow(&self, who: i64, whom: i64) -> StoreResult<()> {
-        follow::Entity::delete_many()
-            .filter(follow::Column::WhoId.eq(who))
-            .filter(follow::Column::WhomId.eq(whom))
-            .exec(self.pools.write())
+    /// `latest` (the simulator's) is committed with it.
+    pub async fn unfollow(&self, who: i64, whom: i64, latest: Option<i64>) -> StoreResult<()> {
+        self.writes
+            .write(Change::Unfollow { who, whom }, latest)
             .await?;
         Ok(())
     }

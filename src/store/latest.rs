@@ -2,28 +2,20 @@
 //! restarts and is shared by replicas.
 
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, EntityTrait};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
 
 use super::entities::sim_latest;
+use super::group_commit::Change;
 use super::{Store, StoreResult};
 
 /// The one row of `sim_latest`.
 const ROW_ID: i32 = 1;
 
 impl Store {
+    /// Records `latest` on its own: for a request whose action wrote nothing (a read, or
+    /// one refused before it reached the database). Writes take theirs along instead.
     pub async fn set_latest(&self, latest: i64) -> StoreResult<()> {
-        let row = sim_latest::ActiveModel {
-            id: Set(ROW_ID),
-            latest: Set(latest),
-        };
-        sim_latest::Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(sim_latest::Column::Id)
-                    .update_column(sim_latest::Column::Latest)
-                    .to_owned(),
-            )
-            .exec_without_returning(self.pools.latest_write())
-            .await?;
+        self.writes.write(Change::Nothing, Some(latest)).await?;
         Ok(())
     }
 
@@ -34,4 +26,21 @@ impl Store {
             .await?
             .map(|row| row.latest))
     }
+}
+
+/// Records `latest` on `db` (a transaction that commits it with something else).
+pub(super) async fn record(db: &impl ConnectionTrait, latest: i64) -> Result<(), DbErr> {
+    let row = sim_latest::ActiveModel {
+        id: Set(ROW_ID),
+        latest: Set(latest),
+    };
+    sim_latest::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(sim_latest::Column::Id)
+                .update_column(sim_latest::Column::Latest)
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
 }

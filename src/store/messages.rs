@@ -5,13 +5,13 @@
 
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait,
-    FromQueryResult, JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait,
-    Select, Statement,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult,
+    JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait, Select, Statement,
 };
 use serde::{Deserialize, Serialize};
 
 use super::entities::{follow, message, user};
+use super::group_commit::{Change, Written};
 use super::{Store, StoreResult};
 use crate::domain::MessageText;
 
@@ -49,25 +49,28 @@ pub enum Page {
 
 impl Store {
     /// Stores a message by `author` at `pub_date` (Unix seconds) and returns it with its id.
+    /// `latest` (the simulator's) is committed with it.
     pub async fn post_message(
         &self,
         author: &super::User,
         text: &MessageText,
         pub_date: i64,
+        latest: Option<i64>,
     ) -> StoreResult<TimelineMessage> {
-        let row = message::ActiveModel {
-            author_id: Set(author.id),
-            text: Set(text.as_str().to_owned()),
-            pub_date: Set(pub_date),
-            flagged: Set(false),
-            ..Default::default()
+        let change = Change::Post {
+            author_id: author.id,
+            text: text.as_str().to_owned(),
+            pub_date,
         };
-        let done = message::Entity::insert(row).exec(self.pools.write()).await;
+        let done = self.writes.write(change, latest).await;
         // Stale even if the insert failed: it may have committed before the error.
         self.public_page.invalidate();
-        let done = done?;
+        let Written::Posted(message_id) = done? else {
+            let missing = sea_orm::DbErr::Custom("a post committed without its id".into());
+            return Err(super::StoreError::Db(missing));
+        };
         Ok(TimelineMessage {
-            message_id: done.last_insert_id,
+            message_id,
             author_id: author.id,
             username: author.username.clone(),
             email: author.email.clone(),

@@ -7,6 +7,7 @@ mod backup;
 mod bulk;
 mod entities;
 mod follows;
+mod group_commit;
 mod latest;
 mod messages;
 mod moderation;
@@ -89,8 +90,10 @@ fn is_unique_violation(err: &DbErr) -> bool {
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    /// Which pool each query runs on: `pools.read()`, `pools.write()`, `pools.latest_write()`.
+    /// Which pool each query runs on: `pools.read()`, `pools.write()`.
     pools: Pools,
+    /// The writer task that commits posts, follows and `latest` in shared transactions.
+    writes: group_commit::GroupCommit,
     url: String,
     /// Users by name. Users are never renamed or deleted, so an entry never goes stale;
     /// it saves a query on every simulator tweet and follow.
@@ -108,6 +111,7 @@ impl Store {
             Pools::postgres(url).await?
         };
         Ok(Store {
+            writes: group_commit::GroupCommit::start(pools.clone()),
             pools,
             url: url.to_owned(),
             users_by_name: Default::default(),

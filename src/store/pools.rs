@@ -2,9 +2,9 @@
 //!
 //! SQLite gets two pools: many readers (WAL lets them run beside a writer) and a single
 //! writer, so writes queue in-process in FIFO order instead of spinning in SQLite's busy
-//! handler, whose sleeps would dominate tail latency; the simulator's `latest` goes through
-//! that writer too. PostgreSQL uses one pool for reads and writes, plus a small pool that
-//! commits `latest` asynchronously.
+//! handler, whose sleeps would dominate tail latency. PostgreSQL uses one pool for reads and
+//! writes. Posts, follows and the simulator's `latest` reach either through the group
+//! commit writer (`group_commit`).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -22,9 +22,9 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long SQLite waits on a lock held by another process before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The pools of one backend; each role ([`read`](Pools::read), [`write`](Pools::write),
-/// [`latest_write`](Pools::latest_write)) names the pool it runs on, and each pool appears
-/// here once, so closing and counting cannot miss or double one.
+/// The pools of one backend; each role ([`read`](Pools::read), [`write`](Pools::write))
+/// names the pool it runs on, and each pool appears here once, so closing and counting
+/// cannot miss or double one.
 #[derive(Clone)]
 pub enum Pools {
     Sqlite {
@@ -36,8 +36,6 @@ pub enum Pools {
     Postgres {
         /// Reads and writes.
         main: DatabaseConnection,
-        /// `latest` only, committed without waiting for the WAL flush (see `postgres`).
-        latest: DatabaseConnection,
     },
 }
 
@@ -89,22 +87,11 @@ impl Pools {
             .max_connections(16)
             .min_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options.clone())
-            .await
-            .map_err(SetupError::Postgres)?;
-        // `latest` is a progress marker written on every simulator request: committing
-        // it without waiting for the WAL flush halves the fsyncs per request. It is
-        // visible to every replica at once and survives an app crash; only a crash of
-        // PostgreSQL itself could lose the last fraction of a second of it.
-        let latest = PgPoolOptions::new()
-            .max_connections(2)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options.options([("synchronous_commit", "off")]))
+            .connect_with(options)
             .await
             .map_err(SetupError::Postgres)?;
         Ok(Pools::Postgres {
             main: SqlxPostgresConnector::from_sqlx_postgres_pool(main),
-            latest: SqlxPostgresConnector::from_sqlx_postgres_pool(latest),
         })
     }
 
@@ -124,19 +111,11 @@ impl Pools {
         }
     }
 
-    /// Where the simulator's `latest` is written.
-    pub fn latest_write(&self) -> &DatabaseConnection {
-        match self {
-            Pools::Sqlite { write, .. } => write,
-            Pools::Postgres { latest, .. } => latest,
-        }
-    }
-
     /// Every pool, once.
-    fn each(&self) -> [&DatabaseConnection; 2] {
+    fn each(&self) -> Vec<&DatabaseConnection> {
         match self {
-            Pools::Sqlite { read, write } => [read, write],
-            Pools::Postgres { main, latest } => [main, latest],
+            Pools::Sqlite { read, write } => vec![read, write],
+            Pools::Postgres { main } => vec![main],
         }
     }
 

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, TransactionTrait};
 
 use super::entities::user;
 use super::{is_unique_violation, Store, StoreError, StoreResult};
@@ -37,12 +37,14 @@ pub enum CreateUserError {
 }
 
 impl Store {
-    /// Inserts a user; the unique constraint decides races between registrations of one name.
+    /// Inserts a user, with the simulator's `latest` in the same transaction when given;
+    /// the unique constraint decides races between registrations of one name.
     pub async fn create_user(
         &self,
         username: &Username,
         email: &Email,
         pw_hash: &str,
+        latest: Option<i64>,
     ) -> Result<i64, CreateUserError> {
         let row = user::ActiveModel {
             username: Set(username.as_str().to_owned()),
@@ -50,11 +52,23 @@ impl Store {
             pw_hash: Set(pw_hash.to_owned()),
             ..Default::default()
         };
-        match user::Entity::insert(row).exec(self.pools.write()).await {
-            Ok(done) => Ok(done.last_insert_id),
-            Err(e) if is_unique_violation(&e) => Err(CreateUserError::Taken),
-            Err(e) => Err(CreateUserError::Store(e.into())),
+        let failed = |e: DbErr| match is_unique_violation(&e) {
+            true => CreateUserError::Taken,
+            false => CreateUserError::Store(e.into()),
+        };
+        let transaction = self.pools.write().begin().await.map_err(failed)?;
+        let id = user::Entity::insert(row)
+            .exec(&transaction)
+            .await
+            .map_err(failed)?
+            .last_insert_id;
+        if let Some(latest) = latest {
+            super::latest::record(&transaction, latest)
+                .await
+                .map_err(failed)?;
         }
+        transaction.commit().await.map_err(failed)?;
+        Ok(id)
     }
 
     /// The user called `username` (as a path, a form or a stream names them). Every lookup by

@@ -28,7 +28,7 @@ pub async fn add_message(
     if text.trim().is_empty() {
         return Ok(redirect("/"));
     }
-    posting::post_message(&state, &author, text).await?;
+    posting::post_message(&state, &author, text, None).await?;
     flash(session, "Your message was recorded");
     Ok(redirect("/"))
 }
@@ -42,7 +42,7 @@ pub async fn follow(
     whom: PathUser,
 ) -> WebResult<Response> {
     let username = whom.name;
-    posting::follow(&state, reader.id, whom.user.id).await?;
+    posting::follow(&state, reader.id, whom.user.id, None).await?;
     flash(session, format!("You are now following \"{username}\""));
     Ok(redirect(&user_path(&username)))
 }
@@ -56,7 +56,7 @@ pub async fn unfollow(
     whom: PathUser,
 ) -> WebResult<Response> {
     let username = whom.name;
-    posting::unfollow(&state, reader.id, whom.user.id).await?;
+    posting::unfollow(&state, reader.id, whom.user.id, None).await?;
     flash(
         session,
         format!("You are no longer following \"{username}\""),

@@ -109,7 +109,7 @@ pub async fn register(
         password: form.get("password"),
         password_repeat: Some(form.get("password2")),
     };
-    match register_user(&state.store, &state.hashing, registration).await {
+    match register_user(&state.store, &state.hashing, registration, None).await {
         Ok(_) => {
             flash(
                 session,

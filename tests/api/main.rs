@@ -5,6 +5,7 @@
 mod common;
 
 mod cli;
+mod commits;
 mod follows;
 mod latest;
 mod messages;

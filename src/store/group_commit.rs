@@ -1,0 +1,358 @@
+//! Group commit: every post, follow, unfollow and simulator `latest` goes through one
+//! writer task per instance, which commits whatever queued up meanwhile in one transaction.
+//!
+//! Why: SQLite has one writer and PostgreSQL flushes its WAL once per commit, so one
+//! commit per request caps writes at one commit latency each. Here a request's write waits
+//! for the batch that holds it, and is acknowledged only after that batch committed
+//! ("acknowledged = durable" is unchanged); under load many writes share one commit.
+//! A simulator request's `latest` rides in the same transaction as its action, so each
+//! simulator action is one commit, alone or in a batch.
+//!
+//! A batch that fails is rolled back and its writes are retried one by one, so one bad
+//! write (a foreign key, a broken row) fails only its own request.
+
+use sea_orm::sqlx::postgres::PgArguments;
+use sea_orm::sqlx::sqlite::SqliteArguments;
+use sea_orm::sqlx::{self, Arguments, Connection, Row};
+use sea_orm::{DbErr, RuntimeErr};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Pools, StoreError, StoreResult};
+
+/// Most writes one transaction takes: bounds a batch's statement and its retry cost.
+const MAX_BATCH: usize = 128;
+/// Writes waiting for the writer before senders wait too (backpressure, bounded memory).
+const QUEUE: usize = 4096;
+
+/// One change to the database.
+#[derive(Debug, Clone)]
+pub(super) enum Change {
+    Post {
+        author_id: i64,
+        text: String,
+        pub_date: i64,
+    },
+    Follow {
+        who: i64,
+        whom: i64,
+    },
+    Unfollow {
+        who: i64,
+        whom: i64,
+    },
+    /// Nothing but the `latest` that came with it (the action failed or reads only).
+    Nothing,
+}
+
+/// What a committed change produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Written {
+    /// The new message's id.
+    Posted(i64),
+    Done,
+}
+
+struct Job {
+    change: Change,
+    /// The simulator's `latest` that arrived with this change, if any.
+    latest: Option<i64>,
+    reply: oneshot::Sender<StoreResult<Written>>,
+}
+
+/// Sends writes to the writer task; cheap to clone.
+#[derive(Clone)]
+pub(super) struct GroupCommit {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl GroupCommit {
+    /// Starts the writer task on the current runtime; it ends when every handle is gone.
+    pub fn start(pools: Pools) -> GroupCommit {
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        tokio::spawn(run(pools, queue));
+        GroupCommit { jobs }
+    }
+
+    /// Commits `change` (with `latest`, if given) and answers once it is durable.
+    pub async fn write(&self, change: Change, latest: Option<i64>) -> StoreResult<Written> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            change,
+            latest,
+            reply,
+        };
+        if self.jobs.send(job).await.is_err() {
+            return Err(stopped());
+        }
+        answer.await.unwrap_or_else(|_| Err(stopped()))
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Unavailable(DbErr::Custom("the database writer stopped".into()))
+}
+
+fn store_error(err: sqlx::Error) -> StoreError {
+    StoreError::from(DbErr::Exec(RuntimeErr::SqlxError(err)))
+}
+
+async fn run(pools: Pools, mut queue: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        commit(&pools, std::mem::take(&mut batch)).await;
+    }
+}
+
+/// Commits `batch` in one transaction and answers each job; on failure, retries each job
+/// alone so that only the failing ones fail.
+async fn commit(pools: &Pools, batch: Vec<Job>) {
+    let changes: Vec<(&Change, Option<i64>)> =
+        batch.iter().map(|job| (&job.change, job.latest)).collect();
+    match execute(pools, &changes).await {
+        Ok(written) => {
+            for (job, written) in batch.into_iter().zip(written) {
+                let _ = job.reply.send(Ok(written));
+            }
+        }
+        Err(err) if batch.len() == 1 => {
+            // The caller records its `latest` alone when its write failed.
+            if let Some(job) = batch.into_iter().next() {
+                let _ = job.reply.send(Err(err));
+            }
+        }
+        Err(err) => {
+            tracing::debug!(error = %err, jobs = batch.len(), "batch failed; retrying alone");
+            for job in batch {
+                Box::pin(commit(pools, vec![job])).await;
+            }
+        }
+    }
+}
+
+/// The one `latest` a batch records: the last one that arrived, as if applied in order.
+fn batch_latest(changes: &[(&Change, Option<i64>)]) -> Option<i64> {
+    changes.iter().rev().find_map(|(_, latest)| *latest)
+}
+
+/// Runs `changes` in one transaction; one [`Written`] per change, in order.
+async fn execute(pools: &Pools, changes: &[(&Change, Option<i64>)]) -> StoreResult<Vec<Written>> {
+    match pools {
+        Pools::Sqlite { write, .. } => sqlite::execute(write.get_sqlite_connection_pool(), changes)
+            .await
+            .map_err(store_error),
+        Pools::Postgres { main } => postgres::execute(main.get_postgres_connection_pool(), changes)
+            .await
+            .map_err(store_error),
+    }
+}
+
+/// SQLite: the whole batch is one multi-statement string (`BEGIN IMMEDIATE; …; COMMIT`),
+/// so it costs one hand-off to the driver's worker thread, not one per statement.
+mod sqlite {
+    use super::*;
+    use sea_orm::sqlx::SqlitePool;
+
+    pub async fn execute(
+        pool: &SqlitePool,
+        changes: &[(&Change, Option<i64>)],
+    ) -> Result<Vec<Written>, sqlx::Error> {
+        let mut sql = String::new();
+        let mut args = SqliteArguments::default();
+        let mut n = 0;
+        let mut next = |args: &mut SqliteArguments<'_>, value: Value| {
+            n += 1;
+            let p = n;
+            match value {
+                Value::Int(v) => args.add(v),
+                Value::Text(v) => args.add(v),
+            }
+            .map(|()| p)
+        };
+        let statements = changes
+            .iter()
+            .filter(|(c, _)| !matches!(c, Change::Nothing))
+            .count()
+            + usize::from(batch_latest(changes).is_some());
+        let transaction = statements > 1;
+        if transaction {
+            sql.push_str("BEGIN IMMEDIATE;\n");
+        }
+        if let Some(latest) = batch_latest(changes) {
+            let p = next(&mut args, Value::Int(latest)).map_err(sqlx::Error::Encode)?;
+            sql.push_str(&format!(
+                "INSERT INTO sim_latest (id, latest) VALUES (1, ?{p}) \
+                 ON CONFLICT (id) DO UPDATE SET latest = excluded.latest;\n"
+            ));
+        }
+        for (change, _) in changes {
+            let encode = sqlx::Error::Encode;
+            match change {
+                Change::Post {
+                    author_id,
+                    text,
+                    pub_date,
+                } => {
+                    let a = next(&mut args, Value::Int(*author_id)).map_err(encode)?;
+                    let t = next(&mut args, Value::Text(text.clone())).map_err(encode)?;
+                    let d = next(&mut args, Value::Int(*pub_date)).map_err(encode)?;
+                    sql.push_str(&format!(
+                        "INSERT INTO messages (author_id, text, pub_date, flagged) \
+                         VALUES (?{a}, ?{t}, ?{d}, 0) RETURNING message_id;\n"
+                    ));
+                }
+                Change::Follow { who, whom } => {
+                    let w = next(&mut args, Value::Int(*who)).map_err(encode)?;
+                    let m = next(&mut args, Value::Int(*whom)).map_err(encode)?;
+                    sql.push_str(&format!(
+                        "INSERT INTO follows (who_id, whom_id) VALUES (?{w}, ?{m}) \
+                         ON CONFLICT DO NOTHING;\n"
+                    ));
+                }
+                Change::Unfollow { who, whom } => {
+                    let w = next(&mut args, Value::Int(*who)).map_err(encode)?;
+                    let m = next(&mut args, Value::Int(*whom)).map_err(encode)?;
+                    sql.push_str(&format!(
+                        "DELETE FROM follows WHERE who_id = ?{w} AND whom_id = ?{m};\n"
+                    ));
+                }
+                Change::Nothing => {}
+            }
+        }
+        if transaction {
+            sql.push_str("COMMIT;");
+        }
+        let mut conn = pool.acquire().await?;
+        // A statement cached per batch shape would churn the connection's cache: only
+        // the shapes of a single write (few, and the commonest) are kept prepared.
+        let query = sqlx::query_with(&sql, args).persistent(changes.len() == 1);
+        let rows = match query.fetch_all(&mut *conn).await {
+            Ok(rows) => rows,
+            Err(err) => {
+                if transaction {
+                    // The failing statement left the transaction open on this connection.
+                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                }
+                return Err(err);
+            }
+        };
+        let mut ids = rows.iter().map(|row| row.try_get::<i64, _>(0));
+        changes
+            .iter()
+            .map(|(change, _)| match change {
+                Change::Post { .. } => match ids.next() {
+                    Some(id) => Ok(Written::Posted(id?)),
+                    None => Err(sqlx::Error::RowNotFound),
+                },
+                _ => Ok(Written::Done),
+            })
+            .collect()
+    }
+
+    enum Value {
+        Int(i64),
+        Text(String),
+    }
+}
+
+/// PostgreSQL: a single write is one statement (its `latest` in a data-modifying CTE), so
+/// one round trip and one commit; a batch is one transaction of one statement per write.
+mod postgres {
+    use super::*;
+    use sea_orm::sqlx::PgPool;
+
+    const LATEST: &str = "INSERT INTO sim_latest (id, latest) VALUES (1, $1) \
+                          ON CONFLICT (id) DO UPDATE SET latest = EXCLUDED.latest";
+
+    pub async fn execute(
+        pool: &PgPool,
+        changes: &[(&Change, Option<i64>)],
+    ) -> Result<Vec<Written>, sqlx::Error> {
+        let mut conn = pool.acquire().await?;
+        if let [(change, latest)] = changes {
+            return Ok(vec![single(&mut conn, change, *latest).await?]);
+        }
+        let mut tx = Connection::begin(&mut *conn).await?;
+        if let Some(latest) = batch_latest(changes) {
+            sqlx::query(LATEST).bind(latest).execute(&mut *tx).await?;
+        }
+        let mut written = Vec::with_capacity(changes.len());
+        for (change, _) in changes {
+            written.push(single(&mut tx, change, None).await?);
+        }
+        tx.commit().await?;
+        Ok(written)
+    }
+
+    /// One change, with its `latest` (as `$1`) in the same statement when given.
+    async fn single(
+        conn: &mut sqlx::PgConnection,
+        change: &Change,
+        latest: Option<i64>,
+    ) -> Result<Written, sqlx::Error> {
+        let mut args = PgArguments::default();
+        let mut n = 0;
+        let prefix = match latest {
+            Some(latest) => {
+                args.add(latest).map_err(sqlx::Error::Encode)?;
+                n += 1;
+                format!("WITH latest AS ({LATEST}) ")
+            }
+            None => String::new(),
+        };
+        let mut param = |args: &mut PgArguments, value: i64| {
+            n += 1;
+            let p = n;
+            args.add(value).map(|()| p).map_err(sqlx::Error::Encode)
+        };
+        let sql = match change {
+            Change::Post {
+                author_id,
+                text,
+                pub_date,
+            } => {
+                let a = param(&mut args, *author_id)?;
+                let d = param(&mut args, *pub_date)?;
+                args.add(text.as_str()).map_err(sqlx::Error::Encode)?;
+                let t = d + 1;
+                let sql = format!(
+                    "{prefix}INSERT INTO messages (author_id, text, pub_date, flagged) \
+                     VALUES (${a}, ${t}, ${d}, false) RETURNING message_id"
+                );
+                let row = sqlx::query_with(&sql, args).fetch_one(&mut *conn).await?;
+                return Ok(Written::Posted(row.try_get(0)?));
+            }
+            Change::Follow { who, whom } => {
+                let w = param(&mut args, *who)?;
+                let m = param(&mut args, *whom)?;
+                format!(
+                    "{prefix}INSERT INTO follows (who_id, whom_id) VALUES (${w}, ${m}) \
+                     ON CONFLICT DO NOTHING"
+                )
+            }
+            Change::Unfollow { who, whom } => {
+                let w = param(&mut args, *who)?;
+                let m = param(&mut args, *whom)?;
+                format!("{prefix}DELETE FROM follows WHERE who_id = ${w} AND whom_id = ${m}")
+            }
+            Change::Nothing => match latest {
+                Some(_) => LATEST.to_owned(),
+                None => return Ok(Written::Done),
+            },
+        };
+        sqlx::query_with(&sql, args).execute(&mut *conn).await?;
+        Ok(Written::Done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_records_the_latest_that_arrived_last() {
+        let post = Change::Nothing;
+        assert_eq!(batch_latest(&[(&post, Some(5)), (&post, Some(3))]), Some(3));
+        assert_eq!(batch_latest(&[(&post, Some(5)), (&post, None)]), Some(5));
+        assert_eq!(batch_latest(&[(&post, None)]), None);
+    }
+}
