@@ -11,9 +11,10 @@
 //! A batch that fails is rolled back and its writes are retried one by one, so one bad
 //! write (a foreign key, a broken row) fails only its own request.
 
+use sea_orm::sqlx::pool::PoolConnection;
 use sea_orm::sqlx::postgres::PgArguments;
 use sea_orm::sqlx::sqlite::SqliteArguments;
-use sea_orm::sqlx::{self, Arguments, Connection, Row};
+use sea_orm::sqlx::{self, Arguments, Connection, Postgres, Row, Sqlite};
 use sea_orm::{DbErr, RuntimeErr};
 use tokio::sync::{mpsc, oneshot};
 
@@ -96,19 +97,37 @@ fn store_error(err: sqlx::Error) -> StoreError {
     StoreError::from(DbErr::Exec(RuntimeErr::SqlxError(err)))
 }
 
+/// The writer's connection, kept from one batch to the next: taking a pooled connection
+/// and giving it back costs a ping each way.
+enum Held {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+}
+
 async fn run(pools: Pools, mut queue: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut held = None;
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        commit(&pools, std::mem::take(&mut batch)).await;
+        commit(&pools, &mut held, std::mem::take(&mut batch)).await;
+        if matches!(held, Some(Held::Sqlite(_))) && queue.is_empty() {
+            // SQLite's one write connection also serves registrations, sessions and
+            // moderation: hand it back whenever no post or follow is waiting.
+            held = None;
+        }
     }
 }
 
 /// Commits `batch` in one transaction and answers each job; on failure, retries each job
 /// alone so that only the failing ones fail.
-async fn commit(pools: &Pools, batch: Vec<Job>) {
+async fn commit(pools: &Pools, held: &mut Option<Held>, batch: Vec<Job>) {
     let changes: Vec<(&Change, Option<i64>)> =
         batch.iter().map(|job| (&job.change, job.latest)).collect();
-    match execute(pools, &changes).await {
+    let done = execute(pools, held, &changes).await;
+    if done.is_err() {
+        // Perhaps broken: giving it back lets the pool test it and drop it if so.
+        *held = None;
+    }
+    match done {
         Ok(written) => {
             for (job, written) in batch.into_iter().zip(written) {
                 let _ = job.reply.send(Ok(written));
@@ -123,7 +142,7 @@ async fn commit(pools: &Pools, batch: Vec<Job>) {
         Err(err) => {
             tracing::debug!(error = %err, jobs = batch.len(), "batch failed; retrying alone");
             for job in batch {
-                Box::pin(commit(pools, vec![job])).await;
+                Box::pin(commit(pools, held, vec![job])).await;
             }
         }
     }
@@ -134,26 +153,46 @@ fn batch_latest(changes: &[(&Change, Option<i64>)]) -> Option<i64> {
     changes.iter().rev().find_map(|(_, latest)| *latest)
 }
 
-/// Runs `changes` in one transaction; one [`Written`] per change, in order.
-async fn execute(pools: &Pools, changes: &[(&Change, Option<i64>)]) -> StoreResult<Vec<Written>> {
-    match pools {
-        Pools::Sqlite { write, .. } => sqlite::execute(write.get_sqlite_connection_pool(), changes)
-            .await
-            .map_err(store_error),
-        Pools::Postgres { main } => postgres::execute(main.get_postgres_connection_pool(), changes)
-            .await
-            .map_err(store_error),
+/// Runs `changes` in one transaction on the held connection (taken from the pool first if
+/// none is held); one [`Written`] per change, in order.
+async fn execute(
+    pools: &Pools,
+    held: &mut Option<Held>,
+    changes: &[(&Change, Option<i64>)],
+) -> StoreResult<Vec<Written>> {
+    let conn = match held.take() {
+        Some(conn) => conn,
+        None => match pools {
+            Pools::Sqlite { write, .. } => Held::Sqlite(
+                write
+                    .get_sqlite_connection_pool()
+                    .acquire()
+                    .await
+                    .map_err(store_error)?,
+            ),
+            Pools::Postgres { main } => Held::Postgres(
+                main.get_postgres_connection_pool()
+                    .acquire()
+                    .await
+                    .map_err(store_error)?,
+            ),
+        },
+    };
+    let conn = held.insert(conn);
+    match conn {
+        Held::Sqlite(conn) => sqlite::execute(conn, changes).await,
+        Held::Postgres(conn) => postgres::execute(conn, changes).await,
     }
+    .map_err(store_error)
 }
 
 /// SQLite: the whole batch is one multi-statement string (`BEGIN IMMEDIATE; …; COMMIT`),
 /// so it costs one hand-off to the driver's worker thread, not one per statement.
 mod sqlite {
     use super::*;
-    use sea_orm::sqlx::SqlitePool;
 
     pub async fn execute(
-        pool: &SqlitePool,
+        conn: &mut sqlx::SqliteConnection,
         changes: &[(&Change, Option<i64>)],
     ) -> Result<Vec<Written>, sqlx::Error> {
         let mut sql = String::new();
@@ -221,7 +260,6 @@ mod sqlite {
         if transaction {
             sql.push_str("COMMIT;");
         }
-        let mut conn = pool.acquire().await?;
         // A statement cached per batch shape would churn the connection's cache: only
         // the shapes of a single write (few, and the commonest) are kept prepared.
         let query = sqlx::query_with(&sql, args).persistent(changes.len() == 1);
@@ -258,18 +296,16 @@ mod sqlite {
 /// one round trip and one commit; a batch is one transaction of one statement per write.
 mod postgres {
     use super::*;
-    use sea_orm::sqlx::PgPool;
 
     const LATEST: &str = "INSERT INTO sim_latest (id, latest) VALUES (1, $1) \
                           ON CONFLICT (id) DO UPDATE SET latest = EXCLUDED.latest";
 
     pub async fn execute(
-        pool: &PgPool,
+        conn: &mut sqlx::PgConnection,
         changes: &[(&Change, Option<i64>)],
     ) -> Result<Vec<Written>, sqlx::Error> {
-        let mut conn = pool.acquire().await?;
         if let [(change, latest)] = changes {
-            return Ok(vec![single(&mut conn, change, *latest).await?]);
+            return Ok(vec![single(conn, change, *latest).await?]);
         }
         let mut tx = Connection::begin(&mut *conn).await?;
         if let Some(latest) = batch_latest(changes) {

@@ -63,12 +63,16 @@ impl Pools {
         };
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            // A ping before every query is a hand-off to the driver's thread and back;
+            // an in-process database cannot have hung up (returned ones are pinged still).
+            .test_before_acquire(false)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options.clone())
             .await
             .map_err(open)?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .min_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options.read_only(false))
@@ -85,6 +89,9 @@ impl Pools {
         let options = PgConnectOptions::from_str(url).map_err(SetupError::BadUrl)?;
         let main = PgPoolOptions::new()
             .max_connections(16)
+            // sqlx pings a connection when it goes back to the pool and drops it if broken;
+            // a second ping before every query would cost every query a round trip.
+            .test_before_acquire(false)
             .min_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
