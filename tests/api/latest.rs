@@ -59,7 +59,35 @@ async fn non_integer_latest_is_ignored(app: TestApp) {
     }
 }
 
+/// A client that hangs up while its request is handled (as the simulator does after its
+/// timeout) still has its `latest` recorded.
+async fn latest_of_an_abandoned_request_is_recorded(app: TestApp) {
+    use tokio::io::AsyncWriteExt;
+    let body = r#"{"username":"alice","email":"a@a","pwd":"p"}"#;
+    let request = format!(
+        "POST /api/register?latest=77 HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        common::SIM_AUTH,
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    // Gone while the password is hashed.
+    drop(stream);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+    while app.latest().await != 77 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "latest of the abandoned request was never recorded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 on_both_backends!(
+    latest_of_an_abandoned_request_is_recorded,
     latest_is_minus_one_before_any_was_recorded,
     latest_is_recorded_before_auth_and_validation,
     non_integer_latest_is_ignored,
