@@ -255,8 +255,21 @@ fn sqlite_home_statement(authors: &[i64], page: Page) -> Statement {
 
 /// PostgreSQL plans `author = me OR author IN (follows)` ordered by id as a backward scan of
 /// the whole table, which reads every message when the people followed post rarely. This
-/// form takes at most `limit` ids per followed author from the (author, flagged, id) index, then
-/// merges them: cost grows with the number followed, not with the table.
+/// form reads the (author, flagged, id) index per followed author (LATERAL) and merges, so
+/// cost grows with the number followed, not with the table, in two passes:
+///
+/// 1. each author's first visible id in page order (one index probe each), keeping the
+///    `limit` authors whose first id comes first;
+/// 2. if there are `limit` of them, the last of their first ids is an edge no page id lies
+///    beyond: `limit` visible messages (those first ids) are at or before it. Only those
+///    authors can have messages up to the edge, so each is read from its first id to the
+///    edge (at most `limit` ids), and the merged candidates give the page. With fewer
+///    authors there is no edge and each is read up to `limit` ids.
+///
+/// Reading each author only up to the edge is what keeps a page at about `limit` + the
+/// number followed index entries however many messages each author has (one pass of
+/// `limit` ids per author read ~3,000 at 1M messages). `Newest` reads newest first below
+/// `before`, `After` oldest first above `since`: the same plan mirrored.
 fn postgres_home_statement(reader: i64, page: Page) -> Statement {
     let (bound, order, limit) = page.keyset();
     let mut values: Vec<sea_orm::Value> = vec![reader.into(), (limit as i64).into()];
@@ -267,14 +280,31 @@ fn postgres_home_statement(reader: i64, page: Page) -> Statement {
         }
         None => String::new(),
     };
+    // The edge and the range from each author's first id towards it, by direction; with
+    // no edge, the far end of bigint, which every id is within.
+    let (edge, no_edge, range) = if order == "DESC" {
+        ("min", i64::MIN, "BETWEEN edge.id AND a.message_id")
+    } else {
+        ("max", i64::MAX, "BETWEEN a.message_id AND edge.id")
+    };
     // The page's ids are chosen among the candidates first, so only `limit` rows are
     // fetched from `messages` and `users`.
     let sql = format!(
-        "SELECT m.message_id, m.author_id, u.username, u.email, m.text, m.pub_date \
+        "WITH firsts AS ( \
+             SELECT a.author_id, f.message_id \
+             FROM (SELECT $1::bigint AS author_id UNION SELECT whom_id FROM follows WHERE who_id = $1) a \
+             CROSS JOIN LATERAL (SELECT message_id FROM messages \
+                 WHERE author_id = a.author_id AND flagged = false {bound} \
+                 ORDER BY message_id {order} LIMIT 1) f \
+             ORDER BY f.message_id {order} LIMIT $2), \
+         edge AS (SELECT CASE WHEN count(*) = $2 THEN {edge}(message_id) ELSE CAST({no_edge} AS bigint) END AS id \
+                  FROM firsts) \
+         SELECT m.message_id, m.author_id, u.username, u.email, m.text, m.pub_date \
          FROM (SELECT ids.message_id \
-               FROM (SELECT $1::bigint AS author_id UNION SELECT whom_id FROM follows WHERE who_id = $1) a \
+               FROM firsts a CROSS JOIN edge \
                CROSS JOIN LATERAL (SELECT message_id FROM messages \
-                   WHERE author_id = a.author_id AND flagged = false {bound} \
+                   WHERE author_id = a.author_id AND flagged = false \
+                   AND message_id {range} \
                    ORDER BY message_id {order} LIMIT $2) ids \
                ORDER BY ids.message_id {order} LIMIT $2) page \
          JOIN messages m ON m.message_id = page.message_id \
