@@ -77,7 +77,7 @@ impl Application {
         let metrics = Metrics::new();
         let hub = realtime_hub(&settings, &store, &metrics).map_err(StartupError::Redis)?;
         let cached = store.clone();
-        hub.on_remote_message(move || cached.note_remote_post());
+        hub.on_event(move |event| invalidate_pages(&cached, event));
         let state = AppState {
             store,
             hub,
@@ -201,6 +201,20 @@ fn realtime_hub(settings: &Settings, store: &Store, metrics: &Metrics) -> Result
     match &settings.redis_url {
         Some(url) => Hub::with_redis(store, metrics.clone(), limits, url, &settings.redis_channel),
         None => Ok(Hub::in_process(store, metrics.clone(), limits)),
+    }
+}
+
+/// The store's cached pages follow the events of every instance: a post, hide or show
+/// makes the pages that could show the message stale. A show does not say whose message it
+/// was, so it makes every user's page stale.
+fn invalidate_pages(store: &Store, event: &realtime::Event) {
+    use realtime::Event;
+    match event {
+        Event::MessagePosted(message) => store.messages_changed(Some(message.author_id)),
+        Event::MessageHidden { author_id, .. } => store.messages_changed(Some(*author_id)),
+        Event::MessageShown { .. } => store.messages_changed(None),
+        // No cached page depends on who follows whom.
+        Event::Followed { .. } | Event::Unfollowed { .. } => {}
     }
 }
 

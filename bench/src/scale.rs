@@ -98,15 +98,15 @@ pub async fn run(args: ScaleArgs) -> Result<(), String> {
 
 type ScopeOf = fn(i64) -> TimelineScope;
 
-/// "public (cached)" is what `GET /api/msgs` and `/public` get between posts; "public" asks
-/// for the page before `i64::MAX`, the same rows, which the cache does not serve, so it
-/// measures the query itself.
+/// "public (cached)" is what `GET /api/msgs` and `/public` get between posts; "public" and
+/// "user" ask for the page before `i64::MAX`, the same rows, which the caches do not serve,
+/// so they measure the query itself.
 fn timelines() -> [(&'static str, ScopeOf, Option<i64>); 4] {
     [
         ("public (cached)", |_| TimelineScope::Public, None),
         ("public", |_| TimelineScope::Public, Some(i64::MAX)),
         ("home", TimelineScope::Home, None),
-        ("user", TimelineScope::User, None),
+        ("user", TimelineScope::User, Some(i64::MAX)),
     ]
 }
 

@@ -12,7 +12,7 @@ use super::latest::committing_latest;
 use super::{json_response, no_content, no_param, State};
 use crate::error::AppError;
 use crate::posting::post_message as store_and_publish;
-use crate::store::{Page, TimelineMessage, TimelineScope, User};
+use crate::store::{TimelineMessage, TimelineScope, User};
 
 /// One message as the simulator reads it.
 #[derive(Serialize, Object)]
@@ -23,23 +23,16 @@ struct ApiMessage {
     user: String,
 }
 
-fn as_json(messages: Vec<TimelineMessage>) -> Response {
+fn as_json(messages: &[TimelineMessage]) -> Response {
     let out: Vec<ApiMessage> = messages
-        .into_iter()
+        .iter()
         .map(|m| ApiMessage {
-            content: m.text,
+            content: m.text.clone(),
             pub_date: m.pub_date,
-            user: m.username,
+            user: m.username.clone(),
         })
         .collect();
     json_response(&out)
-}
-
-fn newest(limit: u64) -> Page {
-    Page::Newest {
-        limit,
-        before: None,
-    }
 }
 
 /// What the timelines answer besides their errors (documentation; the handlers build it).
@@ -111,13 +104,10 @@ impl MessagesApi {
 async fn public_messages(req: &Request, state: State<'_>) -> Result<Response, AppError> {
     let no = no_param(req);
     if no == 0 {
-        return Ok(as_json(Vec::new()));
+        return Ok(as_json(&[]));
     }
-    let messages = state
-        .store
-        .timeline(TimelineScope::Public, newest(no))
-        .await?;
-    Ok(as_json(messages))
+    let messages = state.store.newest_page(TimelineScope::Public, no).await?;
+    Ok(as_json(&messages))
 }
 
 async fn user_messages(
@@ -128,13 +118,13 @@ async fn user_messages(
     let user_id = user.id;
     let no = no_param(req);
     if no == 0 {
-        return Ok(as_json(Vec::new()));
+        return Ok(as_json(&[]));
     }
     let messages = state
         .store
-        .timeline(TimelineScope::User(user_id), newest(no))
+        .newest_page(TimelineScope::User(user_id), no)
         .await?;
-    Ok(as_json(messages))
+    Ok(as_json(&messages))
 }
 
 async fn post_message(

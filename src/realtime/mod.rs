@@ -131,9 +131,12 @@ struct HubInner {
     slots: Arc<Slots>,
     /// Flips to `true` when the server stops, so socket tasks can close cleanly.
     shutdown: watch::Sender<bool>,
-    /// Called for each message another instance posted (see [`Hub::on_remote_message`]).
-    remote_message_hook: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
+    /// Called for every event, this instance's and the others' (see [`Hub::on_event`]).
+    event_hook: std::sync::OnceLock<EventHook>,
 }
+
+/// What [`Hub::on_event`] runs for every event.
+type EventHook = Box<dyn Fn(&Event) + Send + Sync>;
 
 /// What the dispatcher hears.
 #[derive(Debug)]
@@ -192,7 +195,7 @@ impl Hub {
                 slots: Slots::new(limits.max_sockets, limits.max_sockets_per_ip),
                 limits,
                 shutdown: watch::channel(false).0,
-                remote_message_hook: std::sync::OnceLock::new(),
+                event_hook: std::sync::OnceLock::new(),
             }),
         };
         // The dispatcher holds only a weak reference, so it ends with the last Hub clone.
@@ -203,6 +206,8 @@ impl Hub {
     /// Publishes a committed change. Never waits: with Redis down the event still reaches
     /// this instance's sockets, and the failure is counted.
     pub fn publish(&self, event: Event) {
+        // Before the handler answers, so the next request on this instance sees the change.
+        self.inner.note_event(&event);
         let envelope = Envelope {
             origin: self.inner.origin,
             at_us: now_us(),
@@ -246,10 +251,12 @@ impl Hub {
         self.inner.shutdown.subscribe()
     }
 
-    /// Runs `hook` for every message another instance announces, so caches of this
-    /// instance (the store's public page) learn of posts they did not see. Set once.
-    pub fn on_remote_message(&self, hook: impl Fn() + Send + Sync + 'static) {
-        let _ = self.inner.remote_message_hook.set(Box::new(hook));
+    /// Runs `hook` for every event: this instance's as they are published (after their
+    /// change committed), other instances' as they arrive, and messages caught up from the
+    /// database as `MessagePosted`, so this instance's caches (the store's pages) learn of
+    /// every change wherever it was made. Set once.
+    pub fn on_event(&self, hook: impl Fn(&Event) + Send + Sync + 'static) {
+        let _ = self.inner.event_hook.set(Box::new(hook));
     }
 
     /// Tells every socket task to close (graceful shutdown).
@@ -319,30 +326,24 @@ async fn dispatch(
                     None => return,
                     Some(Inbound::BusReconnected) => poll_now = true,
                     Some(Inbound::Event(envelope)) => {
-                        let remote = envelope.origin != hub.origin;
+                        // This instance's own events ran the hook when published.
+                        if envelope.origin != hub.origin {
+                            hub.note_event(&envelope.event);
+                        }
                         match envelope.event {
                             Event::Followed { who, whom } => hub.registry.follow_changed(who, whom, true),
                             Event::Unfollowed { who, whom } => hub.registry.follow_changed(who, whom, false),
                             Event::MessagePosted(message) => {
-                                if remote {
-                                    hub.note_remote_message();
-                                }
                                 let id = message.message_id;
                                 let pending = Pending { message, at_us: envelope.at_us };
                                 ready = cursor.offer(id, pending, tokio::time::Instant::now());
                             }
                             Event::MessageHidden { message_id, author_id, author } => {
-                                if remote {
-                                    hub.note_remote_message();
-                                }
                                 hidden.insert(message_id);
                                 let hidden = ModeratedMessage { message_id, author_id, author };
                                 hub.registry.delete(&hidden, &hub.metrics);
                             }
                             Event::MessageShown { message_id } => {
-                                if remote {
-                                    hub.note_remote_message();
-                                }
                                 hidden.remove(message_id);
                             }
                         }
@@ -367,7 +368,7 @@ async fn dispatch(
                                 continue;
                             }
                             hub.metrics.delivery_catchup_messages_total.inc();
-                            hub.note_remote_message();
+                            hub.note_event(&Event::MessagePosted(message.clone()));
                             let id = message.message_id;
                             let pending = Pending { message, at_us: now_us() };
                             ready.extend(cursor.offer(id, pending, now));
@@ -478,10 +479,10 @@ impl RecentlyHidden {
 }
 
 impl HubInner {
-    /// Caches of this instance learn of a post made elsewhere.
-    fn note_remote_message(&self) {
-        if let Some(hook) = self.remote_message_hook.get() {
-            hook();
+    /// Caches of this instance learn of a change.
+    fn note_event(&self, event: &Event) {
+        if let Some(hook) = self.event_hook.get() {
+            hook(event);
         }
     }
 }

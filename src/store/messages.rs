@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::entities::{follow, message, user};
 use super::group_commit::{Change, Written};
-use super::{Store, StoreResult};
+use super::{user_pages, NewestPage, Store, StoreResult};
 use crate::domain::MessageText;
 
 /// A message with its author, as every timeline shows it.
@@ -84,29 +84,60 @@ impl Store {
         scope: TimelineScope,
         page: Page,
     ) -> StoreResult<Vec<TimelineMessage>> {
-        let newest_public = match (scope, page) {
+        match (scope, page) {
             (
-                TimelineScope::Public,
+                TimelineScope::Public | TimelineScope::User(_),
                 Page::Newest {
                     limit,
                     before: None,
                 },
-            ) => Some(limit),
-            _ => None,
+            ) => Ok(self.newest_page(scope, limit).await?.to_vec()),
+            _ => self.query_timeline(scope, page).await,
+        }
+    }
+
+    /// The newest `limit` messages of `scope`, newest first. The public page and users'
+    /// pages come from memory while no message of theirs was posted, hidden or shown since
+    /// they were read (see [`Store::messages_changed`]); home pages are read each time.
+    pub async fn newest_page(&self, scope: TimelineScope, limit: u64) -> StoreResult<NewestPage> {
+        let page = Page::Newest {
+            limit,
+            before: None,
         };
-        if let Some(limit) = newest_public {
-            if let Some(rows) = self.public_page.get(limit) {
-                return Ok(rows);
+        match scope {
+            TimelineScope::Public => {
+                if let Some(cached) = self.public_page.get(limit) {
+                    return Ok(cached);
+                }
+                // Taken before the query: a post racing it makes the page stale at once.
+                let generation = self.public_page.generation();
+                let rows = self.query_timeline(scope, page).await?;
+                Ok(self.public_page.store(generation, limit, rows))
             }
+            TimelineScope::User(author) if limit <= user_pages::MOST_ROWS => {
+                if let Some(cached) = self.user_pages.get(author, limit) {
+                    return Ok(cached);
+                }
+                let generation = self.user_pages.generation(author);
+                let rows = self.query_timeline(scope, page).await?;
+                Ok(self.user_pages.store(author, generation, limit, rows))
+            }
+            _ => Ok(NewestPage::uncached(
+                self.query_timeline(scope, page).await?,
+            )),
         }
-        let generation = self.public_page.generation();
-        let rows = TimelineMessage::find_by_statement(self.timeline_statement(scope, page).await?)
-            .all(self.pools.read())
-            .await?;
-        if let Some(limit) = newest_public {
-            self.public_page.store(generation, limit, &rows);
-        }
-        Ok(rows)
+    }
+
+    async fn query_timeline(
+        &self,
+        scope: TimelineScope,
+        page: Page,
+    ) -> StoreResult<Vec<TimelineMessage>> {
+        Ok(
+            TimelineMessage::find_by_statement(self.timeline_statement(scope, page).await?)
+                .all(self.pools.read())
+                .await?,
+        )
     }
 
     /// The newest message id committed (hidden ones too), or 0 with no messages: the
@@ -137,10 +168,12 @@ impl Store {
         )
     }
 
-    /// Another instance posted a message (announced through the realtime bus): the cached
-    /// public page is stale.
-    pub fn note_remote_post(&self) {
+    /// A message of `author` (of anyone, when `None`) was posted, hidden or shown, here or
+    /// on another instance: the cached pages that could show it are stale. Called for every
+    /// such event the realtime bus carries, after its change committed.
+    pub fn messages_changed(&self, author: Option<i64>) {
         self.public_page.invalidate();
+        self.user_pages.invalidate(author);
     }
 
     /// The database's plan for a timeline query, one line per step, to show that it is an

@@ -1,7 +1,9 @@
 //! The store: SeaORM connections, migrations and every query the app runs. No HTTP types here.
 //!
 //! [`Pools`] says which pool each kind of query runs on, per backend (`pools`); failures
-//! to open or migrate the database are [`SetupError`]s (`setup`).
+//! to open or migrate the database are [`SetupError`]s (`setup`). The newest pages of the
+//! public and of each user's timeline are kept in memory ([`NewestPage`]: `public_cache`,
+//! `user_pages`) until the events of [`Store::messages_changed`] make them stale.
 
 mod backup;
 mod bulk;
@@ -11,11 +13,13 @@ mod group_commit;
 mod latest;
 mod messages;
 mod moderation;
+mod newest_page;
 mod pools;
 mod public_cache;
 mod sessions;
 mod setup;
 mod stats;
+mod user_pages;
 mod users;
 
 use std::time::Duration;
@@ -28,6 +32,7 @@ pub use backup::BackupError;
 pub use bulk::BulkMessage;
 pub use messages::{Page, TimelineMessage, TimelineScope};
 pub use moderation::ModeratedMessage;
+pub use newest_page::NewestPage;
 pub use pools::Pools;
 pub use sessions::SessionToken;
 pub use setup::SetupError;
@@ -100,6 +105,8 @@ pub struct Store {
     users_by_name: users::UserCache,
     /// The newest public page, shared by every reader until the next post.
     public_page: public_cache::PublicCache,
+    /// The newest page of recently read users, each shared until its author's next post.
+    user_pages: user_pages::UserPages,
 }
 
 impl Store {
@@ -116,6 +123,7 @@ impl Store {
             url: url.to_owned(),
             users_by_name: Default::default(),
             public_page: Default::default(),
+            user_pages: Default::default(),
         })
     }
 

@@ -92,6 +92,11 @@ struct NavUser<'a> {
 /// What every page's layout needs: the user for the navigation, and the pending flashes
 /// (taken now, so they show exactly once).
 fn page_context(user: Option<&User>, session: &Session) -> Context {
+    layout_context(user, &session::take_flashes(session))
+}
+
+/// The layout's part of a page: the user for the navigation and the flashes to show.
+fn layout_context(user: Option<&User>, flashes: &[String]) -> Context {
     let mut ctx = Context::new();
     ctx.insert(
         "user",
@@ -99,15 +104,20 @@ fn page_context(user: Option<&User>, session: &Session) -> Context {
             username: &u.username,
         }),
     );
-    ctx.insert("flashes", &session::take_flashes(session));
+    ctx.insert("flashes", flashes);
     ctx
 }
 
 fn html(template: &str, ctx: &Context) -> WebResult<Response> {
     let body = templates::render(template, ctx)?;
-    Ok(Response::builder()
+    Ok(html_body(body))
+}
+
+/// A rendered page as a response.
+fn html_body(body: impl Into<poem::Body>) -> Response {
+    Response::builder()
         .content_type("text/html; charset=utf-8")
-        .body(body))
+        .body(body)
 }
 
 /// The stylesheet, embedded so the binary serves it from any directory; served at

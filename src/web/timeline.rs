@@ -1,6 +1,10 @@
 //! The three timelines (`/`, `/public`, `/{username}`), 30 messages a page, newest first,
 //! with an "older messages" link that pages by id (`?before=ID`, keyset, no OFFSET).
+//!
+//! The first page of `/public` and `/{username}` comes from the store's cached rows; for a
+//! reader without a login or flashes it is rendered once per change of those rows.
 
+use bytes::Bytes;
 use poem::session::Session;
 use poem::web::Data;
 use poem::{handler, Request, Response};
@@ -9,12 +13,12 @@ use tera::Context;
 
 use super::error::WebResult;
 use super::extract::{MaybeSessionUser, PathUser};
-use super::session::redirect;
+use super::session::{redirect, take_flashes};
 use super::view::{user_path, MessageView};
-use super::{html, page_context};
+use super::{html_body, layout_context, templates};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::{Page, TimelineScope, User};
+use crate::store::{NewestPage, Page, TimelineMessage, TimelineScope, User};
 
 /// Messages per page, as the classic app shows them.
 const PER_PAGE: u64 = 30;
@@ -120,38 +124,54 @@ impl Timeline {
         let before = before_param(req)?;
         // One more than a page tells whether an older page exists, so the link never
         // leads to an empty page.
-        let mut messages = state
-            .store
-            .timeline(
-                self.scope,
-                Page::Newest {
-                    limit: PER_PAGE + 1,
-                    before,
-                },
-            )
-            .await?;
-        let older = if messages.len() as u64 > PER_PAGE {
-            messages.truncate(PER_PAGE as usize);
-            messages
-                .last()
-                .map(|m| format!("{}?before={}", self.path, m.message_id))
-        } else {
-            None
+        let limit = PER_PAGE + 1;
+        let page = match before {
+            None => state.store.newest_page(self.scope, limit).await?,
+            Some(_) => NewestPage::uncached(
+                state
+                    .store
+                    .timeline(self.scope, Page::Newest { limit, before })
+                    .await?,
+            ),
         };
+        let flashes = take_flashes(session);
+        if reader.is_none() && flashes.is_empty() {
+            // Nothing on the page is about the reader, so one rendering serves every such
+            // reader until the store's page changes (the rendering is kept with its rows).
+            let body = page.rendered(|rows| self.body(rows, None, &[], false).map(Bytes::from))?;
+            return Ok(html_body(body));
+        }
+        let moderator = match reader {
+            Some(reader) => state.store.is_moderator(reader.id).await?,
+            None => false,
+        };
+        Ok(html_body(self.body(&page, reader, &flashes, moderator)?))
+    }
+
+    /// The page showing `messages` (one more than a page when an older page exists).
+    fn body(
+        &self,
+        messages: &[TimelineMessage],
+        reader: Option<&User>,
+        flashes: &[String],
+        moderator: bool,
+    ) -> Result<String, tera::Error> {
+        let has_older = messages.len() as u64 > PER_PAGE;
+        let messages = &messages[..messages.len().min(PER_PAGE as usize)];
+        let older = messages
+            .last()
+            .filter(|_| has_older)
+            .map(|m| format!("{}?before={}", self.path, m.message_id));
         let views: Vec<MessageView> = messages.iter().map(MessageView::from).collect();
-        let mut ctx: Context = page_context(reader, session);
+        let mut ctx: Context = layout_context(reader, flashes);
         ctx.insert("title", &self.title);
         ctx.insert("stream", &self.stream);
         ctx.insert("newest_id", &messages.first().map_or(0, |m| m.message_id));
         ctx.insert("messages", &views);
         ctx.insert("older", &older);
         ctx.insert("profile", &self.profile);
-        let moderator = match reader {
-            Some(reader) => state.store.is_moderator(reader.id).await?,
-            None => false,
-        };
         ctx.insert("moderator", &moderator);
-        html("timeline.html", &ctx)
+        templates::render("timeline.html", &ctx)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Websocket streams against real servers (SPEC §4): one instance on SQLite and PostgreSQL,
 //! two instances sharing PostgreSQL and Redis, Redis going away and coming back, slow
-//! readers, the live page in headless Chromium, and the delivery guarantee under injected
-//! network faults.
+//! readers, the live page in headless Chromium, the delivery guarantee under injected
+//! network faults, and the cached pages following the events of every instance.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -12,6 +12,7 @@ mod integrity;
 mod limits;
 mod live_page;
 mod moderation;
+mod page_caches;
 mod pages;
 mod protocol;
 mod slow;

@@ -59,11 +59,11 @@ async fn check_home(store: &Store, reader: i64, expected: &[i64]) {
     // Paging by `before` from the top, as the "older messages" links do: the same
     // sequence, nothing twice, nothing skipped.
     for limit in [5, 30] {
-        let mut walked = Vec::new();
+        let mut walked: Vec<i64> = Vec::new();
         let mut before = None;
         loop {
             let page = home(store, reader, Page::Newest { limit, before }).await;
-            walked.extend(&page);
+            walked.extend(page.iter().copied());
             if page.len() < limit as usize {
                 break;
             }
@@ -110,11 +110,11 @@ async fn check_home(store: &Store, reader: i64, expected: &[i64]) {
             assert_eq!(got, want, "reader {reader}, {limit} after {since}");
         }
     }
-    let mut walked = Vec::new();
+    let mut walked: Vec<i64> = Vec::new();
     let mut since = 0;
     loop {
         let page = home(store, reader, Page::After { since, limit: 30 }).await;
-        walked.extend(&page);
+        walked.extend(page.iter().copied());
         match page.last() {
             Some(&last) if page.len() == 30 => since = last,
             _ => break,
