@@ -10,7 +10,7 @@ use std::time::Duration;
 use poem::session::Session;
 use poem::web::Data;
 use poem::{handler, Body, Request, Response};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::protocol::{error_frame, StreamName};
 use super::refusal;
@@ -64,7 +64,11 @@ pub async fn sse_stream(req: &Request, session: &Session, state: Data<&AppState>
         _slot: slot,
     };
     // On the socket runtime, like websockets; if it is gone the stream just ends.
-    drop(super::runtime::handle().spawn(stream.run(tx)));
+    let (subscribed, registered) = oneshot::channel();
+    drop(super::runtime::handle().spawn(stream.run(tx, subscribed)));
+    // Answered once the stream is registered, so a message posted after the client saw
+    // the 200 reaches it (whether registering worked or not, the body tells).
+    let _ = registered.await;
     let body = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv()
             .await
@@ -99,7 +103,8 @@ struct SseStream {
 }
 
 impl SseStream {
-    async fn run(self, tx: mpsc::Sender<String>) {
+    /// Feeds `tx`; `subscribed` is told once the stream is registered with the hub.
+    async fn run(self, tx: mpsc::Sender<String>, subscribed: oneshot::Sender<()>) {
         let hub = self.hub.clone();
         let _gauge = Gauge::open(&hub, "sse");
         let (handle, mut rx) = SocketHandle::new(hub.limits().queue_bound);
@@ -112,6 +117,7 @@ impl SseStream {
                 return;
             }
         };
+        let _ = subscribed.send(());
         let kicked = handle.kick_signal();
         tokio::pin!(kicked);
         let shutdown = stopping(hub.shutdown_signal());
