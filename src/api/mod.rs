@@ -63,8 +63,15 @@ fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
 }
 
 fn json_response<T: Serialize>(value: &T) -> Response {
-    match serde_json::to_vec(value) {
-        Ok(body) => Response::builder()
+    json_response_sized(value, 128)
+}
+
+/// A JSON response written into a buffer of `capacity` bytes: growing the buffer while
+/// writing copies it each time, which shows on the hot reads.
+fn json_response_sized<T: Serialize>(value: &T, capacity: usize) -> Response {
+    let mut body = Vec::with_capacity(capacity);
+    match serde_json::to_writer(&mut body, value) {
+        Ok(()) => Response::builder()
             .content_type("application/json")
             .body(body),
         Err(e) => {

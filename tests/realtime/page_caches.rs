@@ -42,7 +42,7 @@ async fn views_showing(app: &TestApp, text: &str) -> Vec<&'static str> {
 
 /// Polls `app` until exactly `expected` show `text`. Another instance learns of a change
 /// through Redis, so "at once" there is "within moments": `within` is well under the user
-/// pages' two-second safety net, so only the event can have made the change show.
+/// pages' ten-second safety net, so only the event can have made the change show.
 async fn eventually_showing(app: &TestApp, text: &str, expected: &[&str], within: Duration) {
     let deadline = Instant::now() + within;
     loop {
