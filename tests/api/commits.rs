@@ -122,20 +122,34 @@ async fn each_simulator_action_is_one_commit(app: TestApp) {
 
 /// Posts and follows sent at once share commits, and every one acknowledged is stored.
 async fn concurrent_writes_share_commits(app: TestApp) {
-    for name in ["carol", "dave"] {
-        assert_eq!(app.register(name).await.status(), 204);
-    }
+    register_burst_users(&app).await;
     count_writing_transactions(&app).await;
     let before = writing_transactions(&app).await;
     const POSTS: usize = 64;
-    let posts = (0..POSTS).map(|i| {
-        let app = &app;
-        async move {
-            let body = serde_json::json!({ "content": format!("burst {i}") });
-            app.post_api(&format!("/msgs/carol?latest={}", 1000 + i), body)
-                .await
-                .status()
-        }
+    burst(&app, POSTS).await;
+    let commits = writing_transactions(&app).await - before;
+    assert!(
+        commits < (POSTS as i64 + 1) / 2,
+        "{} concurrent writes took {commits} commits",
+        POSTS + 1
+    );
+    stored_exactly(&app, POSTS).await;
+}
+
+async fn register_burst_users(app: &TestApp) {
+    for name in ["carol", "dave"] {
+        assert_eq!(app.register(name).await.status(), 204);
+    }
+}
+
+/// `posts` messages by carol and dave following carol, all sent at once, each with its own
+/// `latest`; every one answered 204.
+async fn burst(app: &TestApp, posts: usize) {
+    let posts = (0..posts).map(|i| async move {
+        let body = serde_json::json!({ "content": format!("burst {i}") });
+        app.post_api(&format!("/msgs/carol?latest={}", 1000 + i), body)
+            .await
+            .status()
     });
     let follow = app.post_api(
         "/fllws/dave?latest=7",
@@ -144,14 +158,6 @@ async fn concurrent_writes_share_commits(app: TestApp) {
     let (statuses, follow) = tokio::join!(join_all(posts), follow);
     assert!(statuses.iter().all(|s| *s == 204), "{statuses:?}");
     assert_eq!(follow.status(), 204);
-
-    let commits = writing_transactions(&app).await - before;
-    assert!(
-        commits < (POSTS as i64 + 1) / 2,
-        "{} concurrent writes took {commits} commits",
-        POSTS + 1
-    );
-    stored_exactly(&app, POSTS).await;
 }
 
 /// The burst's messages are all stored, each once, and the follow too.
@@ -178,26 +184,9 @@ async fn stored_exactly(app: &TestApp, posts: usize) {
 
 /// The same burst on either backend: every write acknowledged is stored once.
 async fn concurrent_writes_are_all_stored(app: TestApp) {
-    for name in ["carol", "dave"] {
-        assert_eq!(app.register(name).await.status(), 204);
-    }
+    register_burst_users(&app).await;
     const POSTS: usize = 200;
-    let posts = (0..POSTS).map(|i| {
-        let app = &app;
-        async move {
-            let body = serde_json::json!({ "content": format!("burst {i}") });
-            app.post_api(&format!("/msgs/carol?latest={}", 1000 + i), body)
-                .await
-                .status()
-        }
-    });
-    let follow = app.post_api(
-        "/fllws/dave?latest=7",
-        serde_json::json!({"follow": "carol"}),
-    );
-    let (statuses, follow) = tokio::join!(join_all(posts), follow);
-    assert!(statuses.iter().all(|s| *s == 204), "{statuses:?}");
-    assert_eq!(follow.status(), 204);
+    burst(&app, POSTS).await;
     stored_exactly(&app, POSTS).await;
 }
 
