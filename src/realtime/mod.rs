@@ -26,7 +26,8 @@
 //! - [`sse`]: `/sse`, the same streams as server-sent events.
 //! - [`slots`]: the per-instance and per-address caps on open streams.
 //! - [`routes`]: `/ws`, `/api/stream` and `/static/live.js`; [`refusal`]: how a stream
-//!   that cannot open is answered (`AppError` rendered for streams).
+//!   that cannot open is answered (`AppError` rendered for streams); [`upgrade`]: the
+//!   websocket handshake, so a socket is one task that writes shared frames.
 //! - [`runtime`]: the socket tasks' own runtime, so fan-out never starves requests.
 
 pub mod delivery;
@@ -41,11 +42,12 @@ pub mod slots;
 pub mod socket;
 pub mod sse;
 pub mod subscription;
+pub mod upgrade;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use serde::{Deserialize, Serialize};
 
@@ -54,7 +56,7 @@ use crate::metrics::Metrics;
 use crate::store::{ModeratedMessage, Store, TimelineMessage};
 use delivery::Cursor;
 use envelope::Envelope;
-use registry::Registry;
+use registry::{OpenQueues, QueueReceiver, Registry};
 use slots::Slots;
 
 pub use routes::{api_stream, live_js, ws_stream};
@@ -123,16 +125,21 @@ struct HubInner {
     /// Identifies this instance's events when they come back from Redis.
     origin: u128,
     registry: Registry,
+    /// What subscriptions look up and replay from; held here once rather than by every
+    /// open socket.
+    store: Store,
     /// Events for this instance's dispatcher task (local ones and those from Redis).
     local: mpsc::UnboundedSender<Inbound>,
     redis: Option<redis_bus::RedisBus>,
     metrics: Metrics,
     limits: SocketLimits,
     slots: Arc<Slots>,
-    /// Flips to `true` when the server stops, so socket tasks can close cleanly.
-    shutdown: watch::Sender<bool>,
     /// Called for every event, this instance's and the others' (see [`Hub::on_event`]).
     event_hook: std::sync::OnceLock<EventHook>,
+    /// Every open stream's queue: how shutdown and keep-alive ticks reach them.
+    open: Arc<OpenQueues>,
+    /// Starts the keep-alive ticks with the first stream.
+    keep_alive: std::sync::Once,
 }
 
 /// What [`Hub::on_event`] runs for every event.
@@ -189,13 +196,15 @@ impl Hub {
             inner: Arc::new(HubInner {
                 origin,
                 registry: Registry::default(),
+                store: store.clone(),
                 local: tx,
                 redis,
                 metrics,
                 slots: Slots::new(limits.max_sockets, limits.max_sockets_per_ip),
                 limits,
-                shutdown: watch::channel(false).0,
                 event_hook: std::sync::OnceLock::new(),
+                open: Arc::default(),
+                keep_alive: std::sync::Once::new(),
             }),
         };
         // The dispatcher holds only a weak reference, so it ends with the last Hub clone.
@@ -228,6 +237,10 @@ impl Hub {
         &self.inner.metrics
     }
 
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
     pub fn limits(&self) -> &SocketLimits {
         &self.inner.limits
     }
@@ -246,9 +259,15 @@ impl Hub {
             .map(redis_bus::RedisBus::connected)
     }
 
-    /// A receiver that changes to `true` when the server shuts down.
-    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
-        self.inner.shutdown.subscribe()
+    /// A new stream's queue, which the registry delivers to and which is told when the
+    /// server stops and when to send a keep-alive (every `ping_interval`).
+    pub fn open_queue(&self) -> QueueReceiver {
+        self.inner.keep_alive.call_once(|| {
+            let every = self.inner.limits.ping_interval;
+            let open = Arc::downgrade(&self.inner.open);
+            drop(runtime::handle().spawn(keep_alive(open, every)));
+        });
+        self.inner.open.open(self.inner.limits.queue_bound)
     }
 
     /// Runs `hook` for every event: this instance's as they are published (after their
@@ -259,9 +278,24 @@ impl Hub {
         let _ = self.inner.event_hook.set(Box::new(hook));
     }
 
-    /// Tells every socket task to close (graceful shutdown).
+    /// Tells every stream to close (graceful shutdown), and every one opened from now on.
     pub fn shut_down(&self) {
-        let _ = self.inner.shutdown.send(true);
+        self.inner.open.shut_down();
+    }
+}
+
+/// One tick for every open stream each `every`, rather than a timer in each of them; ends
+/// once the hub and its last stream are gone.
+async fn keep_alive(open: std::sync::Weak<OpenQueues>, every: Duration) {
+    let every = every.max(Duration::from_millis(1));
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match open.upgrade() {
+            Some(open) => open.keep_alive(),
+            None => return,
+        }
     }
 }
 

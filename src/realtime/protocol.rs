@@ -41,6 +41,15 @@ impl StreamName {
         }
     }
 
+    /// Whether a client's `raw` name names this stream.
+    pub fn is(&self, raw: &str) -> bool {
+        match self {
+            StreamName::Public => raw == "public",
+            StreamName::Home => raw == "home",
+            StreamName::User(name) => raw.strip_prefix("user:") == Some(name.as_str()),
+        }
+    }
+
     /// The name as clients write it.
     pub fn as_string(&self) -> String {
         match self {
@@ -136,7 +145,10 @@ mod tests {
             "user:two words",
             "user:ümlaut",
         ] {
-            assert_eq!(StreamName::parse(raw).expect(raw).as_string(), raw);
+            let name = StreamName::parse(raw).expect(raw);
+            assert_eq!(name.as_string(), raw);
+            assert!(name.is(raw));
+            assert!(!name.is("user:someone else"));
         }
         for bad in [
             "",

@@ -6,10 +6,11 @@
 //! marked slow and kicked (it closes with 4008); the others never wait for it.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::protocol::{avatar_url, delete_frame, message_frame};
 use crate::metrics::Metrics;
@@ -42,8 +43,9 @@ pub struct Outgoing {
     /// The message id, so the socket can skip what its replay already sent.
     pub id: i64,
     pub kind: FrameKind,
-    /// The JSON text, shared by every recipient.
-    pub frame: Arc<str>,
+    /// The JSON text, shared by every recipient: cloning it copies no bytes, and the
+    /// websocket writes it as it is.
+    pub frame: Utf8Bytes,
     /// When the message was committed, in Unix microseconds.
     pub at_us: i64,
 }
@@ -52,56 +54,126 @@ impl Outgoing {
     /// Counts the frame as written to its socket: `minitwit_ws_messages_sent_total` and
     /// the post→frame delay.
     pub fn record_sent(&self, metrics: &Metrics) {
+        Outgoing::record_written(metrics, self.at_us);
+    }
+
+    /// [`Outgoing::record_sent`] for a frame of a message committed at `at_us`.
+    pub fn record_written(metrics: &Metrics, at_us: i64) {
         metrics.ws_messages_sent_total.inc();
-        let delay_us = crate::clock::now_us() - self.at_us;
+        let delay_us = crate::clock::now_us() - at_us;
         metrics
             .fanout_delay_seconds
             .observe(delay_us.max(0) as f64 / 1e6);
     }
 }
 
-/// The registry's handle on one socket: its bounded queue of frames.
+/// The registry's handle on one socket (or SSE stream): its bounded queue of frames, and
+/// the signals the stream acts on.
 ///
 /// A queue of its own rather than a tokio channel: a channel allocates a block of 32
 /// slots when it is made, about 1.9 KB that every idle socket would carry; this queue
-/// allocates on its first frame and gives the memory back once drained.
+/// allocates on its first frame and gives the memory back once drained. One [`Notify`]
+/// wakes the stream's task for a queued frame and for every signal, so an idle task
+/// waits on nothing else (no timer, no shared shutdown signal that every wake-up polls).
 #[derive(Debug)]
 pub struct SocketHandle {
     queue: Mutex<VecDeque<Outgoing>>,
     /// Frames the queue may hold; one more closes the socket with 4008.
     bound: usize,
-    /// Wakes the socket task when a frame was queued.
-    queued: Notify,
-    /// Set once the queue overflowed, so the kick happens once.
-    slow: AtomicBool,
-    /// Wakes the socket task to close with 4008.
-    kick: Notify,
+    /// Raised [`Signal`]s, as bits: [`SHUTDOWN`], [`SLOW`], [`KEEP_ALIVE`].
+    signals: AtomicU8,
+    /// Wakes the stream's task: a frame was queued, or a signal raised.
+    wake: Notify,
 }
 
-/// The socket task's end of its queue.
-pub struct QueueReceiver(Arc<SocketHandle>);
+/// The server is stopping.
+const SHUTDOWN: u8 = 1;
+/// The queue overflowed (set once, so the kick is counted once).
+const SLOW: u8 = 2;
+/// Time for a ping (or an SSE keep-alive comment) and the idle check.
+const KEEP_ALIVE: u8 = 4;
+
+/// Why a stream's task was woken, other than a frame; in the order it is told them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// The server is stopping: close with 1001.
+    Shutdown,
+    /// The queue overflowed: the reader is too slow, close with 4008.
+    TooSlow,
+    /// Send a ping (the keep-alive tick of [`OpenQueues::keep_alive`]).
+    KeepAlive,
+}
+
+/// The stream task's end of its queue; leaves the hub's [`OpenQueues`] when dropped.
+pub struct QueueReceiver {
+    handle: Arc<SocketHandle>,
+    /// The list it is on, if any (not in unit tests).
+    open: Option<Arc<OpenQueues>>,
+}
 
 impl QueueReceiver {
-    /// The next queued frame, waiting for one. Cancel-safe: a frame is taken only when
-    /// this returns it.
-    pub async fn recv(&mut self) -> Option<Outgoing> {
+    /// The next queued frame, waiting for one; a raised [`Signal`] first (a full queue's
+    /// kick before the frames still in it). Cancel-safe: a frame is taken only when this
+    /// returns it.
+    pub async fn recv(&mut self) -> Result<Outgoing, Signal> {
         loop {
-            if let Some(item) = self.try_recv() {
-                return Some(item);
+            if let Some(item) = self.try_recv()? {
+                return Ok(item);
             }
-            self.0.queued.notified().await;
+            self.handle.wake.notified().await;
         }
     }
 
-    /// The next queued frame, if there is one now.
-    pub fn try_recv(&mut self) -> Option<Outgoing> {
-        let mut queue = self.0.lock_queue();
+    /// The next queued frame, if there is one now; a raised [`Signal`] first. A keep-alive
+    /// is told once per tick.
+    pub fn try_recv(&mut self) -> Result<Option<Outgoing>, Signal> {
+        let signals = self.handle.signals.load(Ordering::Acquire);
+        if signals != 0 {
+            if signals & SHUTDOWN != 0 {
+                return Err(Signal::Shutdown);
+            }
+            if signals & SLOW != 0 {
+                return Err(Signal::TooSlow);
+            }
+            self.handle.signals.fetch_and(!KEEP_ALIVE, Ordering::AcqRel);
+            return Err(Signal::KeepAlive);
+        }
+        let mut queue = self.handle.lock_queue();
         let item = queue.pop_front();
         if queue.is_empty() && queue.capacity() > IDLE_CAPACITY {
             // A burst is over: an idle socket keeps no more than a few slots.
             *queue = VecDeque::new();
         }
-        item
+        Ok(item)
+    }
+
+    /// Completes with [`Signal::Shutdown`] or [`Signal::TooSlow`] once either is raised,
+    /// for a task busy elsewhere (a write that waits). Frames and keep-alives meanwhile
+    /// stay for [`QueueReceiver::recv`].
+    pub async fn interrupted(&self) -> Signal {
+        loop {
+            let signals = self.handle.signals.load(Ordering::Acquire);
+            if signals & SHUTDOWN != 0 {
+                return Signal::Shutdown;
+            }
+            if signals & SLOW != 0 {
+                return Signal::TooSlow;
+            }
+            self.handle.wake.notified().await;
+        }
+    }
+
+    /// The handle the registry keeps for this queue.
+    pub fn handle(&self) -> &Arc<SocketHandle> {
+        &self.handle
+    }
+}
+
+impl Drop for QueueReceiver {
+    fn drop(&mut self) {
+        if let Some(open) = &self.open {
+            open.lock().queues.remove(&key(&self.handle));
+        }
     }
 }
 
@@ -109,15 +181,19 @@ impl QueueReceiver {
 const IDLE_CAPACITY: usize = 8;
 
 impl SocketHandle {
+    /// A queue on no [`OpenQueues`] list (it gets no shutdown and no keep-alive).
     pub fn new(bound: usize) -> (Arc<SocketHandle>, QueueReceiver) {
         let handle = Arc::new(SocketHandle {
             queue: Mutex::new(VecDeque::new()),
             bound: bound.max(1),
-            queued: Notify::new(),
-            slow: AtomicBool::new(false),
-            kick: Notify::new(),
+            signals: AtomicU8::new(0),
+            wake: Notify::new(),
         });
-        (handle.clone(), QueueReceiver(handle))
+        let rx = QueueReceiver {
+            handle: handle.clone(),
+            open: None,
+        };
+        (handle, rx)
     }
 
     fn lock_queue(&self) -> MutexGuard<'_, VecDeque<Outgoing>> {
@@ -125,14 +201,16 @@ impl SocketHandle {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Completes once the socket's queue has overflowed. Keep one pinned and poll it
-    /// again and again: it stays registered.
-    pub fn kick_signal(&self) -> tokio::sync::futures::Notified<'_> {
-        self.kick.notified()
+    pub fn is_slow(&self) -> bool {
+        self.signals.load(Ordering::Relaxed) & SLOW != 0
     }
 
-    pub fn is_slow(&self) -> bool {
-        self.slow.load(Ordering::Relaxed)
+    /// Raises `signal` and wakes the task; `false` if it was raised already.
+    fn raise(&self, signal: u8) -> bool {
+        let before = self.signals.fetch_or(signal, Ordering::AcqRel);
+        // Stores a permit when the task is busy, so the signal is never missed.
+        self.wake.notify_one();
+        before & signal == 0
     }
 
     fn offer(&self, item: Outgoing, metrics: &Metrics) {
@@ -142,14 +220,76 @@ impl SocketHandle {
                 queue.push_back(item);
                 drop(queue);
                 // Stores a permit when the task is busy, so the frame is never missed.
-                self.queued.notify_one();
+                self.wake.notify_one();
                 return;
             }
         }
-        if !self.slow.swap(true, Ordering::Relaxed) {
+        if !self.is_slow() && self.raise(SLOW) {
             metrics.ws_slow_disconnects_total.inc();
-            self.kick.notify_one();
         }
+    }
+}
+
+/// Its place on [`OpenQueues`]: the handle's address, unique while it lives.
+fn key(handle: &Arc<SocketHandle>) -> usize {
+    Arc::as_ptr(handle) as usize
+}
+
+/// Every open stream's queue on this instance, so the server's shutdown and the keep-alive
+/// ticks reach each stream through its own queue's wake-up.
+#[derive(Debug, Default)]
+pub struct OpenQueues {
+    inner: Mutex<Open>,
+}
+
+#[derive(Debug, Default)]
+struct Open {
+    queues: HashMap<usize, Arc<SocketHandle>>,
+    /// Set by [`OpenQueues::shut_down`]: a queue opened later is born shut down.
+    shut_down: bool,
+}
+
+impl OpenQueues {
+    fn lock(&self) -> MutexGuard<'_, Open> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A new stream's queue of at most `bound` frames, on this list until its receiver
+    /// is dropped.
+    pub fn open(self: &Arc<Self>, bound: usize) -> QueueReceiver {
+        let (handle, mut rx) = SocketHandle::new(bound);
+        let mut open = self.lock();
+        if open.shut_down {
+            handle.signals.fetch_or(SHUTDOWN, Ordering::AcqRel);
+        }
+        open.queues.insert(key(&handle), handle);
+        rx.open = Some(self.clone());
+        rx
+    }
+
+    /// Tells every open stream, and every one opened from now on, that the server stops.
+    pub fn shut_down(&self) {
+        let mut open = self.lock();
+        open.shut_down = true;
+        for handle in open.queues.values() {
+            handle.raise(SHUTDOWN);
+        }
+    }
+
+    /// Tells every open stream to send its keep-alive and check its peer's silence.
+    pub fn keep_alive(&self) {
+        for handle in self.lock().queues.values() {
+            handle.raise(KEEP_ALIVE);
+        }
+    }
+
+    /// Streams open now.
+    pub fn len(&self) -> usize {
+        self.lock().queues.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -354,7 +494,7 @@ impl Registry {
         let author = target.author_id;
         let mut delivered = 0;
         let mut send_all = |targets: &mut dyn Iterator<Item = (&u64, &Arc<SocketHandle>)>,
-                            frame: &Arc<str>| {
+                            frame: &Utf8Bytes| {
             for (&sub, socket) in targets {
                 socket.offer(
                     Outgoing {
@@ -370,11 +510,11 @@ impl Registry {
             }
         };
         if !subs.public.is_empty() {
-            let frame: Arc<str> = frame("public").into();
+            let frame = Utf8Bytes::from(frame("public"));
             send_all(&mut subs.public.iter(), &frame);
         }
         if let Some(targets) = subs.users.get(&author) {
-            let frame: Arc<str> = frame(&format!("user:{}", target.author)).into();
+            let frame = Utf8Bytes::from(frame(&format!("user:{}", target.author)));
             send_all(&mut targets.iter(), &frame);
         }
         let own = subs.homes.get(&author).map(|e| (author, e));
@@ -385,10 +525,10 @@ impl Registry {
             .flatten()
             .filter(|&&reader| reader != author)
             .filter_map(|reader| subs.homes.get(reader).map(|e| (*reader, e)));
-        let mut home_frame: Option<Arc<str>> = None;
+        let mut home_frame: Option<Utf8Bytes> = None;
         for (_, entry) in own.into_iter().chain(followers) {
             let frame = home_frame
-                .get_or_insert_with(|| frame("home").into())
+                .get_or_insert_with(|| Utf8Bytes::from(frame("home")))
                 .clone();
             send_all(&mut entry.subs.iter(), &frame);
         }
@@ -425,7 +565,7 @@ mod tests {
 
     fn drain(rx: &mut QueueReceiver) -> Vec<(i64, String)> {
         let mut out = Vec::new();
-        while let Some(o) = rx.try_recv() {
+        while let Ok(Some(o)) = rx.try_recv() {
             let v: serde_json::Value = serde_json::from_str(&o.frame).expect("json");
             out.push((o.id, v["stream"].as_str().expect("stream").to_owned()));
         }
@@ -469,7 +609,7 @@ mod tests {
     fn a_full_queue_kicks_only_that_socket() {
         let metrics = Metrics::new();
         let reg = Registry::default();
-        let (slow, _slow_rx) = SocketHandle::new(2);
+        let (slow, mut slow_rx) = SocketHandle::new(2);
         let (fast, mut fast_rx) = SocketHandle::new(100);
         reg.add(SubKey::Public, slow.clone());
         reg.add(SubKey::Public, fast.clone());
@@ -477,6 +617,11 @@ mod tests {
             reg.deliver(&message(id, 1, "a"), 0, &metrics);
         }
         assert!(slow.is_slow());
+        assert_eq!(
+            slow_rx.try_recv().err(),
+            Some(Signal::TooSlow),
+            "closes before its queue"
+        );
         assert!(!fast.is_slow());
         assert_eq!(drain(&mut fast_rx).len(), 10);
         assert_eq!(metrics.ws_slow_disconnects_total.get(), 1);

@@ -8,14 +8,14 @@
 //! 1013 (SPEC §4), so a browser's script sees why.
 
 use poem::session::Session;
-use poem::web::websocket::WebSocket;
 use poem::web::Data;
-use poem::{handler, IntoResponse, Request, Response};
+use poem::{handler, Request, Response};
 
 use super::protocol::StreamName;
 use super::refusal;
 use super::slots::{Refusal, Slot};
 use super::socket::{self, Connection, Reader};
+use super::upgrade::WsUpgrade;
 use crate::api::Simulator;
 use crate::error::{AppError, AppResult};
 use crate::limits::{client_ip, Limiter};
@@ -126,7 +126,7 @@ async fn checked_stream_request(
 #[handler]
 pub async fn ws_stream(
     req: &Request,
-    ws: WebSocket,
+    ws: WsUpgrade,
     session: &Session,
     state: Data<&AppState>,
 ) -> Response {
@@ -147,7 +147,7 @@ pub async fn ws_stream(
 #[handler]
 pub async fn api_stream(
     req: &Request,
-    ws: WebSocket,
+    ws: WsUpgrade,
     _auth: Simulator,
     state: Data<&AppState>,
 ) -> Response {
@@ -177,8 +177,10 @@ pub async fn api_stream(
     )
 }
 
+/// Answers the upgrade and starts the socket's one task on the socket runtime; the task
+/// awaits the upgraded connection itself, so nothing waits for it on the request runtime.
 fn upgrade(
-    ws: WebSocket,
+    ws: WsUpgrade,
     state: &AppState,
     reader: Option<Reader>,
     initial: Option<(StreamName, Option<i64>)>,
@@ -186,19 +188,14 @@ fn upgrade(
 ) -> Response {
     let conn = Connection {
         hub: state.hub.clone(),
-        store: state.store.clone(),
         reader,
         initial,
         slot,
     };
-    ws.config(socket::websocket_config())
-        .on_upgrade(move |stream| async move {
-            // If the socket runtime is gone (process exiting), the socket just closes.
-            let _ = super::runtime::handle()
-                .spawn(socket::run(stream, conn))
-                .await;
-        })
-        .into_response()
+    let (response, pending) = ws.accept();
+    // If the socket runtime is gone (process exiting), the socket just closes.
+    drop(super::runtime::handle().spawn(socket::run(pending, conn)));
+    response
 }
 
 /// `GET /static/live.js`.

@@ -2,20 +2,25 @@
 //! the idle timeout, the 4008 close of a reader that cannot keep up and the 1008 close of
 //! a client that floods frames.
 
-use std::sync::Arc;
+use std::future::Future;
+use std::task::Poll;
 use std::time::Duration;
 
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
-use poem::web::websocket::{CloseCode, Message, WebSocketConfig, WebSocketStream};
+use futures_util::future::Either;
+use futures_util::sink::Send as SendFuture;
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use poem::web::websocket::WebSocketConfig;
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::protocol::{error_frame, subscribed_frame, unsubscribed_frame, ClientFrame, StreamName};
-use super::registry::{Outgoing, QueueReceiver, SocketHandle};
+use super::registry::{Outgoing, QueueReceiver, Signal};
 use super::slots::{Refusal, Slot};
 use super::subscription::Subscription;
+use super::upgrade::{PendingSocket, Socket};
 use super::Hub;
-use crate::store::Store;
 
 /// Close code for a reader whose queue overflowed (it may resume with `since`).
 pub const CLOSE_TOO_SLOW: u16 = 4008;
@@ -56,7 +61,6 @@ pub struct Reader {
 /// Everything a socket task needs.
 pub struct Connection {
     pub hub: Hub,
-    pub store: Store,
     pub reader: Option<Reader>,
     /// The stream named in the URL, subscribed before anything else.
     pub initial: Option<(StreamName, Option<i64>)>,
@@ -106,25 +110,6 @@ enum Stop {
     Flooding,
 }
 
-type SinkHalf = SplitSink<WebSocketStream, Message>;
-
-/// The write half with the socket's kick signal, so every write gives up at once when the
-/// socket is kicked (a peer that stopped reading blocks the write).
-struct Writer<'a, 'n> {
-    sink: &'a mut SinkHalf,
-    kicked: std::pin::Pin<&'a mut tokio::sync::futures::Notified<'n>>,
-}
-
-impl Writer<'_, '_> {
-    async fn write(&mut self, message: Message) -> Result<(), Stop> {
-        tokio::select! {
-            sent = self.sink.send(message) => sent.map_err(|_| Stop::Gone),
-            _ = self.kicked.as_mut() => Err(Stop::TooSlow),
-            _ = tokio::time::sleep(WRITE_TIMEOUT) => Err(Stop::TooSlow),
-        }
-    }
-}
-
 /// Counts a stream in `minitwit_ws_connections{transport}` for as long as it lives.
 pub struct Gauge(prometheus::IntGauge);
 
@@ -142,181 +127,234 @@ impl Drop for Gauge {
     }
 }
 
-/// Serves one upgraded websocket until it closes.
-pub async fn run(ws: WebSocketStream, conn: Connection) {
-    let hub = conn.hub.clone();
-    if let Err(refusal) = &conn.slot {
-        hub.metrics()
-            .ws_refused_total
-            .with_label_values(&[refusal.as_str()])
-            .inc();
-        let (mut sink, _) = ws.split();
-        let reason = "too many open streams: try again later";
-        let frame = Message::Close(Some((CloseCode::from(CLOSE_TRY_LATER), reason.into())));
-        let _ = tokio::time::timeout(CLOSE_WAIT, sink.send(frame)).await;
-        return;
-    }
-    let _gauge = Gauge::open(&hub, "websocket");
-    let (handle, rx) = SocketHandle::new(hub.limits().queue_bound);
-    let (mut sink, mut stream) = ws.split();
-    let mut task = SocketTask {
-        conn,
-        handle,
-        subs: Vec::new(),
-    };
-    let stop = task.serve(&mut sink, &mut stream, rx).await;
-    let flooding = matches!(stop, Stop::Flooding);
-    for sub in &task.subs {
-        sub.close(&hub);
-    }
-    let close = match stop {
-        Stop::TooSlow => Some((CLOSE_TOO_SLOW, "too slow: resume with since")),
-        Stop::Shutdown => Some((1001, "server shutting down")),
-        Stop::Idle => Some((1000, "idle")),
-        Stop::Flooding => {
-            hub.metrics()
-                .ws_refused_total
-                .with_label_values(&["flood"])
-                .inc();
-            Some((CLOSE_POLICY, "too many frames: at most 10 a second"))
+/// Serves one websocket, from its upgrade until it closes: the one task of an open
+/// socket, on the socket runtime.
+///
+/// Built from combinators rather than as one `async fn`, so the task's future holds the
+/// connection once: an `async fn` keeps its arguments for its whole life beside whatever
+/// they were moved into, and every idle socket would carry both copies.
+pub fn run(pending: PendingSocket, conn: Connection) -> impl Future<Output = ()> + Send {
+    pending.open().then(move |ws| match (ws, conn.slot) {
+        (None, _) => Either::Left(Either::Left(std::future::ready(()))),
+        (Some(ws), Err(refusal)) => Either::Left(Either::Right(refuse(ws, conn.hub, refusal))),
+        (Some(ws), Ok(slot)) => {
+            let task = SocketTask {
+                rx: conn.hub.open_queue(),
+                _gauge: Gauge::open(&conn.hub, "websocket"),
+                ws,
+                hub: conn.hub,
+                reader: conn.reader,
+                initial: conn.initial,
+                subs: Vec::new(),
+                _slot: slot,
+            };
+            Either::Right(task.run())
         }
-        Stop::Gone | Stop::PeerClosed => None,
-    };
-    if matches!(stop, Stop::PeerClosed) {
-        // tungstenite queued the close reply; flushing it completes the handshake.
-        let _ = tokio::time::timeout(CLOSE_WAIT, sink.close()).await;
-    }
-    if let Some((code, reason)) = close {
-        let frame = Message::Close(Some((CloseCode::from(code), reason.into())));
-        let _ = tokio::time::timeout(CLOSE_WAIT, sink.send(frame)).await;
-    }
-    if flooding {
-        // The flood is still in the receive buffer: closing on it would send a reset that
-        // discards our close frame at the client. Read it away until the client's close.
-        let _ = tokio::time::timeout(FLOOD_DRAIN, async {
-            while let Some(Ok(frame)) = stream.next().await {
-                if matches!(frame, Message::Close(_)) {
-                    break;
-                }
-            }
-        })
-        .await;
-    }
+    })
 }
 
-/// Completes when the server starts shutting down (or the hub is gone).
-pub(super) async fn stopping(mut shutdown: tokio::sync::watch::Receiver<bool>) {
-    while !*shutdown.borrow_and_update() {
-        if shutdown.changed().await.is_err() {
-            return;
-        }
-    }
+/// Closes a socket refused by a cap on open streams with 1013 (try again later).
+async fn refuse(mut ws: Socket, hub: Hub, refusal: Refusal) {
+    hub.metrics()
+        .ws_refused_total
+        .with_label_values(&[refusal.as_str()])
+        .inc();
+    let close = close_frame(CLOSE_TRY_LATER, "too many open streams: try again later");
+    let _ = tokio::time::timeout(CLOSE_WAIT, ws.send(close)).await;
 }
 
+fn close_frame(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code: CloseCode::from(code),
+        reason: Utf8Bytes::from_static(reason),
+    }))
+}
+
+/// One open socket. Kept small: an idle socket holds this, in the task it runs in, for
+/// its whole life.
 struct SocketTask {
-    conn: Connection,
-    handle: Arc<SocketHandle>,
+    ws: Socket,
+    /// This socket's queue of live frames and signals; the registry holds its other end.
+    rx: QueueReceiver,
+    hub: Hub,
+    reader: Option<Reader>,
+    /// The stream named in the URL, until it is subscribed.
+    initial: Option<(StreamName, Option<i64>)>,
     subs: Vec<Subscription>,
+    /// Holds this socket's place under the caps until it closes.
+    _slot: Slot,
+    _gauge: Gauge,
+}
+
+/// What woke an open socket.
+enum Step {
+    /// A live frame from its queue.
+    Frame(Outgoing),
+    /// Something from the peer; `None` when it went away or broke the protocol.
+    Incoming(Option<Message>),
+    /// Time for a ping, and to check the peer's silence.
+    KeepAlive,
 }
 
 impl SocketTask {
-    async fn serve(
-        &mut self,
-        sink: &mut SinkHalf,
-        stream: &mut SplitStream<WebSocketStream>,
-        mut rx: QueueReceiver,
-    ) -> Stop {
-        let hub = self.conn.hub.clone();
-        let limits = hub.limits().clone();
-        // Both futures are made once and stay registered: re-creating them on every
-        // wake-up would re-register 10k sockets on shared waiter lists per message.
-        let stopping = stopping(hub.shutdown_signal());
-        tokio::pin!(stopping);
-        let handle = self.handle.clone();
-        let kicked = handle.kick_signal();
-        tokio::pin!(kicked);
-        let mut w = Writer { sink, kicked };
-        let sink = &mut w;
-        if let Some((name, since)) = self.conn.initial.take() {
+    /// Not an `async fn`, which would hold the task twice (its argument, and the local
+    /// that argument is moved into): the `async` block uses it where it was captured.
+    #[allow(clippy::manual_async_fn)]
+    fn run(mut self) -> impl Future<Output = ()> + Send {
+        async move {
+            let stop = self.serve().await;
+            // Boxed: a closing socket's state, kept out of every open socket's task.
+            Box::pin(self.close(stop)).await;
+        }
+    }
+
+    async fn serve(&mut self) -> Stop {
+        if let Some((name, since)) = self.initial.take() {
             // Boxed: subscribing awaits database queries whose state would otherwise be
             // part of every idle socket's task, for its whole life.
-            if let Err(stop) = Box::pin(self.subscribe(sink, name, since)).await {
+            if let Err(stop) = Box::pin(self.subscribe(name, since)).await {
                 return stop;
             }
         }
         let mut last_heard = Instant::now();
         let mut budget = FrameBudget::new();
-        let mut pings =
-            tokio::time::interval_at(Instant::now() + limits.ping_interval, limits.ping_interval);
         loop {
-            tokio::select! {
+            // The queue first: it also says when the server stops, when the reader is too
+            // slow (before the frames still queued) and when to ping.
+            let step = tokio::select! {
                 biased;
-                _ = &mut stopping => return Stop::Shutdown,
-                _ = sink.kicked.as_mut() => return Stop::TooSlow,
-                incoming = stream.next() => {
-                    last_heard = Instant::now();
-                    let is_frame = matches!(&incoming, Some(Ok(Message::Text(_) | Message::Binary(_))));
-                    if is_frame && !budget.take() {
-                        return Stop::Flooding;
+                next = self.rx.recv() => match next {
+                    Ok(outgoing) => Step::Frame(outgoing),
+                    Err(Signal::Shutdown) => return Stop::Shutdown,
+                    Err(Signal::TooSlow) => return Stop::TooSlow,
+                    Err(Signal::KeepAlive) => Step::KeepAlive,
+                },
+                incoming = self.ws.next() => Step::Incoming(incoming.and_then(Result::ok)),
+            };
+            let result = match step {
+                Step::Frame(outgoing) => {
+                    let written = match self.forward(outgoing) {
+                        Some((write, at_us)) => write.await.map(|()| Some(at_us)),
+                        None => Ok(None),
+                    };
+                    if let Ok(Some(at_us)) = written {
+                        Outgoing::record_written(self.hub.metrics(), at_us);
                     }
-                    let result = match incoming {
-                        Some(Ok(Message::Text(text))) => Box::pin(self.on_frame(sink, &text)).await,
-                        Some(Ok(Message::Close(_))) => Err(Stop::PeerClosed),
-                        None | Some(Err(_)) => Err(Stop::Gone),
-                        Some(Ok(Message::Binary(_))) => {
-                            self.send(sink, error_frame("frames are JSON text")).await
+                    written.map(drop)
+                }
+                Step::Incoming(incoming) => {
+                    last_heard = Instant::now();
+                    match incoming {
+                        None => Err(Stop::Gone),
+                        Some(Message::Close(_)) => Err(Stop::PeerClosed),
+                        Some(frame @ (Message::Text(_) | Message::Binary(_))) => {
+                            if budget.take() {
+                                // Boxed: it may subscribe (database queries), rarely runs.
+                                Box::pin(self.on_frame(frame)).await
+                            } else {
+                                Err(Stop::Flooding)
+                            }
                         }
                         // Pings are answered by tungstenite; pongs only prove liveness.
-                        Some(Ok(_)) => Ok(()),
-                    };
-                    if let Err(stop) = result {
-                        return stop;
+                        Some(_) => Ok(()),
                     }
                 }
-                outgoing = rx.recv() => {
-                    let Some(outgoing) = outgoing else { return Stop::Gone };
-                    if let Err(stop) = self.forward(sink, outgoing).await {
-                        return stop;
+                Step::KeepAlive => {
+                    if last_heard.elapsed() >= self.hub.limits().idle_timeout {
+                        Err(Stop::Idle)
+                    } else {
+                        // Boxed: once per ping interval.
+                        Box::pin(write(
+                            &mut self.ws,
+                            &self.rx,
+                            Message::Ping(Default::default()),
+                        ))
+                        .await
                     }
                 }
-                _ = pings.tick() => {
-                    if last_heard.elapsed() >= limits.idle_timeout {
-                        return Stop::Idle;
-                    }
-                    if let Err(stop) = self.write(sink, Message::Ping(Vec::new())).await {
-                        return stop;
-                    }
-                }
+            };
+            if let Err(stop) = result {
+                return stop;
             }
         }
     }
 
-    /// Sends a live message unless this stream's replay already sent it.
-    async fn forward(&mut self, sink: &mut Writer<'_, '_>, outgoing: Outgoing) -> Result<(), Stop> {
-        let Some(sub) = self.subs.iter_mut().find(|s| s.id == outgoing.sub) else {
-            return Ok(()); // unsubscribed meanwhile
-        };
-        if !sub.wants(&outgoing) {
-            return Ok(());
+    /// Unregisters the socket's streams and closes it the way `stop` says.
+    async fn close(&mut self, stop: Stop) {
+        for sub in &self.subs {
+            sub.close(&self.hub);
         }
-        self.write(sink, Message::Text(outgoing.frame.to_string()))
-            .await?;
-        outgoing.record_sent(self.conn.hub.metrics());
-        Ok(())
+        let ws = &mut self.ws;
+        let close = match stop {
+            Stop::TooSlow => Some((CLOSE_TOO_SLOW, "too slow: resume with since")),
+            Stop::Shutdown => Some((1001, "server shutting down")),
+            Stop::Idle => Some((1000, "idle")),
+            Stop::Flooding => {
+                self.hub
+                    .metrics()
+                    .ws_refused_total
+                    .with_label_values(&["flood"])
+                    .inc();
+                Some((CLOSE_POLICY, "too many frames: at most 10 a second"))
+            }
+            Stop::Gone | Stop::PeerClosed => None,
+        };
+        if matches!(stop, Stop::PeerClosed) {
+            // tungstenite queued the close reply; flushing it completes the handshake.
+            let _ = tokio::time::timeout(CLOSE_WAIT, SinkExt::close(ws)).await;
+        }
+        if let Some((code, reason)) = close {
+            let _ = tokio::time::timeout(CLOSE_WAIT, ws.send(close_frame(code, reason))).await;
+        }
+        if matches!(stop, Stop::Flooding) {
+            // The flood is still in the receive buffer: closing on it would send a reset
+            // that discards our close frame at the client. Read it away until the client's
+            // close.
+            let _ = tokio::time::timeout(FLOOD_DRAIN, async {
+                while let Some(Ok(frame)) = ws.next().await {
+                    if matches!(frame, Message::Close(_)) {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
     }
 
-    async fn on_frame(&mut self, sink: &mut Writer<'_, '_>, text: &str) -> Result<(), Stop> {
-        match ClientFrame::parse(text) {
-            Err(e) => self.send(sink, error_frame(&e)).await,
+    /// The write of a live message, unless this stream's replay already sent it: the
+    /// shared frame itself, with no copy per socket. Returns the write and the message's
+    /// commit time (for the metrics once it is written), not a future that holds them:
+    /// an `async` block would keep the write twice, as captured and as awaited.
+    fn forward(
+        &mut self,
+        outgoing: Outgoing,
+    ) -> Option<(impl Future<Output = Result<(), Stop>> + '_, i64)> {
+        let wanted = match self.subs.iter_mut().find(|s| s.id == outgoing.sub) {
+            Some(sub) => sub.wants(&outgoing),
+            None => false, // unsubscribed meanwhile
+        };
+        let at_us = outgoing.at_us;
+        wanted.then(|| {
+            let message = Message::Text(outgoing.frame);
+            (write(&mut self.ws, &self.rx, message), at_us)
+        })
+    }
+
+    async fn on_frame(&mut self, frame: Message) -> Result<(), Stop> {
+        let Message::Text(text) = frame else {
+            return self.send(error_frame("frames are JSON text")).await;
+        };
+        match ClientFrame::parse(&text) {
+            Err(e) => self.send(error_frame(&e)).await,
             Ok(ClientFrame::Subscribe { stream, since }) => match StreamName::parse(&stream) {
-                Ok(name) => self.subscribe(sink, name, since).await,
-                Err(e) => self.send(sink, error_frame(e)).await,
+                Ok(name) => self.subscribe(name, since).await,
+                Err(e) => self.send(error_frame(e)).await,
             },
             Ok(ClientFrame::Unsubscribe { stream }) => {
-                if let Some(at) = self.subs.iter().position(|s| s.name == stream) {
-                    self.subs.swap_remove(at).close(&self.conn.hub);
+                if let Some(at) = self.subs.iter().position(|s| s.name.is(&stream)) {
+                    self.subs.swap_remove(at).close(&self.hub);
                 }
-                self.send(sink, unsubscribed_frame(&stream)).await
+                self.send(unsubscribed_frame(&stream)).await
             }
         }
     }
@@ -324,63 +362,85 @@ impl SocketTask {
     /// Registers the stream first, then replays from the database: anything committed
     /// meanwhile is both queued live and maybe in the replay, and the replayed ids drop
     /// the second copy. So replay joins live with no gap and no duplicate.
-    async fn subscribe(
-        &mut self,
-        sink: &mut Writer<'_, '_>,
-        name: StreamName,
-        since: Option<i64>,
-    ) -> Result<(), Stop> {
+    async fn subscribe(&mut self, name: StreamName, since: Option<i64>) -> Result<(), Stop> {
         let label = name.as_string();
-        if self.subs.iter().any(|s| s.name == label) {
-            return self.send(sink, subscribed_frame(&label)).await;
+        if self.subs.iter().any(|s| s.name == name) {
+            return self.send(subscribed_frame(&label)).await;
         }
         if self.subs.len() >= MAX_STREAMS {
-            return self.send(sink, error_frame("too many streams")).await;
+            return self.send(error_frame("too many streams")).await;
         }
-        let reader = self.conn.reader.map(|r| r.user_id);
-        let (hub, store) = (&self.conn.hub, &self.conn.store);
-        let sub = match Subscription::open(hub, store, reader, &self.handle, &name).await {
+        let reader = self.reader.map(|r| r.user_id);
+        let sub = match Subscription::open(&self.hub, reader, self.rx.handle(), name).await {
             Ok(sub) => sub,
-            Err(e) => return self.send(sink, error_frame(&e)).await,
+            Err(e) => return self.send(error_frame(&e)).await,
         };
+        // Most sockets hold one stream: room for exactly that, not the four of a first push.
+        self.subs.reserve_exact(1);
         self.subs.push(sub);
-        self.send(sink, subscribed_frame(&label)).await?;
+        self.send(subscribed_frame(&label)).await?;
         if let Some(since) = since {
-            self.replay(sink, &label, since).await?;
+            self.replay(since).await?;
         }
         Ok(())
     }
 
-    /// Sends the stream's messages after `since` (at most [`super::protocol::MAX_REPLAY`]),
-    /// oldest first.
-    async fn replay(
-        &mut self,
-        sink: &mut Writer<'_, '_>,
-        label: &str,
-        since: i64,
-    ) -> Result<(), Stop> {
-        let Some(sub) = self.subs.iter_mut().find(|s| s.name == label) else {
+    /// Sends the newest subscription's messages after `since` (at most
+    /// [`super::protocol::MAX_REPLAY`]), oldest first.
+    async fn replay(&mut self, since: i64) -> Result<(), Stop> {
+        let Some(sub) = self.subs.last_mut() else {
             return Ok(());
         };
-        let messages = match sub.replay(&self.conn.store, since).await {
+        let messages = match sub.replay(since, &self.hub).await {
             Ok(messages) => messages,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot replay a stream");
-                return self.send(sink, error_frame("cannot replay now")).await;
+                return self.send(error_frame("cannot replay now")).await;
             }
         };
         for (_, frame) in messages {
-            self.write(sink, Message::Text(frame)).await?;
-            self.conn.hub.metrics().ws_messages_sent_total.inc();
+            self.send(frame).await?;
+            self.hub.metrics().ws_messages_sent_total.inc();
         }
         Ok(())
     }
 
-    async fn send(&self, sink: &mut Writer<'_, '_>, text: String) -> Result<(), Stop> {
-        self.write(sink, Message::Text(text)).await
+    fn send(&mut self, text: String) -> impl Future<Output = Result<(), Stop>> + '_ {
+        write(&mut self.ws, &self.rx, Message::Text(text.into()))
     }
+}
 
-    async fn write(&self, sink: &mut Writer<'_, '_>, message: Message) -> Result<(), Stop> {
-        sink.write(message).await
+/// Writes one frame. Most writes complete at once (the socket's send buffer has room),
+/// with no timer; one that waits gives up when the server stops or the socket is kicked,
+/// or after [`WRITE_TIMEOUT`] (a peer that stopped reading blocks the write).
+///
+/// Not an `async fn`: that would keep `message` beside the send that owns it.
+fn write<'a>(
+    ws: &'a mut Socket,
+    rx: &'a QueueReceiver,
+    message: Message,
+) -> impl Future<Output = Result<(), Stop>> + 'a {
+    let mut send = ws.send(message);
+    async move {
+        if let Poll::Ready(sent) = futures_util::poll!(&mut send) {
+            return sent.map_err(|_| Stop::Gone);
+        }
+        // Boxed: only a waiting write needs this state, not every idle socket's task.
+        Box::pin(finish_write(send, rx)).await
+    }
+}
+
+/// The rest of a write that could not complete at once.
+async fn finish_write(
+    send: SendFuture<'_, Socket, Message>,
+    rx: &QueueReceiver,
+) -> Result<(), Stop> {
+    tokio::select! {
+        sent = send => sent.map_err(|_| Stop::Gone),
+        signal = rx.interrupted() => Err(match signal {
+            Signal::Shutdown => Stop::Shutdown,
+            _ => Stop::TooSlow,
+        }),
+        _ = tokio::time::sleep(WRITE_TIMEOUT) => Err(Stop::TooSlow),
     }
 }

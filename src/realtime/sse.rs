@@ -14,16 +14,15 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::protocol::{error_frame, StreamName};
 use super::refusal;
-use super::registry::{FrameKind, SocketHandle};
+use super::registry::{FrameKind, Signal};
 use super::routes::stream_request;
 use super::slots::Slot;
-use super::socket::{stopping, Gauge, Reader};
+use super::socket::{Gauge, Reader};
 use super::subscription::Subscription;
 use super::Hub;
 use crate::error::AppError;
 use crate::limits::client_ip;
 use crate::state::AppState;
-use crate::store::Store;
 
 /// The keep-alive comment.
 const KEEP_ALIVE_COMMENT: &str = ": keep-alive\n\n";
@@ -57,7 +56,6 @@ pub async fn sse_stream(req: &Request, session: &Session, state: Data<&AppState>
     let (tx, rx) = mpsc::channel(BODY_BUFFER);
     let stream = SseStream {
         hub: state.hub.clone(),
-        store: state.store.clone(),
         reader: asked.reader,
         name,
         since: asked.since,
@@ -94,7 +92,6 @@ fn event_text(id: Option<i64>, event: &str, data: &str) -> String {
 /// One SSE response's subscription, fed to its body through a channel.
 struct SseStream {
     hub: Hub,
-    store: Store,
     reader: Option<Reader>,
     name: StreamName,
     since: Option<i64>,
@@ -107,10 +104,9 @@ impl SseStream {
     async fn run(self, tx: mpsc::Sender<String>, subscribed: oneshot::Sender<()>) {
         let hub = self.hub.clone();
         let _gauge = Gauge::open(&hub, "sse");
-        let (handle, mut rx) = SocketHandle::new(hub.limits().queue_bound);
+        let mut rx = hub.open_queue();
         let reader = self.reader.map(|r| r.user_id);
-        let mut sub = match Subscription::open(&hub, &self.store, reader, &handle, &self.name).await
-        {
+        let mut sub = match Subscription::open(&hub, reader, rx.handle(), self.name).await {
             Ok(sub) => sub,
             Err(e) => {
                 let _ = tx.send(event_text(None, "error", &error_frame(&e))).await;
@@ -118,13 +114,9 @@ impl SseStream {
             }
         };
         let _ = subscribed.send(());
-        let kicked = handle.kick_signal();
-        tokio::pin!(kicked);
-        let shutdown = stopping(hub.shutdown_signal());
-        tokio::pin!(shutdown);
         let metrics = hub.metrics().clone();
         let replay = match self.since {
-            Some(since) => sub.replay(&self.store, since).await,
+            Some(since) => sub.replay(since, &hub).await,
             None => Ok(Vec::new()),
         };
         match replay {
@@ -140,22 +132,24 @@ impl SseStream {
             }
             Err(e) => tracing::warn!(error = %e, "cannot replay a stream"),
         }
-        // As often as websockets are pinged (25 s by default).
-        let every = hub.limits().ping_interval;
-        let mut keep_alive = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             tokio::select! {
                 biased;
-                _ = &mut shutdown => break,
-                _ = kicked.as_mut() => break,
                 _ = tx.closed() => break,
-                _ = keep_alive.tick() => {
-                    if !emit(&tx, KEEP_ALIVE_COMMENT.to_owned()).await {
-                        break;
-                    }
-                }
-                outgoing = rx.recv() => {
-                    let Some(outgoing) = outgoing else { break };
+                // The queue also says when the server stops, when the reader fell too far
+                // behind (the stream ends; the browser resumes by itself) and when to send
+                // a keep-alive comment (as often as websockets are pinged).
+                next = rx.recv() => {
+                    let outgoing = match next {
+                        Ok(outgoing) => outgoing,
+                        Err(Signal::KeepAlive) => {
+                            if !emit(&tx, KEEP_ALIVE_COMMENT.to_owned()).await {
+                                break;
+                            }
+                            continue;
+                        }
+                        Err(Signal::Shutdown | Signal::TooSlow) => break,
+                    };
                     if !sub.wants(&outgoing) {
                         continue;
                     }

@@ -12,21 +12,22 @@ use super::delivery::GIVE_UP_AFTER;
 use super::protocol::{avatar_url, message_frame, StreamName, MAX_REPLAY};
 use super::registry::{FrameKind, Outgoing, SocketHandle, SubKey};
 use super::Hub;
-use crate::store::{Page, Store, StoreResult, TimelineScope};
+use crate::store::{Page, StoreResult, TimelineScope};
 
-/// A registered subscription; [`Subscription::close`] unregisters it.
+/// A registered subscription; [`Subscription::close`] unregisters it. Every open socket
+/// holds one for each of its streams, so it is kept small.
 #[derive(Debug)]
 pub struct Subscription {
-    /// The stream as clients write it (`public`, `user:NAME`, `home`).
-    pub name: String,
+    /// The stream as clients name it.
+    pub name: StreamName,
     pub key: SubKey,
     /// The registry's id of this subscription.
     pub id: u64,
     /// Ids this stream's `since` replay sent, and when it ended. The dispatcher hands each
     /// message to the registry once, so the live feed repeats only what the replay already
     /// sent (committed while it ran); after [`GIVE_UP_AFTER`] no such message can still
-    /// come and the set is dropped.
-    replayed: Option<(HashSet<i64>, Instant)>,
+    /// come and the set is dropped. Boxed: most subscriptions never replay.
+    replayed: Option<Box<(HashSet<i64>, Instant)>>,
 }
 
 impl Subscription {
@@ -35,12 +36,12 @@ impl Subscription {
     /// is queued live, and [`Subscription::wants`] drops what the replay also sent.
     pub async fn open(
         hub: &Hub,
-        store: &Store,
         reader: Option<i64>,
         socket: &Arc<SocketHandle>,
-        name: &StreamName,
+        name: StreamName,
     ) -> Result<Subscription, String> {
-        let key = match name {
+        let store = hub.store();
+        let key = match &name {
             StreamName::Public => SubKey::Public,
             StreamName::Home => match reader {
                 Some(reader) => SubKey::Home(reader),
@@ -62,7 +63,7 @@ impl Subscription {
             registry.set_followees(reader, followees);
         }
         Ok(Subscription {
-            name: name.as_string(),
+            name,
             key,
             id,
             replayed: None,
@@ -72,7 +73,7 @@ impl Subscription {
     /// The stream's visible messages with id above `since` (at most [`MAX_REPLAY`]),
     /// oldest first, as (id, frame) for this stream; remembered, so the live feed does not
     /// send them again.
-    pub async fn replay(&mut self, store: &Store, since: i64) -> StoreResult<Vec<(i64, String)>> {
+    pub async fn replay(&mut self, since: i64, hub: &Hub) -> StoreResult<Vec<(i64, String)>> {
         let scope = match self.key {
             SubKey::Public => TimelineScope::Public,
             SubKey::User(author) => TimelineScope::User(author),
@@ -82,17 +83,13 @@ impl Subscription {
             since,
             limit: MAX_REPLAY,
         };
-        let messages = store.timeline(scope, page).await?;
+        let messages = hub.store().timeline(scope, page).await?;
         let sent = messages.iter().map(|m| m.message_id).collect();
-        self.replayed = Some((sent, Instant::now()));
+        self.replayed = Some(Box::new((sent, Instant::now())));
+        let name = self.name.as_string();
         Ok(messages
             .iter()
-            .map(|m| {
-                (
-                    m.message_id,
-                    message_frame(&self.name, m, &avatar_url(&m.email)),
-                )
-            })
+            .map(|m| (m.message_id, message_frame(&name, m, &avatar_url(&m.email))))
             .collect())
     }
 
@@ -102,7 +99,7 @@ impl Subscription {
         if outgoing.kind == FrameKind::Delete {
             return true;
         }
-        match &self.replayed {
+        match self.replayed.as_deref() {
             Some((_, ended)) if ended.elapsed() > GIVE_UP_AFTER => {
                 self.replayed = None;
                 true

@@ -168,6 +168,39 @@ async fn stopping_the_server_closes_streams_with_going_away() {
         .expect("stop task");
 }
 
+/// A socket that has not subscribed to anything yet is looked after like any other: it is
+/// pinged, closed when its peer stays silent, and told with 1001 when the server stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bare_socket_is_pinged_closed_when_silent_and_told_when_the_server_stops() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let app = TestApp::start_with(&db.url, |s| {
+        s.ws_ping_secs = 1;
+        s.ws_idle_secs = 2;
+    })
+    .await;
+    let mut silent = WsClient::connect(&app, "/ws", &[]).await;
+    let mut reader = WsClient::connect(&app, "/ws", &[]).await;
+
+    // The reader polls (answering pings) for 4 s and counts them.
+    let mut pings = 0;
+    let until = tokio::time::Instant::now() + Duration::from_secs(4);
+    while let Ok(frame) = tokio::time::timeout_at(until, reader.ws.next()).await {
+        match frame {
+            Some(Ok(Message::Ping(_))) => pings += 1,
+            other => panic!("reader got {other:?}"),
+        }
+    }
+    assert!(pings >= 2, "{pings} pings in 4 s");
+    assert_eq!(silent.close_code().await, Some(CloseCode::Normal));
+
+    let stopping = tokio::spawn(app.stop());
+    assert_eq!(reader.close_code().await, Some(CloseCode::Away));
+    tokio::time::timeout(Duration::from_secs(15), stopping)
+        .await
+        .expect("the server stops")
+        .expect("stop task");
+}
+
 /// Websocket connects are limited per client IP (SPEC §6): past the budget, a 429 with
 /// `Retry-After` before any upgrade; the simulator's `/api/stream` is not limited.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

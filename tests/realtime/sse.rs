@@ -177,6 +177,25 @@ async fn an_idle_sse_stream_gets_keep_alive_comments() {
     app.stop().await;
 }
 
+/// Stopping the server ends open SSE streams (the browser reconnects elsewhere) instead of
+/// holding the shutdown until its grace period runs out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_the_server_ends_sse_streams() {
+    let db = crate::common::TestDb::new(crate::common::Backend::Sqlite).await;
+    let app = TestApp::start(&db.url).await;
+    let mut open = SseClient::open(&app, "stream=public", &[]).await;
+    let stopping = tokio::spawn(app.stop());
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Ok(Some(_)) = open.res.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream still runs 5 s after the stop");
+    tokio::time::timeout(Duration::from_secs(15), stopping)
+        .await
+        .expect("the server stops")
+        .expect("stop task");
+}
+
 on_both_backends!(
     sse_delivers_messages_with_ids_and_resumes_after_last_event_id,
     sse_home_needs_a_session,
