@@ -71,6 +71,9 @@ pub struct Families {
     pub password_hash_rejected_total: IntCounter,
     /// Messages hidden by moderators.
     pub messages_hidden_total: IntCounter,
+    /// Writes (posts, follows, unfollows, simulator `latest`) per committed transaction of
+    /// the group-commit writer: its count is the commits, its sum the writes.
+    pub db_writes_per_commit: Histogram,
 }
 
 impl std::ops::Deref for Metrics {
@@ -100,6 +103,9 @@ pub const STREAM_REFUSALS: &[&str] = &["max_sockets", "max_sockets_per_ip", "flo
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
+
+/// Writes per commit: one alone, up to the writer's largest batch (128).
+const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0];
 
 impl Metrics {
     pub fn new() -> Metrics {
@@ -217,6 +223,14 @@ impl Metrics {
                 "Messages hidden by moderators",
             )
             .expect("valid metric"),
+            db_writes_per_commit: Histogram::with_opts(
+                HistogramOpts::new(
+                    "minitwit_db_writes_per_commit",
+                    "Writes (posts, follows, unfollows, simulator latest) per committed transaction",
+                )
+                .buckets(BATCH_BUCKETS.to_vec()),
+            )
+            .expect("valid metric"),
             registry,
         };
         let f = &families;
@@ -238,6 +252,7 @@ impl Metrics {
             Box::new(f.delivery_catchup_queries_total.clone()),
             Box::new(f.delivery_catchup_messages_total.clone()),
             Box::new(f.redis_stalls_total.clone()),
+            Box::new(f.db_writes_per_commit.clone()),
             Box::new(f.ws_refused_total.clone()),
             Box::new(f.password_hash_wait_seconds.clone()),
             Box::new(f.password_hash_rejected_total.clone()),

@@ -75,6 +75,7 @@ impl Application {
             .map_err(StartupError::Connect)?;
         store.migrate().await.map_err(StartupError::Migrate)?;
         let metrics = Metrics::new();
+        store.count_commits_in(metrics.db_writes_per_commit.clone());
         let hub = realtime_hub(&settings, &store, &metrics).map_err(StartupError::Redis)?;
         let cached = store.clone();
         hub.on_event(move |event| invalidate_pages(&cached, event));

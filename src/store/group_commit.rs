@@ -11,6 +11,9 @@
 //! A batch that fails is rolled back and its writes are retried one by one, so one bad
 //! write (a foreign key, a broken row) fails only its own request.
 
+use std::sync::{Arc, OnceLock};
+
+use prometheus::Histogram;
 use sea_orm::sqlx::pool::PoolConnection;
 use sea_orm::sqlx::postgres::PgArguments;
 use sea_orm::sqlx::sqlite::SqliteArguments;
@@ -64,14 +67,25 @@ struct Job {
 #[derive(Clone)]
 pub(super) struct GroupCommit {
     jobs: mpsc::Sender<Job>,
+    /// Where the writer reports how many writes each commit held, once metrics exist.
+    commits: Commits,
 }
+
+/// The histogram of writes per commit, set after the store is built (metrics come later).
+type Commits = Arc<OnceLock<Histogram>>;
 
 impl GroupCommit {
     /// Starts the writer task on the current runtime; it ends when every handle is gone.
     pub fn start(pools: Pools) -> GroupCommit {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pools, queue));
-        GroupCommit { jobs }
+        let commits = Commits::default();
+        tokio::spawn(run(pools, queue, commits.clone()));
+        GroupCommit { jobs, commits }
+    }
+
+    /// Reports each commit's number of writes to `histogram` from now on (first call wins).
+    pub fn count_commits_in(&self, histogram: Histogram) {
+        let _ = self.commits.set(histogram);
     }
 
     /// Commits `change` (with `latest`, if given) and answers once it is durable.
@@ -104,11 +118,11 @@ enum Held {
     Postgres(PoolConnection<Postgres>),
 }
 
-async fn run(pools: Pools, mut queue: mpsc::Receiver<Job>) {
+async fn run(pools: Pools, mut queue: mpsc::Receiver<Job>, commits: Commits) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut held = None;
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        commit(&pools, &mut held, std::mem::take(&mut batch)).await;
+        commit(&pools, &mut held, &commits, std::mem::take(&mut batch)).await;
         if matches!(held, Some(Held::Sqlite(_))) && queue.is_empty() {
             // SQLite's one write connection also serves registrations, sessions and
             // moderation: hand it back whenever no post or follow is waiting.
@@ -119,7 +133,7 @@ async fn run(pools: Pools, mut queue: mpsc::Receiver<Job>) {
 
 /// Commits `batch` in one transaction and answers each job; on failure, retries each job
 /// alone so that only the failing ones fail.
-async fn commit(pools: &Pools, held: &mut Option<Held>, batch: Vec<Job>) {
+async fn commit(pools: &Pools, held: &mut Option<Held>, commits: &Commits, batch: Vec<Job>) {
     let changes: Vec<(&Change, Option<i64>)> =
         batch.iter().map(|job| (&job.change, job.latest)).collect();
     let done = execute(pools, held, &changes).await;
@@ -129,6 +143,9 @@ async fn commit(pools: &Pools, held: &mut Option<Held>, batch: Vec<Job>) {
     }
     match done {
         Ok(written) => {
+            if let Some(histogram) = commits.get() {
+                histogram.observe(batch.len() as f64);
+            }
             for (job, written) in batch.into_iter().zip(written) {
                 let _ = job.reply.send(Ok(written));
             }
@@ -142,7 +159,7 @@ async fn commit(pools: &Pools, held: &mut Option<Held>, batch: Vec<Job>) {
         Err(err) => {
             tracing::debug!(error = %err, jobs = batch.len(), "batch failed; retrying alone");
             for job in batch {
-                Box::pin(commit(pools, held, vec![job])).await;
+                Box::pin(commit(pools, held, commits, vec![job])).await;
             }
         }
     }
@@ -195,18 +212,13 @@ mod sqlite {
         conn: &mut sqlx::SqliteConnection,
         changes: &[(&Change, Option<i64>)],
     ) -> Result<Vec<Written>, sqlx::Error> {
+        // Parameters are plain `?`, bound in the order they appear across all statements.
+        // Numbered ones (`?N`) cannot be used here: sqlx binds each statement of a
+        // multi-statement string from its own offset, and a statement numbered from
+        // `?5` on reads its four gaps as parameters of its own, so past the first few
+        // statements the values run out and are bound as NULL.
         let mut sql = String::new();
         let mut args = SqliteArguments::default();
-        let mut n = 0;
-        let mut next = |args: &mut SqliteArguments<'_>, value: Value| {
-            n += 1;
-            let p = n;
-            match value {
-                Value::Int(v) => args.add(v),
-                Value::Text(v) => args.add(v),
-            }
-            .map(|()| p)
-        };
         let statements = changes
             .iter()
             .filter(|(c, _)| !matches!(c, Change::Nothing))
@@ -216,43 +228,41 @@ mod sqlite {
         if transaction {
             sql.push_str("BEGIN IMMEDIATE;\n");
         }
+        let encode = sqlx::Error::Encode;
         if let Some(latest) = batch_latest(changes) {
-            let p = next(&mut args, Value::Int(latest)).map_err(sqlx::Error::Encode)?;
-            sql.push_str(&format!(
-                "INSERT INTO sim_latest (id, latest) VALUES (1, ?{p}) \
-                 ON CONFLICT (id) DO UPDATE SET latest = excluded.latest;\n"
-            ));
+            args.add(latest).map_err(encode)?;
+            sql.push_str(
+                "INSERT INTO sim_latest (id, latest) VALUES (1, ?) \
+                 ON CONFLICT (id) DO UPDATE SET latest = excluded.latest;\n",
+            );
         }
         for (change, _) in changes {
-            let encode = sqlx::Error::Encode;
             match change {
                 Change::Post {
                     author_id,
                     text,
                     pub_date,
                 } => {
-                    let a = next(&mut args, Value::Int(*author_id)).map_err(encode)?;
-                    let t = next(&mut args, Value::Text(text.clone())).map_err(encode)?;
-                    let d = next(&mut args, Value::Int(*pub_date)).map_err(encode)?;
-                    sql.push_str(&format!(
+                    args.add(*author_id).map_err(encode)?;
+                    args.add(text.clone()).map_err(encode)?;
+                    args.add(*pub_date).map_err(encode)?;
+                    sql.push_str(
                         "INSERT INTO messages (author_id, text, pub_date, flagged) \
-                         VALUES (?{a}, ?{t}, ?{d}, 0) RETURNING message_id;\n"
-                    ));
+                         VALUES (?, ?, ?, 0) RETURNING message_id;\n",
+                    );
                 }
                 Change::Follow { who, whom } => {
-                    let w = next(&mut args, Value::Int(*who)).map_err(encode)?;
-                    let m = next(&mut args, Value::Int(*whom)).map_err(encode)?;
-                    sql.push_str(&format!(
-                        "INSERT INTO follows (who_id, whom_id) VALUES (?{w}, ?{m}) \
-                         ON CONFLICT DO NOTHING;\n"
-                    ));
+                    args.add(*who).map_err(encode)?;
+                    args.add(*whom).map_err(encode)?;
+                    sql.push_str(
+                        "INSERT INTO follows (who_id, whom_id) VALUES (?, ?) \
+                         ON CONFLICT DO NOTHING;\n",
+                    );
                 }
                 Change::Unfollow { who, whom } => {
-                    let w = next(&mut args, Value::Int(*who)).map_err(encode)?;
-                    let m = next(&mut args, Value::Int(*whom)).map_err(encode)?;
-                    sql.push_str(&format!(
-                        "DELETE FROM follows WHERE who_id = ?{w} AND whom_id = ?{m};\n"
-                    ));
+                    args.add(*who).map_err(encode)?;
+                    args.add(*whom).map_err(encode)?;
+                    sql.push_str("DELETE FROM follows WHERE who_id = ? AND whom_id = ?;\n");
                 }
                 Change::Nothing => {}
             }
@@ -284,11 +294,6 @@ mod sqlite {
                 _ => Ok(Written::Done),
             })
             .collect()
-    }
-
-    enum Value {
-        Int(i64),
-        Text(String),
     }
 }
 

@@ -127,6 +127,12 @@ impl Store {
         })
     }
 
+    /// Reports how many writes each group commit held to `histogram` (the metrics are
+    /// built after the store).
+    pub fn count_commits_in(&self, histogram: prometheus::Histogram) {
+        self.writes.count_commits_in(histogram);
+    }
+
     pub fn backend(&self) -> DatabaseBackend {
         self.pools.read().get_database_backend()
     }

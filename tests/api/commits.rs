@@ -2,7 +2,8 @@
 //!
 //! PostgreSQL tells how many transactions wrote: a statement trigger on the written tables
 //! notes each writing transaction's id, so the count is exact and only this test's
-//! database is counted.
+//! database is counted. On both backends the operator's view is checked too:
+//! `minitwit_db_writes_per_commit` counts the writer's commits and the writes they held.
 
 use futures_util::future::join_all;
 
@@ -182,6 +183,44 @@ async fn stored_exactly(app: &TestApp, posts: usize) {
     );
 }
 
+/// The writer's commits and the writes they held, from `/metrics`.
+async fn commits_in_metrics(app: &TestApp) -> (f64, f64) {
+    let res = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("scrape");
+    assert_eq!(res.status(), 200);
+    let text = res.text().await.expect("body");
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.trim().parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("{name} missing from /metrics"))
+    };
+    (
+        value("minitwit_db_writes_per_commit_count "),
+        value("minitwit_db_writes_per_commit_sum "),
+    )
+}
+
+/// Posts and a follow sent at once share commits on either backend, as the operator sees
+/// it in `/metrics`: every write counted once, in fewer commits than half the writes.
+async fn concurrent_writes_share_commits_in_metrics(app: TestApp) {
+    register_burst_users(&app).await;
+    let (commits_before, writes_before) = commits_in_metrics(&app).await;
+    const POSTS: usize = 64;
+    burst(&app, POSTS).await;
+    let (commits_after, writes_after) = commits_in_metrics(&app).await;
+    let (commits, writes) = (commits_after - commits_before, writes_after - writes_before);
+    assert_eq!(writes, (POSTS + 1) as f64, "writes counted");
+    assert!(
+        commits < writes / 2.0,
+        "{writes} concurrent writes took {commits} commits"
+    );
+    stored_exactly(&app, POSTS).await;
+}
+
 /// The same burst on either backend: every write acknowledged is stored once.
 async fn concurrent_writes_are_all_stored(app: TestApp) {
     register_burst_users(&app).await;
@@ -213,3 +252,4 @@ mod postgres_commits {
 }
 
 on_both_backends!(concurrent_writes_are_all_stored);
+on_both_backends!(concurrent_writes_share_commits_in_metrics);
