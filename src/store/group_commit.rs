@@ -297,8 +297,11 @@ mod sqlite {
     }
 }
 
-/// PostgreSQL: a single write is one statement (its `latest` in a data-modifying CTE), so
-/// one round trip and one commit; a batch is one transaction of one statement per write.
+/// PostgreSQL: each run of same-kind writes in a batch is one statement over arrays
+/// (`unnest`), the batch's `latest` riding in the first as a data-modifying CTE. A batch
+/// of one kind (the usual one: a burst of posts, or a single write) is one statement, so
+/// one round trip and one commit; a mixed batch is one transaction of one statement per
+/// run, in arrival order.
 mod postgres {
     use super::*;
 
@@ -309,85 +312,212 @@ mod postgres {
         conn: &mut sqlx::PgConnection,
         changes: &[(&Change, Option<i64>)],
     ) -> Result<Vec<Written>, sqlx::Error> {
-        if let [(change, latest)] = changes {
-            return Ok(vec![single(conn, change, *latest).await?]);
-        }
-        let mut tx = Connection::begin(&mut *conn).await?;
-        if let Some(latest) = batch_latest(changes) {
-            sqlx::query(LATEST).bind(latest).execute(&mut *tx).await?;
-        }
+        let runs: Vec<&[(&Change, Option<i64>)]> = changes
+            .chunk_by(|(a, _), (b, _)| std::mem::discriminant(*a) == std::mem::discriminant(*b))
+            .filter(|run| !matches!(run[0].0, Change::Nothing))
+            .collect();
+        let mut latest = batch_latest(changes);
         let mut written = Vec::with_capacity(changes.len());
-        for (change, _) in changes {
-            written.push(single(&mut tx, change, None).await?);
+        if runs.len() <= 1 {
+            let run = runs.first().copied().unwrap_or_default();
+            written.extend(statement(conn, run, latest).await?);
+        } else {
+            let mut tx = Connection::begin(&mut *conn).await?;
+            for run in runs {
+                written.extend(statement(&mut tx, run, latest.take()).await?);
+            }
+            tx.commit().await?;
         }
-        tx.commit().await?;
-        Ok(written)
+        // Every change that is not a write of its own (`Nothing`) is done with its batch.
+        let mut written = written.into_iter();
+        changes
+            .iter()
+            .map(|(change, _)| match change {
+                Change::Nothing => Ok(Written::Done),
+                _ => written.next().ok_or(sqlx::Error::RowNotFound),
+            })
+            .collect()
     }
 
-    /// One change, with its `latest` (as `$1`) in the same statement when given.
-    async fn single(
+    /// One statement for `run` (writes of one kind, in order; empty for `latest` alone),
+    /// with `latest` (as `$1`) in it when given; one [`Written`] per write.
+    async fn statement(
         conn: &mut sqlx::PgConnection,
-        change: &Change,
+        run: &[(&Change, Option<i64>)],
         latest: Option<i64>,
-    ) -> Result<Written, sqlx::Error> {
+    ) -> Result<Vec<Written>, sqlx::Error> {
+        let encode = sqlx::Error::Encode;
         let mut args = PgArguments::default();
-        let mut n = 0;
         let prefix = match latest {
             Some(latest) => {
-                args.add(latest).map_err(sqlx::Error::Encode)?;
-                n += 1;
+                args.add(latest).map_err(encode)?;
                 format!("WITH latest AS ({LATEST}) ")
             }
             None => String::new(),
         };
-        let mut param = |args: &mut PgArguments, value: i64| {
-            n += 1;
-            let p = n;
-            args.add(value).map(|()| p).map_err(sqlx::Error::Encode)
+        // The arrays' parameters come after `latest`'s, if it is there.
+        let p = usize::from(latest.is_some());
+        let (first, second) = (p + 1, p + 2);
+        let pairs = |run: &[(&Change, Option<i64>)]| -> (Vec<i64>, Vec<i64>) {
+            run.iter()
+                .filter_map(|(change, _)| match change {
+                    Change::Follow { who, whom } | Change::Unfollow { who, whom } => {
+                        Some((*who, *whom))
+                    }
+                    _ => None,
+                })
+                .unzip()
         };
-        let sql = match change {
-            Change::Post {
-                author_id,
-                text,
-                pub_date,
-            } => {
-                let a = param(&mut args, *author_id)?;
-                let d = param(&mut args, *pub_date)?;
-                args.add(text.as_str()).map_err(sqlx::Error::Encode)?;
-                let t = d + 1;
+        let sql = match run.first().map(|(change, _)| change) {
+            Some(Change::Post { .. }) => {
+                let mut authors = Vec::with_capacity(run.len());
+                let mut texts = Vec::with_capacity(run.len());
+                let mut dates = Vec::with_capacity(run.len());
+                for (change, _) in run {
+                    if let Change::Post {
+                        author_id,
+                        text,
+                        pub_date,
+                    } = change
+                    {
+                        authors.push(*author_id);
+                        texts.push(text.as_str());
+                        dates.push(*pub_date);
+                    }
+                }
+                args.add(authors).map_err(encode)?;
+                args.add(texts).map_err(encode)?;
+                args.add(dates).map_err(encode)?;
+                let third = p + 3;
+                // Rows are inserted in the arrays' order, so ids come from the sequence in
+                // that order: sorted, the returned ids match the posts one to one.
                 let sql = format!(
                     "{prefix}INSERT INTO messages (author_id, text, pub_date, flagged) \
-                     VALUES (${a}, ${t}, ${d}, false) RETURNING message_id"
+                     SELECT a, t, d, false \
+                     FROM unnest(${first}::bigint[], ${second}::text[], ${third}::bigint[]) \
+                     WITH ORDINALITY AS x(a, t, d, n) ORDER BY n \
+                     RETURNING message_id"
                 );
-                let row = sqlx::query_with(&sql, args).fetch_one(&mut *conn).await?;
-                return Ok(Written::Posted(row.try_get(0)?));
+                let rows = sqlx::query_with(&sql, args).fetch_all(&mut *conn).await?;
+                let mut ids = rows
+                    .iter()
+                    .map(|row| row.try_get::<i64, _>(0))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if ids.len() != run.len() {
+                    return Err(sqlx::Error::RowNotFound);
+                }
+                ids.sort_unstable();
+                return Ok(ids.into_iter().map(Written::Posted).collect());
             }
-            Change::Follow { who, whom } => {
-                let w = param(&mut args, *who)?;
-                let m = param(&mut args, *whom)?;
+            Some(Change::Follow { .. }) => {
+                let (who, whom) = pairs(run);
+                args.add(who).map_err(encode)?;
+                args.add(whom).map_err(encode)?;
                 format!(
-                    "{prefix}INSERT INTO follows (who_id, whom_id) VALUES (${w}, ${m}) \
+                    "{prefix}INSERT INTO follows (who_id, whom_id) \
+                     SELECT w, m FROM unnest(${first}::bigint[], ${second}::bigint[]) AS x(w, m) \
                      ON CONFLICT DO NOTHING"
                 )
             }
-            Change::Unfollow { who, whom } => {
-                let w = param(&mut args, *who)?;
-                let m = param(&mut args, *whom)?;
-                format!("{prefix}DELETE FROM follows WHERE who_id = ${w} AND whom_id = ${m}")
+            Some(Change::Unfollow { .. }) => {
+                let (who, whom) = pairs(run);
+                args.add(who).map_err(encode)?;
+                args.add(whom).map_err(encode)?;
+                format!(
+                    "{prefix}DELETE FROM follows \
+                     USING unnest(${first}::bigint[], ${second}::bigint[]) AS x(w, m) \
+                     WHERE who_id = x.w AND whom_id = x.m"
+                )
             }
-            Change::Nothing => match latest {
+            Some(Change::Nothing) | None => match latest {
                 Some(_) => LATEST.to_owned(),
-                None => return Ok(Written::Done),
+                None => return Ok(Vec::new()),
             },
         };
         sqlx::query_with(&sql, args).execute(&mut *conn).await?;
-        Ok(Written::Done)
+        Ok(vec![Written::Done; run.len()])
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
+    use testkit::{Backend, TestDb};
+
+    /// One mixed batch straight through [`execute`]: follows and unfollows of the same pair
+    /// apply in arrival order, each post gets its own id, `Nothing` is done with the
+    /// batch, and the batch records the last `latest` that came.
+    async fn a_mixed_batch_applies_in_arrival_order(backend: Backend) {
+        let db = TestDb::new(backend).await;
+        let store = Store::connect(&db.url).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let user = |name: &str| (name.to_owned(), format!("{name}@x"), "hash".to_owned());
+        let ids = store
+            .insert_users_bulk(vec![user("a"), user("b"), user("c")])
+            .await
+            .expect("users");
+        let (a, b, c) = (ids[0], ids[1], ids[2]);
+        let post = |author_id: i64, text: &str| Change::Post {
+            author_id,
+            text: text.to_owned(),
+            pub_date: 1_700_000_000,
+        };
+        let follow = |who, whom| Change::Follow { who, whom };
+        let unfollow = |who, whom| Change::Unfollow { who, whom };
+        let batch = [
+            (post(a, "one"), Some(1)),
+            (follow(a, b), Some(2)),
+            (unfollow(a, b), None),
+            (follow(a, c), None),
+            (follow(a, b), None),
+            (Change::Nothing, Some(6)),
+            (unfollow(a, c), None),
+            (post(b, "two"), Some(8)),
+            (post(a, "three"), None),
+        ];
+        let changes: Vec<(&Change, Option<i64>)> = batch.iter().map(|(c, l)| (c, *l)).collect();
+        let written = execute(&store.pools, &mut None, &changes)
+            .await
+            .expect("the batch commits");
+
+        let posted: Vec<i64> = written
+            .iter()
+            .filter_map(|w| match w {
+                Written::Posted(id) => Some(*id),
+                Written::Done => None,
+            })
+            .collect();
+        assert_eq!(written.len(), batch.len());
+        assert_eq!(posted.len(), 3, "{written:?}");
+        let stored = store.visible_messages(&posted).await.expect("messages");
+        let text_of = |id: i64| {
+            stored
+                .iter()
+                .find(|m| m.message_id == id)
+                .map(|m| (m.author_id, m.text.clone()))
+        };
+        assert_eq!(text_of(posted[0]), Some((a, "one".to_owned())));
+        assert_eq!(text_of(posted[1]), Some((b, "two".to_owned())));
+        assert_eq!(text_of(posted[2]), Some((a, "three".to_owned())));
+        assert_eq!(store.followee_ids(a).await.expect("follows"), vec![b]);
+        assert_eq!(store.latest().await.expect("latest"), Some(8));
+        store.close().await;
+        db.drop_db().await;
+    }
+
+    #[tokio::test]
+    async fn a_mixed_batch_applies_in_arrival_order_on_sqlite() {
+        a_mixed_batch_applies_in_arrival_order(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn a_mixed_batch_applies_in_arrival_order_on_postgres() {
+        if let Some(backend) = Backend::postgres_or_skip("a_mixed_batch_applies_in_arrival_order")
+        {
+            a_mixed_batch_applies_in_arrival_order(backend).await;
+        }
+    }
 
     #[test]
     fn a_batch_records_the_latest_that_arrived_last() {
