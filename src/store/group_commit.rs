@@ -17,7 +17,7 @@ use prometheus::Histogram;
 use sea_orm::sqlx::pool::PoolConnection;
 use sea_orm::sqlx::postgres::PgArguments;
 use sea_orm::sqlx::sqlite::SqliteArguments;
-use sea_orm::sqlx::{self, Arguments, Connection, Postgres, Row, Sqlite};
+use sea_orm::sqlx::{self, Arguments, Postgres, Row, Sqlite};
 use sea_orm::{DbErr, RuntimeErr};
 use tokio::sync::{mpsc, oneshot};
 
@@ -297,12 +297,15 @@ mod sqlite {
     }
 }
 
-/// PostgreSQL: each run of same-kind writes in a batch is one statement over arrays
-/// (`unnest`), the batch's `latest` riding in the first as a data-modifying CTE. A batch
-/// of one kind (the usual one: a burst of posts, or a single write) is one statement, so
-/// one round trip and one commit; a mixed batch is one transaction of one statement per
-/// run, in arrival order.
+/// PostgreSQL: a whole batch is one statement, so one round trip and one commit. Posts
+/// are one `INSERT ... SELECT FROM unnest(...)` in arrival order; follows and unfollows
+/// come down to each pair's last one (the state a sequence of them leaves), inserted and
+/// deleted in data-modifying CTEs beside it, as is the batch's `latest`. The CTEs share one
+/// snapshot, which is safe because no pair is both inserted and deleted.
 mod postgres {
+    use std::collections::BTreeMap;
+    use std::fmt::Write as _;
+
     use super::*;
 
     const LATEST: &str = "INSERT INTO sim_latest (id, latest) VALUES (1, $1) \
@@ -312,130 +315,127 @@ mod postgres {
         conn: &mut sqlx::PgConnection,
         changes: &[(&Change, Option<i64>)],
     ) -> Result<Vec<Written>, sqlx::Error> {
-        let runs: Vec<&[(&Change, Option<i64>)]> = changes
-            .chunk_by(|(a, _), (b, _)| std::mem::discriminant(*a) == std::mem::discriminant(*b))
-            .filter(|run| !matches!(run[0].0, Change::Nothing))
-            .collect();
-        let mut latest = batch_latest(changes);
-        let mut written = Vec::with_capacity(changes.len());
-        if runs.len() <= 1 {
-            let run = runs.first().copied().unwrap_or_default();
-            written.extend(statement(conn, run, latest).await?);
-        } else {
-            let mut tx = Connection::begin(&mut *conn).await?;
-            for run in runs {
-                written.extend(statement(&mut tx, run, latest.take()).await?);
-            }
-            tx.commit().await?;
+        let mut args = Params::default();
+        let mut ctes = Vec::new();
+        if let Some(latest) = batch_latest(changes) {
+            // `latest` is always the first parameter, `$1`.
+            args.bind(latest)?;
+            ctes.push(format!("latest AS ({LATEST})"));
         }
-        // Every change that is not a write of its own (`Nothing`) is done with its batch.
-        let mut written = written.into_iter();
+        // Each pair's last follow (true) or unfollow (false) in the batch.
+        let mut pairs = BTreeMap::new();
+        let (mut authors, mut texts, mut dates) = (Vec::new(), Vec::new(), Vec::new());
+        for (change, _) in changes {
+            match change {
+                Change::Post {
+                    author_id,
+                    text,
+                    pub_date,
+                } => {
+                    authors.push(*author_id);
+                    texts.push(text.as_str());
+                    dates.push(*pub_date);
+                }
+                Change::Follow { who, whom } => {
+                    pairs.insert((*who, *whom), true);
+                }
+                Change::Unfollow { who, whom } => {
+                    pairs.insert((*who, *whom), false);
+                }
+                Change::Nothing => {}
+            }
+        }
+        for (follow, name) in [(true, "followed"), (false, "unfollowed")] {
+            let (who, whom): (Vec<i64>, Vec<i64>) = pairs
+                .iter()
+                .filter(|(_, f)| **f == follow)
+                .map(|(pair, _)| *pair)
+                .unzip();
+            if who.is_empty() {
+                continue;
+            }
+            let w = args.bind(who)?;
+            let m = args.bind(whom)?;
+            let pairs = format!("unnest(${w}::bigint[], ${m}::bigint[]) AS x(w, m)");
+            ctes.push(match follow {
+                true => format!(
+                    "{name} AS (INSERT INTO follows (who_id, whom_id) SELECT w, m FROM {pairs} \
+                     ON CONFLICT DO NOTHING)"
+                ),
+                false => format!(
+                    "{name} AS (DELETE FROM follows USING {pairs} \
+                     WHERE who_id = x.w AND whom_id = x.m)"
+                ),
+            });
+        }
+        let mut sql = String::new();
+        if !ctes.is_empty() {
+            let _ = write!(sql, "WITH {} ", ctes.join(", "));
+        }
+        if authors.is_empty() {
+            if ctes.is_empty() {
+                return Ok(vec![Written::Done; changes.len()]);
+            }
+            // The CTEs run to completion whatever the main query reads.
+            sql.push_str("SELECT 1 WHERE false");
+            sqlx::query_with(&sql, args.values)
+                .execute(&mut *conn)
+                .await?;
+            return Ok(vec![Written::Done; changes.len()]);
+        }
+        let count = authors.len();
+        let a = args.bind(authors)?;
+        let t = args.bind(texts)?;
+        let d = args.bind(dates)?;
+        // Rows are inserted in the arrays' order, so ids come from the sequence in that
+        // order: sorted, the returned ids match the posts one to one.
+        let _ = write!(
+            sql,
+            "INSERT INTO messages (author_id, text, pub_date, flagged) SELECT a, t, d, false \
+             FROM unnest(${a}::bigint[], ${t}::text[], ${d}::bigint[]) \
+             WITH ORDINALITY AS x(a, t, d, n) ORDER BY n RETURNING message_id"
+        );
+        let rows = sqlx::query_with(&sql, args.values)
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut ids = rows
+            .iter()
+            .map(|row| row.try_get::<i64, _>(0))
+            .collect::<Result<Vec<_>, _>>()?;
+        if ids.len() != count {
+            return Err(sqlx::Error::RowNotFound);
+        }
+        ids.sort_unstable();
+        let mut ids = ids.into_iter();
         changes
             .iter()
             .map(|(change, _)| match change {
-                Change::Nothing => Ok(Written::Done),
-                _ => written.next().ok_or(sqlx::Error::RowNotFound),
+                Change::Post { .. } => ids
+                    .next()
+                    .map(Written::Posted)
+                    .ok_or(sqlx::Error::RowNotFound),
+                _ => Ok(Written::Done),
             })
             .collect()
     }
 
-    /// One statement for `run` (writes of one kind, in order; empty for `latest` alone),
-    /// with `latest` (as `$1`) in it when given; one [`Written`] per write.
-    async fn statement(
-        conn: &mut sqlx::PgConnection,
-        run: &[(&Change, Option<i64>)],
-        latest: Option<i64>,
-    ) -> Result<Vec<Written>, sqlx::Error> {
-        let encode = sqlx::Error::Encode;
-        let mut args = PgArguments::default();
-        let prefix = match latest {
-            Some(latest) => {
-                args.add(latest).map_err(encode)?;
-                format!("WITH latest AS ({LATEST}) ")
-            }
-            None => String::new(),
-        };
-        // The arrays' parameters come after `latest`'s, if it is there.
-        let p = usize::from(latest.is_some());
-        let (first, second) = (p + 1, p + 2);
-        let pairs = |run: &[(&Change, Option<i64>)]| -> (Vec<i64>, Vec<i64>) {
-            run.iter()
-                .filter_map(|(change, _)| match change {
-                    Change::Follow { who, whom } | Change::Unfollow { who, whom } => {
-                        Some((*who, *whom))
-                    }
-                    _ => None,
-                })
-                .unzip()
-        };
-        let sql = match run.first().map(|(change, _)| change) {
-            Some(Change::Post { .. }) => {
-                let mut authors = Vec::with_capacity(run.len());
-                let mut texts = Vec::with_capacity(run.len());
-                let mut dates = Vec::with_capacity(run.len());
-                for (change, _) in run {
-                    if let Change::Post {
-                        author_id,
-                        text,
-                        pub_date,
-                    } = change
-                    {
-                        authors.push(*author_id);
-                        texts.push(text.as_str());
-                        dates.push(*pub_date);
-                    }
-                }
-                args.add(authors).map_err(encode)?;
-                args.add(texts).map_err(encode)?;
-                args.add(dates).map_err(encode)?;
-                let third = p + 3;
-                // Rows are inserted in the arrays' order, so ids come from the sequence in
-                // that order: sorted, the returned ids match the posts one to one.
-                let sql = format!(
-                    "{prefix}INSERT INTO messages (author_id, text, pub_date, flagged) \
-                     SELECT a, t, d, false \
-                     FROM unnest(${first}::bigint[], ${second}::text[], ${third}::bigint[]) \
-                     WITH ORDINALITY AS x(a, t, d, n) ORDER BY n \
-                     RETURNING message_id"
-                );
-                let rows = sqlx::query_with(&sql, args).fetch_all(&mut *conn).await?;
-                let mut ids = rows
-                    .iter()
-                    .map(|row| row.try_get::<i64, _>(0))
-                    .collect::<Result<Vec<_>, _>>()?;
-                if ids.len() != run.len() {
-                    return Err(sqlx::Error::RowNotFound);
-                }
-                ids.sort_unstable();
-                return Ok(ids.into_iter().map(Written::Posted).collect());
-            }
-            Some(Change::Follow { .. }) => {
-                let (who, whom) = pairs(run);
-                args.add(who).map_err(encode)?;
-                args.add(whom).map_err(encode)?;
-                format!(
-                    "{prefix}INSERT INTO follows (who_id, whom_id) \
-                     SELECT w, m FROM unnest(${first}::bigint[], ${second}::bigint[]) AS x(w, m) \
-                     ON CONFLICT DO NOTHING"
-                )
-            }
-            Some(Change::Unfollow { .. }) => {
-                let (who, whom) = pairs(run);
-                args.add(who).map_err(encode)?;
-                args.add(whom).map_err(encode)?;
-                format!(
-                    "{prefix}DELETE FROM follows \
-                     USING unnest(${first}::bigint[], ${second}::bigint[]) AS x(w, m) \
-                     WHERE who_id = x.w AND whom_id = x.m"
-                )
-            }
-            Some(Change::Nothing) | None => match latest {
-                Some(_) => LATEST.to_owned(),
-                None => return Ok(Vec::new()),
-            },
-        };
-        sqlx::query_with(&sql, args).execute(&mut *conn).await?;
-        Ok(vec![Written::Done; run.len()])
+    /// Bound values and how many: `$n` names the n-th.
+    #[derive(Default)]
+    struct Params {
+        values: PgArguments,
+        count: usize,
+    }
+
+    impl Params {
+        /// Binds `value` and returns its parameter number.
+        fn bind<'q, T>(&mut self, value: T) -> Result<usize, sqlx::Error>
+        where
+            T: 'q + sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres>,
+        {
+            self.values.add(value).map_err(sqlx::Error::Encode)?;
+            self.count += 1;
+            Ok(self.count)
+        }
     }
 }
 
@@ -513,8 +513,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_mixed_batch_applies_in_arrival_order_on_postgres() {
-        if let Some(backend) = Backend::postgres_or_skip("a_mixed_batch_applies_in_arrival_order")
-        {
+        if let Some(backend) = Backend::postgres_or_skip("a_mixed_batch_applies_in_arrival_order") {
             a_mixed_batch_applies_in_arrival_order(backend).await;
         }
     }
