@@ -73,6 +73,15 @@ pub async fn run(args: HttpArgs) -> Result<(), String> {
             get_script(&format!("'/' .. {random_user}"), false),
         ),
         ("POST /api/msgs/{user}", post_tweet_script(&random_user)),
+        (
+            "GET /api/fllws/{user}",
+            get_script(&format!("'/api/fllws/' .. {random_user}"), true),
+        ),
+        (
+            "POST /api/fllws/{user} (follow, unfollow)",
+            follow_script(&random_user),
+        ),
+        ("GET /api/latest", get_script("'/api/latest'", true)),
         ("scenario mix", mix_script(&random_user)),
     ];
     println!("\n| endpoint | req/s | p99 ms | ratio to /healthz | non-2xx/3xx |");
@@ -116,6 +125,21 @@ fn post_tweet_script(random_user: &str) -> String {
          request = function()\n\
            counter = counter + 1\n\
            return wrk.format('POST', '/api/msgs/' .. {random_user} .. '?latest=' .. counter, nil, '{{\"content\": \"benchmark post ' .. counter .. ' Grüße\"}}')\n\
+         end\n"
+    )
+}
+
+/// Follows and unfollows of random pairs, alternating, each with its own `latest`.
+fn follow_script(random_user: &str) -> String {
+    format!(
+        "wrk.headers['Authorization'] = '{AUTH}'\n\
+         wrk.headers['Content-Type'] = 'application/json'\n\
+         counter = 0\n\
+         request = function()\n\
+           counter = counter + 1\n\
+           local key = (counter % 2 == 0) and 'unfollow' or 'follow'\n\
+           local whom = string.gsub({random_user}, '%%20', ' ')\n\
+           return wrk.format('POST', '/api/fllws/' .. {random_user} .. '?latest=' .. counter, nil, '{{\"' .. key .. '\": \"' .. whom .. '\"}}')\n\
          end\n"
     )
 }

@@ -506,6 +506,71 @@ mod tests {
         db.drop_db().await;
     }
 
+    /// A batch holding one write that cannot commit (a post by no one: the foreign key
+    /// refuses it) fails that write alone; the others are committed and acknowledged.
+    async fn a_failing_write_fails_alone(backend: Backend) {
+        let db = TestDb::new(backend).await;
+        let store = Store::connect(&db.url).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let user = |name: &str| (name.to_owned(), format!("{name}@x"), "hash".to_owned());
+        let ids = store
+            .insert_users_bulk(vec![user("a"), user("b")])
+            .await
+            .expect("users");
+        let (a, b) = (ids[0], ids[1]);
+        let post = |author_id: i64, text: &str| Change::Post {
+            author_id,
+            text: text.to_owned(),
+            pub_date: 1_700_000_000,
+        };
+        let changes = [
+            (post(a, "kept"), Some(1)),
+            (post(i64::from(i32::MAX), "by no one"), Some(2)),
+            (Change::Follow { who: a, whom: b }, Some(3)),
+        ];
+        let mut answers = Vec::new();
+        let mut batch = Vec::new();
+        for (change, latest) in changes {
+            let (reply, answer) = oneshot::channel();
+            answers.push(answer);
+            batch.push(Job {
+                change,
+                latest,
+                reply,
+            });
+        }
+        let commits = Commits::default();
+        commit(&store.pools, &mut None, &commits, batch).await;
+        let mut results = Vec::new();
+        for answer in answers {
+            results.push(answer.await.expect("answered"));
+        }
+        assert!(matches!(results[0], Ok(Written::Posted(_))), "{results:?}");
+        assert!(results[1].is_err(), "{results:?}");
+        assert_eq!(results[2].as_ref().ok(), Some(&Written::Done));
+        let page = store
+            .newest_page(crate::store::TimelineScope::Public, 10)
+            .await
+            .expect("public");
+        let texts: Vec<&str> = page.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(texts, vec!["kept"]);
+        assert_eq!(store.followee_ids(a).await.expect("follows"), vec![b]);
+        store.close().await;
+        db.drop_db().await;
+    }
+
+    #[tokio::test]
+    async fn a_failing_write_fails_alone_on_sqlite() {
+        a_failing_write_fails_alone(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn a_failing_write_fails_alone_on_postgres() {
+        if let Some(backend) = Backend::postgres_or_skip("a_failing_write_fails_alone") {
+            a_failing_write_fails_alone(backend).await;
+        }
+    }
+
     #[tokio::test]
     async fn a_mixed_batch_applies_in_arrival_order_on_sqlite() {
         a_mixed_batch_applies_in_arrival_order(Backend::Sqlite).await;
