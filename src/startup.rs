@@ -78,7 +78,7 @@ impl Application {
         store.count_commits_in(metrics.db_writes_per_commit.clone());
         let hub = realtime_hub(&settings, &store, &metrics).map_err(StartupError::Redis)?;
         let cached = store.clone();
-        hub.on_event(move |event| invalidate_pages(&cached, event));
+        hub.on_event(move |noticed| invalidate_pages(&cached, noticed));
         let state = AppState {
             store,
             hub,
@@ -207,15 +207,22 @@ fn realtime_hub(settings: &Settings, store: &Store, metrics: &Metrics) -> Result
 
 /// The store's cached pages follow the events of every instance: a post, hide or show
 /// makes the pages that could show the message stale. A show does not say whose message it
-/// was, so it makes every user's page stale.
-fn invalidate_pages(store: &Store, event: &realtime::Event) {
-    use realtime::Event;
-    match event {
-        Event::MessagePosted(message) => store.messages_changed(Some(message.author_id)),
-        Event::MessageHidden { author_id, .. } => store.messages_changed(Some(*author_id)),
-        Event::MessageShown { .. } => store.messages_changed(None),
+/// was, so it makes every user's page stale, as does the bus coming back after an outage.
+fn invalidate_pages(store: &Store, noticed: realtime::Noticed<'_>) {
+    use realtime::{Event, Noticed};
+    match noticed {
+        Noticed::Event(Event::MessagePosted(message)) => {
+            store.messages_changed(Some(message.author_id))
+        }
+        Noticed::Event(Event::MessageHidden { author_id, .. }) => {
+            store.messages_changed(Some(*author_id))
+        }
+        Noticed::Event(Event::MessageShown { .. }) => store.messages_changed(None),
         // No cached page depends on who follows whom.
-        Event::Followed { .. } | Event::Unfollowed { .. } => {}
+        Noticed::Event(Event::Followed { .. } | Event::Unfollowed { .. }) => {}
+        // A hide published while the bus was away would otherwise stay on this instance's
+        // pages until they age out.
+        Noticed::Gap => store.messages_changed(None),
     }
 }
 

@@ -143,7 +143,17 @@ struct HubInner {
 }
 
 /// What [`Hub::on_event`] runs for every event.
-type EventHook = Box<dyn Fn(&Event) + Send + Sync>;
+type EventHook = Box<dyn Fn(Noticed<'_>) + Send + Sync>;
+
+/// What the event hook learns.
+#[derive(Debug, Clone, Copy)]
+pub enum Noticed<'a> {
+    /// A change, made here or on another instance.
+    Event(&'a Event),
+    /// The bus reconnected: events published while it was away are lost to this
+    /// instance, so anything may have changed.
+    Gap,
+}
 
 /// What the dispatcher hears.
 #[derive(Debug)]
@@ -273,8 +283,9 @@ impl Hub {
     /// Runs `hook` for every event: this instance's as they are published (after their
     /// change committed), other instances' as they arrive, and messages caught up from the
     /// database as `MessagePosted`, so this instance's caches (the store's pages) learn of
-    /// every change wherever it was made. Set once.
-    pub fn on_event(&self, hook: impl Fn(&Event) + Send + Sync + 'static) {
+    /// every change wherever it was made; and [`Noticed::Gap`] whenever the bus comes back,
+    /// since what it carried meanwhile is lost. Set once.
+    pub fn on_event(&self, hook: impl Fn(Noticed<'_>) + Send + Sync + 'static) {
         let _ = self.inner.event_hook.set(Box::new(hook));
     }
 
@@ -358,7 +369,10 @@ async fn dispatch(
                 let Some(hub) = hub.upgrade() else { return };
                 match inbound {
                     None => return,
-                    Some(Inbound::BusReconnected) => poll_now = true,
+                    Some(Inbound::BusReconnected) => {
+                        hub.note(Noticed::Gap);
+                        poll_now = true;
+                    }
                     Some(Inbound::Event(envelope)) => {
                         // This instance's own events ran the hook when published.
                         if envelope.origin != hub.origin {
@@ -515,8 +529,12 @@ impl RecentlyHidden {
 impl HubInner {
     /// Caches of this instance learn of a change.
     fn note_event(&self, event: &Event) {
+        self.note(Noticed::Event(event));
+    }
+
+    fn note(&self, noticed: Noticed<'_>) {
         if let Some(hook) = self.event_hook.get() {
-            hook(event);
+            hook(noticed);
         }
     }
 }

@@ -5,7 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::cluster::{shared_backends, two_instances};
+use crate::cluster::{shared_backends, two_instances, wait_for_ready};
+use crate::common::faults::{Fault, FaultProxy};
 use crate::common::web::WebClient;
 use crate::common::{self, Backend, TestApp, TestDb};
 use crate::on_both_backends;
@@ -170,6 +171,57 @@ async fn a_post_a_hide_and_a_show_on_one_instance_change_the_views_of_the_other(
 
     hide(&a, id, false).await;
     eventually_showing(&b, "second words", &VIEWS, soon).await;
+    a.stop().await;
+    b.stop().await;
+    db.drop_db().await;
+}
+
+/// An instance cut off from Redis misses the events published meanwhile; once it is back,
+/// none of its cached pages may still show what was hidden while it was away. Its user
+/// pages would otherwise keep a hidden message for up to their ten-second safety net.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_back_from_a_redis_outage_forgets_its_cached_pages() {
+    let Some(redis) = shared_backends("the page cache Redis outage test") else {
+        return;
+    };
+    let db = TestDb::new(Backend::Postgres).await;
+    let (proxy, a_redis) = FaultProxy::in_front_of(&redis).await;
+    let channel = format!("minitwit:test:{}", uuid::Uuid::new_v4().simple());
+    let a_channel = channel.clone();
+    let a = TestApp::start_with(&db.url, move |s| {
+        s.redis_url = Some(a_redis);
+        s.redis_channel = a_channel;
+    })
+    .await;
+    let b = TestApp::start_with(&db.url, move |s| {
+        s.redis_url = Some(redis);
+        s.redis_channel = channel;
+    })
+    .await;
+    for app in [&a, &b] {
+        wait_for_ready(app, 200, Duration::from_secs(10)).await;
+    }
+    assert_eq!(b.register("author").await.status(), 204);
+    assert_eq!(b.tweet("author", "kept words").await.status(), 204);
+    assert_eq!(b.tweet("author", "doomed words").await.status(), 204);
+    let id = newest_id(&b).await;
+
+    proxy.set(Fault::Cut);
+    wait_for_ready(&a, 503, Duration::from_secs(5)).await;
+    // Cached now, while A hears nothing: the entries are fresh when A is back.
+    assert_eq!(views_showing(&a, "doomed words").await, VIEWS);
+    let cached_at = Instant::now();
+    hide(&b, id, true).await;
+    proxy.set(Fault::None);
+    wait_for_ready(&a, 200, Duration::from_secs(5)).await;
+    assert!(
+        cached_at.elapsed() < Duration::from_secs(8),
+        "A took {:?} to come back: its cached pages may have aged out, so this run \
+         proves nothing",
+        cached_at.elapsed()
+    );
+    eventually_showing(&a, "doomed words", &[], Duration::from_secs(1)).await;
+    assert_eq!(views_showing(&a, "kept words").await, VIEWS);
     a.stop().await;
     b.stop().await;
     db.drop_db().await;
