@@ -11,7 +11,7 @@
 //! A batch that fails is rolled back and its writes are retried one by one, so one bad
 //! write (a foreign key, a broken row) fails only its own request.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use prometheus::Histogram;
 use sea_orm::sqlx::pool::PoolConnection;
@@ -19,7 +19,8 @@ use sea_orm::sqlx::postgres::PgArguments;
 use sea_orm::sqlx::sqlite::SqliteArguments;
 use sea_orm::sqlx::{self, Arguments, Postgres, Row, Sqlite};
 use sea_orm::{DbErr, RuntimeErr};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
 
 use super::{Pools, StoreError, StoreResult};
 
@@ -69,18 +70,50 @@ pub(super) struct GroupCommit {
     jobs: mpsc::Sender<Job>,
     /// Where the writer reports how many writes each commit held, once metrics exist.
     commits: Commits,
+    stop: Arc<Stop>,
+}
+
+/// How the store stops the writer before closing its pools.
+struct Stop {
+    asked: watch::Sender<bool>,
+    writer: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// The histogram of writes per commit, set after the store is built (metrics come later).
 type Commits = Arc<OnceLock<Histogram>>;
 
 impl GroupCommit {
-    /// Starts the writer task on the current runtime; it ends when every handle is gone.
+    /// Starts the writer task on the current runtime; it ends when every handle is gone
+    /// or [`GroupCommit::stop`] is called.
     pub fn start(pools: Pools) -> GroupCommit {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let commits = Commits::default();
-        tokio::spawn(run(pools, queue, commits.clone()));
-        GroupCommit { jobs, commits }
+        let (asked, stopping) = watch::channel(false);
+        let writer = tokio::spawn(run(pools, queue, commits.clone(), stopping));
+        GroupCommit {
+            jobs,
+            commits,
+            stop: Arc::new(Stop {
+                asked,
+                writer: Mutex::new(Some(writer)),
+            }),
+        }
+    }
+
+    /// Stops the writer once its current batch is committed, and waits until it has let go
+    /// of its connection (a pool being closed waits for every connection handed out).
+    /// Writes still queued, and any sent afterwards, fail as "the database writer stopped".
+    pub async fn stop(&self) {
+        self.stop.asked.send_replace(true);
+        let writer = self
+            .stop
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(writer) = writer {
+            let _ = writer.await;
+        }
     }
 
     /// Reports each commit's number of writes to `histogram` from now on (first call wins).
@@ -118,10 +151,24 @@ enum Held {
     Postgres(PoolConnection<Postgres>),
 }
 
-async fn run(pools: Pools, mut queue: mpsc::Receiver<Job>, commits: Commits) {
+async fn run(
+    pools: Pools,
+    mut queue: mpsc::Receiver<Job>,
+    commits: Commits,
+    mut stopping: watch::Receiver<bool>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut held = None;
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    loop {
+        let received = tokio::select! {
+            biased;
+            _ = stopping.wait_for(|asked| *asked) => return,
+            // Cancel-safe: nothing is taken from the queue unless this branch completes.
+            received = queue.recv_many(&mut batch, MAX_BATCH) => received,
+        };
+        if received == 0 {
+            return;
+        }
         commit(&pools, &mut held, &commits, std::mem::take(&mut batch)).await;
         if matches!(held, Some(Held::Sqlite(_))) && queue.is_empty() {
             // SQLite's one write connection also serves registrations, sessions and
@@ -557,6 +604,35 @@ mod tests {
         assert_eq!(store.followee_ids(a).await.expect("follows"), vec![b]);
         store.close().await;
         db.drop_db().await;
+    }
+
+    /// Closing the store after writes finishes promptly: the writer lets go of the
+    /// connection it keeps between batches, or the pool would wait for it forever.
+    async fn the_store_closes_after_writes(backend: Backend) {
+        let db = TestDb::new(backend).await;
+        let store = Store::connect(&db.url).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        store.set_latest(5).await.expect("a write");
+        let still_held = store.clone();
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(10), store.close()).await;
+        assert!(closed.is_ok(), "the store did not close within 10 s");
+        assert!(
+            still_held.set_latest(6).await.is_err(),
+            "a write after close is refused"
+        );
+        db.drop_db().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_store_closes_after_writes_on_sqlite() {
+        the_store_closes_after_writes(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_store_closes_after_writes_on_postgres() {
+        if let Some(backend) = Backend::postgres_or_skip("the_store_closes_after_writes") {
+            the_store_closes_after_writes(backend).await;
+        }
     }
 
     #[tokio::test]

@@ -41,6 +41,8 @@ pub use users::{CreateUserError, User};
 
 /// How often the WAL is checkpointed in the background.
 const SQLITE_CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// Longest a shutdown waits for database connections still handed out.
+const CLOSE_WITHIN: Duration = Duration::from_secs(5);
 /// Any fixed key works, as long as every replica uses the same one.
 const MIGRATION_LOCK_KEY: i64 = 0x6d69_6e69_7477_6974; // "minitwit"
 
@@ -208,8 +210,19 @@ impl Store {
         self.pools.connections()
     }
 
-    /// Closes the pools, so a restart on the same SQLite file sees a clean WAL.
+    /// Closes the pools, so a restart on the same SQLite file sees a clean WAL. The writer
+    /// stops first: it keeps a connection between batches, and a pool being closed waits
+    /// for every connection handed out. A connection stuck elsewhere (a query on a stalled
+    /// network) cannot hold the shutdown for longer than [`CLOSE_WITHIN`].
     pub async fn close(self) {
-        self.pools.close().await;
+        self.writes.stop().await;
+        if tokio::time::timeout(CLOSE_WITHIN, self.pools.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "database connections still in use after {CLOSE_WITHIN:?}; closing without them"
+            );
+        }
     }
 }
