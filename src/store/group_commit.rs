@@ -492,24 +492,33 @@ mod tests {
     use crate::store::Store;
     use testkit::{Backend, TestDb};
 
+    /// A fresh, migrated store with users named `names`, and their ids in order.
+    async fn store_with_users(backend: Backend, names: &[&str]) -> (TestDb, Store, Vec<i64>) {
+        let db = TestDb::new(backend).await;
+        let store = Store::connect(&db.url).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let users = names
+            .iter()
+            .map(|name| (name.to_string(), format!("{name}@x"), "hash".to_owned()))
+            .collect();
+        let ids = store.insert_users_bulk(users).await.expect("users");
+        (db, store, ids)
+    }
+
+    fn post(author_id: i64, text: &str) -> Change {
+        Change::Post {
+            author_id,
+            text: text.to_owned(),
+            pub_date: 1_700_000_000,
+        }
+    }
+
     /// One mixed batch straight through [`execute`]: follows and unfollows of the same pair
     /// apply in arrival order, each post gets its own id, `Nothing` is done with the
     /// batch, and the batch records the last `latest` that came.
     async fn a_mixed_batch_applies_in_arrival_order(backend: Backend) {
-        let db = TestDb::new(backend).await;
-        let store = Store::connect(&db.url).await.expect("connect");
-        store.migrate().await.expect("migrate");
-        let user = |name: &str| (name.to_owned(), format!("{name}@x"), "hash".to_owned());
-        let ids = store
-            .insert_users_bulk(vec![user("a"), user("b"), user("c")])
-            .await
-            .expect("users");
+        let (db, store, ids) = store_with_users(backend, &["a", "b", "c"]).await;
         let (a, b, c) = (ids[0], ids[1], ids[2]);
-        let post = |author_id: i64, text: &str| Change::Post {
-            author_id,
-            text: text.to_owned(),
-            pub_date: 1_700_000_000,
-        };
         let follow = |who, whom| Change::Follow { who, whom };
         let unfollow = |who, whom| Change::Unfollow { who, whom };
         let batch = [
@@ -556,20 +565,8 @@ mod tests {
     /// A batch holding one write that cannot commit (a post by no one: the foreign key
     /// refuses it) fails that write alone; the others are committed and acknowledged.
     async fn a_failing_write_fails_alone(backend: Backend) {
-        let db = TestDb::new(backend).await;
-        let store = Store::connect(&db.url).await.expect("connect");
-        store.migrate().await.expect("migrate");
-        let user = |name: &str| (name.to_owned(), format!("{name}@x"), "hash".to_owned());
-        let ids = store
-            .insert_users_bulk(vec![user("a"), user("b")])
-            .await
-            .expect("users");
+        let (db, store, ids) = store_with_users(backend, &["a", "b"]).await;
         let (a, b) = (ids[0], ids[1]);
-        let post = |author_id: i64, text: &str| Change::Post {
-            author_id,
-            text: text.to_owned(),
-            pub_date: 1_700_000_000,
-        };
         let changes = [
             (post(a, "kept"), Some(1)),
             (post(i64::from(i32::MAX), "by no one"), Some(2)),
@@ -609,9 +606,7 @@ mod tests {
     /// Closing the store after writes finishes promptly: the writer lets go of the
     /// connection it keeps between batches, or the pool would wait for it forever.
     async fn the_store_closes_after_writes(backend: Backend) {
-        let db = TestDb::new(backend).await;
-        let store = Store::connect(&db.url).await.expect("connect");
-        store.migrate().await.expect("migrate");
+        let (db, store, _) = store_with_users(backend, &[]).await;
         store.set_latest(5).await.expect("a write");
         let still_held = store.clone();
         let closed = tokio::time::timeout(std::time::Duration::from_secs(10), store.close()).await;
@@ -623,41 +618,31 @@ mod tests {
         db.drop_db().await;
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_store_closes_after_writes_on_sqlite() {
-        the_store_closes_after_writes(Backend::Sqlite).await;
+    /// `sqlite` and `postgres` variants of an async `fn name(backend: Backend)` (the
+    /// latter skipped, saying why, without `TEST_DATABASE_URL`).
+    macro_rules! on_both_backends {
+        ($name:ident) => {
+            mod $name {
+                use super::*;
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(Backend::Sqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(backend) = Backend::postgres_or_skip(stringify!($name)) {
+                        super::$name(backend).await;
+                    }
+                }
+            }
+        };
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_store_closes_after_writes_on_postgres() {
-        if let Some(backend) = Backend::postgres_or_skip("the_store_closes_after_writes") {
-            the_store_closes_after_writes(backend).await;
-        }
-    }
-
-    #[tokio::test]
-    async fn a_failing_write_fails_alone_on_sqlite() {
-        a_failing_write_fails_alone(Backend::Sqlite).await;
-    }
-
-    #[tokio::test]
-    async fn a_failing_write_fails_alone_on_postgres() {
-        if let Some(backend) = Backend::postgres_or_skip("a_failing_write_fails_alone") {
-            a_failing_write_fails_alone(backend).await;
-        }
-    }
-
-    #[tokio::test]
-    async fn a_mixed_batch_applies_in_arrival_order_on_sqlite() {
-        a_mixed_batch_applies_in_arrival_order(Backend::Sqlite).await;
-    }
-
-    #[tokio::test]
-    async fn a_mixed_batch_applies_in_arrival_order_on_postgres() {
-        if let Some(backend) = Backend::postgres_or_skip("a_mixed_batch_applies_in_arrival_order") {
-            a_mixed_batch_applies_in_arrival_order(backend).await;
-        }
-    }
+    on_both_backends!(the_store_closes_after_writes);
+    on_both_backends!(a_failing_write_fails_alone);
+    on_both_backends!(a_mixed_batch_applies_in_arrival_order);
 
     #[test]
     fn a_batch_records_the_latest_that_arrived_last() {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
 use crate::client::WsClient;
+use crate::common::faults::FaultProxy;
 use crate::common::{Backend, TestApp, TestDb};
 
 /// Starts instances A and B on `db_url`, sharing Redis at `redis_url` on a fresh channel.
@@ -28,6 +29,32 @@ pub async fn two_instances(db_url: &str, redis_url: &str) -> (TestApp, TestApp) 
         wait_for_ready(app, 200, Duration::from_secs(10)).await;
     }
     (a, b)
+}
+
+/// Instances A and B as [`two_instances`] makes them, but A reaches Redis through a fault
+/// proxy (to cut, stall or delay) and B directly.
+pub async fn two_instances_a_behind_a_redis_proxy(
+    db_url: &str,
+    redis_url: &str,
+) -> (TestApp, TestApp, FaultProxy) {
+    let (proxy, a_redis) = FaultProxy::in_front_of(redis_url).await;
+    let channel = format!("minitwit:test:{}", uuid::Uuid::new_v4().simple());
+    let a_channel = channel.clone();
+    let a = TestApp::start_with(db_url, move |s| {
+        s.redis_url = Some(a_redis);
+        s.redis_channel = a_channel;
+    })
+    .await;
+    let b_redis = redis_url.to_owned();
+    let b = TestApp::start_with(db_url, move |s| {
+        s.redis_url = Some(b_redis);
+        s.redis_channel = channel;
+    })
+    .await;
+    for app in [&a, &b] {
+        wait_for_ready(app, 200, Duration::from_secs(10)).await;
+    }
+    (a, b, proxy)
 }
 
 /// Polls `/readyz` until it answers `status`.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::client::{spawn_posts, WsClient};
-use crate::cluster::{shared_backends, wait_for_ready};
+use crate::cluster::{shared_backends, two_instances_a_behind_a_redis_proxy, wait_for_ready};
 use crate::common::faults::{Fault, FaultProxy};
 use crate::common::{Backend, TestApp, TestDb};
 
@@ -179,23 +179,7 @@ async fn instance_behind_a_redis_proxy(
     db: &TestDb,
     redis_url: &str,
 ) -> (TestApp, TestApp, FaultProxy, Vec<WsClient>) {
-    let (proxy, a_redis) = FaultProxy::in_front_of(redis_url).await;
-    let channel = format!("minitwit:test:{}", uuid::Uuid::new_v4().simple());
-    let a_channel = channel.clone();
-    let a = TestApp::start_with(&db.url, move |s| {
-        s.redis_url = Some(a_redis);
-        s.redis_channel = a_channel;
-    })
-    .await;
-    let b_redis = redis_url.to_owned();
-    let b = TestApp::start_with(&db.url, move |s| {
-        s.redis_url = Some(b_redis);
-        s.redis_channel = channel;
-    })
-    .await;
-    for app in [&a, &b] {
-        wait_for_ready(app, 200, Duration::from_secs(10)).await;
-    }
+    let (a, b, proxy) = two_instances_a_behind_a_redis_proxy(&db.url, redis_url).await;
     for name in ["alice", "bob"] {
         assert_eq!(b.register(name).await.status(), 204);
     }

@@ -5,8 +5,10 @@
 
 use std::time::{Duration, Instant};
 
-use crate::cluster::{shared_backends, two_instances, wait_for_ready};
-use crate::common::faults::{Fault, FaultProxy};
+use crate::cluster::{
+    shared_backends, two_instances, two_instances_a_behind_a_redis_proxy, wait_for_ready,
+};
+use crate::common::faults::Fault;
 use crate::common::web::WebClient;
 use crate::common::{self, Backend, TestApp, TestDb};
 use crate::on_both_backends;
@@ -185,22 +187,7 @@ async fn an_instance_back_from_a_redis_outage_forgets_its_cached_pages() {
         return;
     };
     let db = TestDb::new(Backend::Postgres).await;
-    let (proxy, a_redis) = FaultProxy::in_front_of(&redis).await;
-    let channel = format!("minitwit:test:{}", uuid::Uuid::new_v4().simple());
-    let a_channel = channel.clone();
-    let a = TestApp::start_with(&db.url, move |s| {
-        s.redis_url = Some(a_redis);
-        s.redis_channel = a_channel;
-    })
-    .await;
-    let b = TestApp::start_with(&db.url, move |s| {
-        s.redis_url = Some(redis);
-        s.redis_channel = channel;
-    })
-    .await;
-    for app in [&a, &b] {
-        wait_for_ready(app, 200, Duration::from_secs(10)).await;
-    }
+    let (a, b, proxy) = two_instances_a_behind_a_redis_proxy(&db.url, &redis).await;
     assert_eq!(b.register("author").await.status(), 204);
     assert_eq!(b.tweet("author", "kept words").await.status(), 204);
     assert_eq!(b.tweet("author", "doomed words").await.status(), 204);
