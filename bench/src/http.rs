@@ -117,43 +117,40 @@ fn get_script(path_expr: &str, auth: bool) -> String {
     format!("{headers}request = function()\n  return wrk.format('GET', {path_expr})\nend\n")
 }
 
-fn post_tweet_script(random_user: &str) -> String {
+/// A wrk script sending the simulator's JSON requests: `body` is the inside of its
+/// `request` function, which sees `counter`, the number of this request (from 1).
+fn simulator_script(body: &str) -> String {
     format!(
         "wrk.headers['Authorization'] = '{AUTH}'\n\
          wrk.headers['Content-Type'] = 'application/json'\n\
          counter = 0\n\
          request = function()\n\
            counter = counter + 1\n\
-           return wrk.format('POST', '/api/msgs/' .. {random_user} .. '?latest=' .. counter, nil, '{{\"content\": \"benchmark post ' .. counter .. ' Grüße\"}}')\n\
+         {body}\
          end\n"
     )
 }
 
+fn post_tweet_script(random_user: &str) -> String {
+    simulator_script(&format!(
+        "  return wrk.format('POST', '/api/msgs/' .. {random_user} .. '?latest=' .. counter, nil, '{{\"content\": \"benchmark post ' .. counter .. ' Grüße\"}}')\n"
+    ))
+}
+
 /// Follows and unfollows of random pairs, alternating, each with its own `latest`.
 fn follow_script(random_user: &str) -> String {
-    format!(
-        "wrk.headers['Authorization'] = '{AUTH}'\n\
-         wrk.headers['Content-Type'] = 'application/json'\n\
-         counter = 0\n\
-         request = function()\n\
-           counter = counter + 1\n\
-           local key = (counter % 2 == 0) and 'unfollow' or 'follow'\n\
+    simulator_script(&format!(
+        "  local key = (counter % 2 == 0) and 'unfollow' or 'follow'\n\
            local whom = string.gsub({random_user}, '%%20', ' ')\n\
-           return wrk.format('POST', '/api/fllws/' .. {random_user} .. '?latest=' .. counter, nil, '{{\"' .. key .. '\": \"' .. whom .. '\"}}')\n\
-         end\n"
-    )
+           return wrk.format('POST', '/api/fllws/' .. {random_user} .. '?latest=' .. counter, nil, '{{\"' .. key .. '\": \"' .. whom .. '\"}}')\n"
+    ))
 }
 
 /// The simulator's proportions: 44% tweets, 38% follows, 18% unfollows, plus reads of
 /// `latest` and the public messages the simulator's checks make.
 fn mix_script(random_user: &str) -> String {
-    format!(
-        "wrk.headers['Authorization'] = '{AUTH}'\n\
-         wrk.headers['Content-Type'] = 'application/json'\n\
-         counter = 0\n\
-         request = function()\n\
-           counter = counter + 1\n\
-           local r = math.random(100)\n\
+    simulator_script(&format!(
+        "  local r = math.random(100)\n\
            local who = {random_user}\n\
            local q = '?latest=' .. counter\n\
            if r <= 42 then\n\
@@ -166,9 +163,8 @@ fn mix_script(random_user: &str) -> String {
              return wrk.format('GET', '/api/msgs?no=20' .. '&latest=' .. counter)\n\
            else\n\
              return wrk.format('GET', '/api/latest')\n\
-           end\n\
-         end\n"
-    )
+           end\n"
+    ))
 }
 
 fn wrk(base: &str, script: &str, connections: u32, duration: u32) -> Result<WrkResult, String> {

@@ -291,7 +291,7 @@ mod sqlite {
                     pub_date,
                 } => {
                     args.add(*author_id).map_err(encode)?;
-                    args.add(text.clone()).map_err(encode)?;
+                    args.add(text.as_str()).map_err(encode)?;
                     args.add(*pub_date).map_err(encode)?;
                     sql.push_str(
                         "INSERT INTO messages (author_id, text, pub_date, flagged) \

@@ -136,14 +136,7 @@ async fn pings_keep_readers_alive_and_silent_peers_are_closed() {
     let mut silent = WsClient::stream(&app, "public").await;
 
     // The reader polls (answering pings) for 4 s and counts them.
-    let mut pings = 0;
-    let until = tokio::time::Instant::now() + Duration::from_secs(4);
-    while let Ok(frame) = tokio::time::timeout_at(until, reader.ws.next()).await {
-        match frame {
-            Some(Ok(Message::Ping(_))) => pings += 1,
-            other => panic!("reader got {other:?}"),
-        }
-    }
+    let pings = pings_within(&mut reader, Duration::from_secs(4)).await;
     assert!(pings >= 2, "{pings} pings in 4 s");
     app.tweet("alice", "still here").await;
     assert_eq!(reader.contents(1).await, ["still here"]);
@@ -151,6 +144,20 @@ async fn pings_keep_readers_alive_and_silent_peers_are_closed() {
     // The silent one was closed for idleness meanwhile (a few pings may precede the close).
     assert_eq!(silent.close_code().await, Some(CloseCode::Normal));
     app.stop().await;
+}
+
+/// Reads `client` (so its pings are answered) for `window`, counting pings; anything
+/// else arriving fails the test.
+async fn pings_within(client: &mut WsClient, window: Duration) -> usize {
+    let mut pings = 0;
+    let until = tokio::time::Instant::now() + window;
+    while let Ok(frame) = tokio::time::timeout_at(until, client.ws.next()).await {
+        match frame {
+            Some(Ok(Message::Ping(_))) => pings += 1,
+            other => panic!("got {other:?} while waiting for pings"),
+        }
+    }
+    pings
 }
 
 /// Stopping the server closes open streams with 1001 ("going away") rather than leaving
@@ -182,14 +189,7 @@ async fn a_bare_socket_is_pinged_closed_when_silent_and_told_when_the_server_sto
     let mut reader = WsClient::connect(&app, "/ws", &[]).await;
 
     // The reader polls (answering pings) for 4 s and counts them.
-    let mut pings = 0;
-    let until = tokio::time::Instant::now() + Duration::from_secs(4);
-    while let Ok(frame) = tokio::time::timeout_at(until, reader.ws.next()).await {
-        match frame {
-            Some(Ok(Message::Ping(_))) => pings += 1,
-            other => panic!("reader got {other:?}"),
-        }
-    }
+    let pings = pings_within(&mut reader, Duration::from_secs(4)).await;
     assert!(pings >= 2, "{pings} pings in 4 s");
     assert_eq!(silent.close_code().await, Some(CloseCode::Normal));
 
