@@ -1,5 +1,6 @@
-//! Hiding a message and showing it again (SPEC §3 "Moderation"): set the flag, then tell
-//! open streams on every instance, which send `delete` for a hidden message.
+//! Hiding a message and showing it again (SPEC §3 "Moderation"): set the flag and number
+//! the change, then tell open streams on every instance, which send `delete` for a hidden
+//! message and the message again for one shown again.
 
 use crate::error::{AppError, AppResult};
 use crate::realtime::Event;
@@ -8,20 +9,14 @@ use crate::state::AppState;
 /// Hides (`true`) or shows message `message_id` and publishes the change; no message with
 /// that id is [`AppError::NotFound`].
 pub async fn set_hidden(state: &AppState, message_id: i64, hidden: bool) -> AppResult<()> {
-    let moderated = state
+    let change = state
         .store
         .set_hidden(message_id, hidden)
         .await?
         .ok_or(AppError::NotFound("Unknown message"))?;
     if hidden {
         state.metrics.messages_hidden_total.inc();
-        state.hub.publish(Event::MessageHidden {
-            message_id,
-            author_id: moderated.author_id,
-            author: moderated.author,
-        });
-    } else {
-        state.hub.publish(Event::MessageShown { message_id });
     }
+    state.hub.publish(Event::VisibilityChanged(change));
     Ok(())
 }

@@ -206,22 +206,20 @@ fn realtime_hub(settings: &Settings, store: &Store, metrics: &Metrics) -> Result
 }
 
 /// The store's cached pages follow the events of every instance: a post, hide or show
-/// makes the pages that could show the message stale. A show does not say whose message it
-/// was, so it makes every user's page stale, as does the bus coming back after an outage.
+/// makes the pages that could show the message stale, as does the bus coming back after
+/// an outage (the hides it missed come from the database a moment later; until then the
+/// pages are read fresh).
 fn invalidate_pages(store: &Store, noticed: realtime::Noticed<'_>) {
     use realtime::{Event, Noticed};
     match noticed {
         Noticed::Event(Event::MessagePosted(message)) => {
             store.messages_changed(Some(message.author_id))
         }
-        Noticed::Event(Event::MessageHidden { author_id, .. }) => {
-            store.messages_changed(Some(*author_id))
+        Noticed::Event(Event::VisibilityChanged(change)) => {
+            store.messages_changed(Some(change.message.author_id))
         }
-        Noticed::Event(Event::MessageShown { .. }) => store.messages_changed(None),
         // No cached page depends on who follows whom.
         Noticed::Event(Event::Followed { .. } | Event::Unfollowed { .. }) => {}
-        // A hide published while the bus was away would otherwise stay on this instance's
-        // pages until they age out.
         Noticed::Gap => store.messages_changed(None),
     }
 }

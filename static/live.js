@@ -5,11 +5,15 @@
 // are rendered with the same markup as the server's, all user text escaped. A reader at
 // the top sees them inserted; a reader scrolled down gets an "N new messages" bar instead.
 // Each message is placed by its id, never by arrival: one committed late can arrive after
-// higher ids (SPEC §4), and it goes where the page would have shown it. Each id shows once.
-// The socket reconnects with exponential backoff and jitter, resuming with `since`. Where a
+// higher ids, and it goes where the page would have shown it. Each id shows once.
+// The socket reconnects with exponential backoff and jitter, resuming with `since` from the
+// position the server handed out last (the page's `data-position`, then each frame's
+// `position`): everything up to it was sent, so a late message or a hide made while the
+// page was away still arrives (docs/delivery.md). Where a
 // websocket cannot be opened (no support, or a proxy that refuses the upgrade twice in a
 // row), the page falls back to server-sent events (`/sse`), which resume by themselves
-// with Last-Event-ID. A `delete` event (a moderator hid a message) removes it from the page.
+// with Last-Event-ID. A `delete` event (a moderator hid a message) removes it from the page;
+// if it is shown again, it comes back as a message and goes back where it was.
 (function () {
   "use strict";
 
@@ -20,6 +24,9 @@
   if (!stream || /[?&]before=/.test(location.search)) return;
 
   var lastId = parseInt(timeline.getAttribute("data-newest-id"), 10) || 0;
+  // Where the stream stands, `M.C` (see `furthest`); the resume point.
+  var position = timeline.getAttribute("data-position") || String(lastId);
+  var removed = {}; // ids a `delete` took off the page, which a show puts back in place
   var pending = []; // rendered <li>s waiting for the reader to come back to the top
   var shown = {}; // ids on the page or pending, so each shows once
   var PAGE_SIZE = 30;
@@ -128,13 +135,29 @@
     }
   }
 
+  // The further of two positions `M.C` (or a bare `M`): each says everything up to it was
+  // sent, so both parts can only move forward.
+  function furthest(a, b) {
+    if (typeof b !== "string" || !/^\d+(\.\d+)?$/.test(b)) return a;
+    var x = a.split("."), y = b.split(".");
+    var message = Math.max(parseInt(x[0], 10), parseInt(y[0], 10));
+    var change = x.length > 1 && y.length > 1
+      ? Math.max(parseInt(x[1], 10), parseInt(y[1], 10))
+      : (x.length > 1 ? parseInt(x[1], 10) : (y.length > 1 ? parseInt(y[1], 10) : null));
+    return change === null ? String(message) : message + "." + change;
+  }
+
   function onMessage(message) {
     // Replay and live can overlap across reconnects: each id shows once.
     if (typeof message.id !== "number" || shown[message.id]) return;
     shown[message.id] = true;
     lastId = Math.max(lastId, message.id);
     var li = render(message);
-    if (atTop() && !pending.length) {
+    if (removed[message.id]) {
+      // Shown again by a moderator: back where it was, wherever the reader is.
+      delete removed[message.id];
+      insert([li]);
+    } else if (atTop() && !pending.length) {
       insert([li]);
     } else {
       pending.push(li);
@@ -146,6 +169,10 @@
   function onDelete(id) {
     var li = timeline.querySelector('li[data-id="' + id + '"]');
     if (li) li.parentNode.removeChild(li);
+    if (shown[id]) {
+      delete shown[id];
+      removed[id] = true;
+    }
     pending = pending.filter(function (item) { return idOf(item) !== id; });
     if (bar) {
       if (pending.length) showBar();
@@ -154,6 +181,7 @@
   }
 
   function onEvent(data) {
+    if (data.event === "message" || data.event === "delete") position = furthest(position, data.position);
     if (data.event === "message" && data.message) onMessage(data.message);
     else if (data.event === "delete" && typeof data.id === "number") onDelete(data.id);
   }
@@ -173,7 +201,7 @@
     }
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     var url = scheme + location.host + "/ws?stream=" + encodeURIComponent(stream) +
-      "&since=" + lastId;
+      "&since=" + encodeURIComponent(position);
     var opened = false;
     socket = new WebSocket(url);
     socket.onopen = function () {
@@ -199,7 +227,8 @@
   // Server-sent events: the browser reconnects by itself, sending Last-Event-ID.
   function connectEvents() {
     if (!window.EventSource) return;
-    events = new EventSource("/sse?stream=" + encodeURIComponent(stream) + "&since=" + lastId);
+    events = new EventSource("/sse?stream=" + encodeURIComponent(stream) + "&since=" +
+      encodeURIComponent(position));
     function relay(event) {
       var data = parse(event.data);
       if (data) onEvent(data);
@@ -215,6 +244,7 @@
   // Exposed for debugging and the end-to-end test: where the stream stands.
   window.minitwitLive = {
     lastId: function () { return lastId; },
+    position: function () { return position; },
     pending: function () { return pending.length; },
     // What the socket does with a message frame's `message`.
     receive: onMessage,

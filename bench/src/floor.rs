@@ -83,7 +83,7 @@ fn publish(
         text: post.content,
         pub_date: 0,
     };
-    let frame: Arc<str> = message_frame("public", &message, "").into();
+    let frame: Arc<str> = message_frame("public", &message, "", None).into();
     let _ = floor.frames.send(frame);
     StatusCode::NO_CONTENT
 }

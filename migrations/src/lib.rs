@@ -9,6 +9,7 @@ mod m20261122_000001_create_tables;
 mod m20261122_000002_index_unflagged_by_author;
 mod m20261123_000010_moderator_role;
 mod m20261123_000020_create_sessions;
+mod m20261205_000030_visibility_changes;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_index_unflagged_by_author::Migration),
             Box::new(m20261123_000010_moderator_role::Migration),
             Box::new(m20261123_000020_create_sessions::Migration),
+            Box::new(m20261205_000030_visibility_changes::Migration),
         ]
     }
 }

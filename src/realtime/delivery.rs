@@ -222,6 +222,12 @@ impl<T> Cursor<T> {
             .min()
     }
 
+    /// Every id at or below it is settled: delivered, or known not to be coming (0 until
+    /// the start is known).
+    pub fn low(&self) -> i64 {
+        self.low.unwrap_or(0)
+    }
+
     /// How many ids are missing right now (for tests and logs).
     pub fn missing_len(&self) -> usize {
         self.missing.len()

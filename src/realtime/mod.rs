@@ -1,5 +1,6 @@
-//! Realtime fan-out: every committed message and follow change is published here once,
-//! and reaches every subscribed stream on every instance exactly once (SPEC §4).
+//! Realtime fan-out: every committed message, hide, unhide and follow change is published
+//! here once, and reaches every subscribed stream on every instance exactly once
+//! (docs/delivery.md).
 //!
 //! The database is the source of truth and the bus is the fast path. A post is delivered
 //! to this instance's sockets at once and to the other instances through Redis pub/sub;
@@ -15,6 +16,8 @@
 //! Redis outage only delays messages by the poll interval.
 //!
 //! - [`Hub`]: the one interface handlers publish to.
+//! - [`dispatcher`]: the task that feeds the cursors from the bus and the database and
+//!   hands what they release to the registry, with the position each frame reaches.
 //! - [`delivery`]: the cursor of delivered, held and missing ids.
 //! - [`registry`]: this instance's subscriptions and the per-event delivery.
 //! - [`envelope`]: the event format between instances.
@@ -31,6 +34,7 @@
 //! - [`runtime`]: the socket tasks' own runtime, so fan-out never starves requests.
 
 pub mod delivery;
+pub mod dispatcher;
 pub mod envelope;
 pub mod protocol;
 pub mod redis_bus;
@@ -53,9 +57,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::now_us;
 use crate::metrics::Metrics;
-use crate::store::{ModeratedMessage, Store, TimelineMessage};
-use delivery::Cursor;
+use crate::store::{Store, TimelineMessage, VisibilityChange};
+use dispatcher::{Dispatcher, SharedPosition};
 use envelope::Envelope;
+use protocol::Position;
 use registry::{OpenQueues, QueueReceiver, Registry};
 use slots::Slots;
 
@@ -76,16 +81,9 @@ pub enum Event {
         who: i64,
         whom: i64,
     },
-    /// A moderator hid a message: open streams that showed it get `delete`.
-    MessageHidden {
-        message_id: i64,
-        author_id: i64,
-        author: String,
-    },
-    /// A moderator made a hidden message visible again: pages show it on their next load.
-    MessageShown {
-        message_id: i64,
-    },
+    /// A moderator hid a message (open streams that showed it get `delete`) or showed it
+    /// again (they get the message again).
+    VisibilityChanged(VisibilityChange),
 }
 
 /// How sockets behave; from [`crate::config::Settings`].
@@ -140,6 +138,8 @@ struct HubInner {
     open: Arc<OpenQueues>,
     /// Starts the keep-alive ticks with the first stream.
     keep_alive: std::sync::Once,
+    /// Where this instance's deliveries stand (see [`Hub::position`]).
+    position: SharedPosition,
 }
 
 /// What [`Hub::on_event`] runs for every event.
@@ -215,10 +215,11 @@ impl Hub {
                 event_hook: std::sync::OnceLock::new(),
                 open: Arc::default(),
                 keep_alive: std::sync::Once::new(),
+                position: SharedPosition::default(),
             }),
         };
         // The dispatcher holds only a weak reference, so it ends with the last Hub clone.
-        tokio::spawn(dispatch(Arc::downgrade(&hub.inner), rx, store));
+        tokio::spawn(Dispatcher::run(Arc::downgrade(&hub.inner), rx, store));
         hub
     }
 
@@ -237,6 +238,13 @@ impl Hub {
         }
         // Fails only when the dispatcher is gone, i.e. the server is stopping.
         let _ = self.inner.local.send(Inbound::Event(envelope));
+    }
+
+    /// Where this instance's live deliveries stand: every message and visibility change
+    /// up to it was handed to the open streams (or is known not to be coming). A page read
+    /// after taking it shows everything up to it, so its live script resumes from it.
+    pub fn position(&self) -> Position {
+        self.inner.position.get()
     }
 
     pub fn registry(&self) -> &Registry {
@@ -310,222 +318,6 @@ async fn keep_alive(open: std::sync::Weak<OpenQueues>, every: Duration) {
     }
 }
 
-/// How often the dispatcher asks the database for its newest id, to find messages whose
-/// events the bus never brought (Redis down, stalled, or a publisher that died).
-const POLL_NEWEST: Duration = Duration::from_secs(1);
-/// How often the dispatcher looks at its cursor for catch-ups and expired holds.
-const TICK: Duration = Duration::from_millis(50);
-/// Longest wait between catch-up attempts while the database fails.
-const CATCH_UP_BACKOFF_MAX: Duration = Duration::from_secs(2);
-
-/// What a database query of the dispatcher found.
-enum Answer {
-    Newest(i64),
-    NewestFailed,
-    /// The messages found among the ids asked for.
-    Found {
-        asked: Vec<i64>,
-        found: Vec<TimelineMessage>,
-    },
-    CatchUpFailed,
-}
-
-/// A message waiting in the cursor, with when it was published.
-struct Pending {
-    message: TimelineMessage,
-    at_us: i64,
-}
-
-/// The one task per instance that turns events into deliveries: each message once, in id
-/// order except for late ones, with gaps filled from the database.
-async fn dispatch(
-    hub: std::sync::Weak<HubInner>,
-    mut rx: mpsc::UnboundedReceiver<Inbound>,
-    store: Store,
-) {
-    let mut cursor: Cursor<Pending> =
-        match tokio::time::timeout(Duration::from_secs(2), store.newest_message_id()).await {
-            Ok(Ok(newest)) => Cursor::starting_after(newest),
-            // Starts from the first event instead; the first poll settles it.
-            _ => Cursor::default(),
-        };
-    let (answer_tx, mut answers) = mpsc::unbounded_channel::<Answer>();
-    let mut hidden = RecentlyHidden::default();
-    let mut polling = false;
-    let mut asking = false;
-    let mut ask_backoff = delivery::CATCH_UP_AFTER;
-    let mut next_ask = tokio::time::Instant::now();
-    let mut poll = tokio::time::interval(POLL_NEWEST);
-    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut tick = tokio::time::interval(TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        let now = tokio::time::Instant::now();
-        let hold = cursor.hold_deadline(now);
-        let mut ready = Vec::new();
-        let mut poll_now = false;
-        tokio::select! {
-            inbound = rx.recv() => {
-                let Some(hub) = hub.upgrade() else { return };
-                match inbound {
-                    None => return,
-                    Some(Inbound::BusReconnected) => {
-                        hub.note(Noticed::Gap);
-                        poll_now = true;
-                    }
-                    Some(Inbound::Event(envelope)) => {
-                        // This instance's own events ran the hook when published.
-                        if envelope.origin != hub.origin {
-                            hub.note_event(&envelope.event);
-                        }
-                        match envelope.event {
-                            Event::Followed { who, whom } => hub.registry.follow_changed(who, whom, true),
-                            Event::Unfollowed { who, whom } => hub.registry.follow_changed(who, whom, false),
-                            Event::MessagePosted(message) => {
-                                let id = message.message_id;
-                                let pending = Pending { message, at_us: envelope.at_us };
-                                ready = cursor.offer(id, pending, tokio::time::Instant::now());
-                            }
-                            Event::MessageHidden { message_id, author_id, author } => {
-                                hidden.insert(message_id);
-                                let hidden = ModeratedMessage { message_id, author_id, author };
-                                hub.registry.delete(&hidden, &hub.metrics);
-                            }
-                            Event::MessageShown { message_id } => {
-                                hidden.remove(message_id);
-                            }
-                        }
-                    }
-                }
-            }
-            answer = answers.recv() => {
-                let Some(hub) = hub.upgrade() else { return };
-                let now = tokio::time::Instant::now();
-                match answer {
-                    Some(Answer::Newest(newest)) => {
-                        tracing::trace!(newest, "newest committed message");
-                        polling = false;
-                        cursor.note_newest(newest, now);
-                    }
-                    Some(Answer::Found { asked, found }) => {
-                        tracing::debug!(found = found.len(), "caught up from the database");
-                        asking = false;
-                        ask_backoff = delivery::CATCH_UP_AFTER;
-                        for message in found {
-                            if !cursor.awaits(message.message_id) {
-                                continue;
-                            }
-                            hub.metrics.delivery_catchup_messages_total.inc();
-                            hub.note_event(&Event::MessagePosted(message.clone()));
-                            let id = message.message_id;
-                            let pending = Pending { message, at_us: now_us() };
-                            ready.extend(cursor.offer(id, pending, now));
-                        }
-                        cursor.answered(&asked);
-                    }
-                    Some(Answer::NewestFailed) => {
-                        tracing::debug!("cannot read the newest message id");
-                        polling = false;
-                    }
-                    Some(Answer::CatchUpFailed) => {
-                        asking = false;
-                        next_ask = now + ask_backoff;
-                        ask_backoff = (ask_backoff * 2).min(CATCH_UP_BACKOFF_MAX);
-                    }
-                    None => return,
-                }
-            }
-            _ = sleep_until(hold) => {}
-            _ = poll.tick() => poll_now = true,
-            _ = tick.tick() => {}
-        }
-        let Some(hub) = hub.upgrade() else { return };
-        let now = tokio::time::Instant::now();
-        ready.extend(cursor.release(now));
-        if poll_now && !polling {
-            polling = true;
-            let (store, answer_tx) = (store.clone(), answer_tx.clone());
-            tokio::spawn(async move {
-                let answer =
-                    match tokio::time::timeout(POLL_NEWEST, store.newest_message_id()).await {
-                        Ok(Ok(newest)) => Answer::Newest(newest),
-                        _ => Answer::NewestFailed,
-                    };
-                let _ = answer_tx.send(answer);
-            });
-        }
-        if !asking && now >= next_ask {
-            let wanted = cursor.wanted(now);
-            if !wanted.is_empty() {
-                asking = true;
-                hub.metrics.delivery_catchup_queries_total.inc();
-                let (store, answer_tx) = (store.clone(), answer_tx.clone());
-                tokio::spawn(async move {
-                    let answer = match tokio::time::timeout(
-                        CATCH_UP_BACKOFF_MAX,
-                        store.visible_messages(&wanted),
-                    )
-                    .await
-                    {
-                        Ok(Ok(found)) => Answer::Found {
-                            asked: wanted,
-                            found,
-                        },
-                        Ok(Err(e)) => {
-                            tracing::warn!(error = %e, "cannot catch up missed messages");
-                            Answer::CatchUpFailed
-                        }
-                        Err(_) => Answer::CatchUpFailed,
-                    };
-                    let _ = answer_tx.send(answer);
-                });
-            }
-        }
-        for pending in ready {
-            // Hidden before it got here (its event overtook it on the bus): never shown.
-            if hidden.contains(pending.message.message_id) {
-                continue;
-            }
-            hub.registry
-                .deliver(&pending.message, pending.at_us, &hub.metrics);
-        }
-    }
-}
-
-/// Ids of messages hidden lately, so a message whose `MessageHidden` event arrives before
-/// the message itself (from another instance, or a late catch-up) is not shown after all.
-/// Bounded: an older hide's message has long been delivered or caught up.
-#[derive(Default)]
-struct RecentlyHidden {
-    ids: std::collections::HashSet<i64>,
-    order: std::collections::VecDeque<i64>,
-}
-
-impl RecentlyHidden {
-    const CAPACITY: usize = 10_000;
-
-    fn insert(&mut self, id: i64) {
-        if self.ids.insert(id) {
-            self.order.push_back(id);
-            if self.order.len() > Self::CAPACITY {
-                if let Some(oldest) = self.order.pop_front() {
-                    self.ids.remove(&oldest);
-                }
-            }
-        }
-    }
-
-    fn remove(&mut self, id: i64) {
-        if self.ids.remove(&id) {
-            self.order.retain(|&other| other != id);
-        }
-    }
-
-    fn contains(&self, id: i64) -> bool {
-        self.ids.contains(&id)
-    }
-}
-
 impl HubInner {
     /// Caches of this instance learn of a change.
     fn note_event(&self, event: &Event) {
@@ -536,12 +328,5 @@ impl HubInner {
         if let Some(hook) = self.event_hook.get() {
             hook(noticed);
         }
-    }
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }

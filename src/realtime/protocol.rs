@@ -64,8 +64,32 @@ impl StreamName {
 #[derive(Debug, Deserialize, PartialEq, Eq)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ClientFrame {
-    Subscribe { stream: String, since: Option<i64> },
-    Unsubscribe { stream: String },
+    Subscribe {
+        stream: String,
+        since: Option<Since>,
+    },
+    Unsubscribe {
+        stream: String,
+    },
+}
+
+/// A subscribe frame's `since`: the position the server sent (a string), or a message id
+/// (a number, as older clients send).
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Since {
+    Id(i64),
+    Position(String),
+}
+
+impl Since {
+    /// The position it names; `None` if it names none (a negative id, a malformed string).
+    pub fn position(&self) -> Option<Position> {
+        match self {
+            Since::Id(id) => Position::parse(&id.to_string()),
+            Since::Position(raw) => Position::parse(raw),
+        }
+    }
 }
 
 impl ClientFrame {
@@ -74,11 +98,55 @@ impl ClientFrame {
     }
 }
 
+/// Where a stream stands, as the server hands it to its client with every message and
+/// delete (`"position"` in websocket frames, `id:` in server-sent events): every message
+/// of the stream with an id up to `message`, and every hide or unhide up to `change`, was
+/// already sent on it. A client resumes from it (`since`, `Last-Event-ID`), so a message
+/// committed late with a lower id than the last one shown, or a hide made while the client
+/// was away, still reaches it (docs/delivery.md).
+///
+/// Written `M.C`; a bare `M` (the newest message id a client showed, as older clients
+/// send) resumes messages only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Position {
+    pub message: i64,
+    /// `None` for a bare message id: the client says nothing of the changes it saw.
+    pub change: Option<i64>,
+}
+
+impl Position {
+    /// Parses `M` or `M.C` (non-negative integers).
+    pub fn parse(raw: &str) -> Option<Position> {
+        let number = |part: &str| part.parse::<i64>().ok().filter(|n| *n >= 0);
+        match raw.trim().split_once('.') {
+            None => Some(Position {
+                message: number(raw.trim())?,
+                change: None,
+            }),
+            Some((message, change)) => Some(Position {
+                message: number(message)?,
+                change: Some(number(change)?),
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.change {
+            Some(change) => write!(f, "{}.{change}", self.message),
+            None => write!(f, "{}", self.message),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct MessageFrame<'a> {
     event: &'static str,
     stream: &'a str,
     message: MessageBody<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    position: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -90,8 +158,14 @@ struct MessageBody<'a> {
     avatar: &'a str,
 }
 
-/// `{"event":"message","stream":S,"message":{...}}` for `message` on `stream`.
-pub fn message_frame(stream: &str, message: &TimelineMessage, avatar: &str) -> String {
+/// `{"event":"message","stream":S,"message":{...},"position":P}` for `message` on
+/// `stream` (a new message, or one shown again); no `position` when `None`.
+pub fn message_frame(
+    stream: &str,
+    message: &TimelineMessage,
+    avatar: &str,
+    position: Option<Position>,
+) -> String {
     let frame = MessageFrame {
         event: "message",
         stream,
@@ -102,13 +176,15 @@ pub fn message_frame(stream: &str, message: &TimelineMessage, avatar: &str) -> S
             pub_date: message.pub_date,
             avatar,
         },
+        position: position.map(|p| p.to_string()),
     };
     serde_json::to_string(&frame).unwrap_or_default()
 }
 
-/// `{"event":"delete","stream":S,"id":N}`: a moderator hid message N.
-pub fn delete_frame(stream: &str, id: i64) -> String {
-    serde_json::json!({"event": "delete", "stream": stream, "id": id}).to_string()
+/// `{"event":"delete","stream":S,"id":N,"position":P}`: a moderator hid message N.
+pub fn delete_frame(stream: &str, id: i64, position: Position) -> String {
+    serde_json::json!({"event": "delete", "stream": stream, "id": id, "position": position.to_string()})
+        .to_string()
 }
 
 /// `{"event":"subscribed","stream":S}`.
@@ -169,7 +245,7 @@ mod tests {
             ClientFrame::parse(r#"{"type":"subscribe","stream":"public","since":4}"#),
             Ok(ClientFrame::Subscribe {
                 stream: "public".into(),
-                since: Some(4)
+                since: Some(Since::Id(4))
             })
         );
         assert_eq!(
@@ -193,14 +269,38 @@ mod tests {
             pub_date: 1_700_000_000,
         };
         let avatar = avatar_url(&message.email);
+        let position = Position {
+            message: 42,
+            change: Some(7),
+        };
         let frame: serde_json::Value =
-            serde_json::from_str(&message_frame("home", &message, &avatar)).expect("JSON");
+            serde_json::from_str(&message_frame("home", &message, &avatar, Some(position)))
+                .expect("JSON");
         assert_eq!(
             frame,
             serde_json::json!({"event":"message","stream":"home","message":{
                 "id":42,"user":"alice","content":"hi \"there\" <b>","pub_date":1_700_000_000,
-                "avatar":"https://www.gravatar.com/avatar/c160f8cc69a4f0bf2b0362752353d060?d=identicon&s=48"}})
+                "avatar":"https://www.gravatar.com/avatar/c160f8cc69a4f0bf2b0362752353d060?d=identicon&s=48"},
+                "position":"42.7"})
         );
+    }
+
+    #[test]
+    fn positions_parse_and_print_back() {
+        for raw in ["0", "42", "42.0", "42.7"] {
+            let position = Position::parse(raw).expect(raw);
+            assert_eq!(position.to_string(), raw);
+        }
+        assert_eq!(
+            Position::parse("5"),
+            Some(Position {
+                message: 5,
+                change: None
+            })
+        );
+        for bad in ["", "-1", "1.-2", "a", "1.", ".1", "1.2.3", "1e3"] {
+            assert_eq!(Position::parse(bad), None, "{bad}");
+        }
     }
 
     proptest::proptest! {
@@ -217,7 +317,7 @@ mod tests {
         fn subscribe_frames_round_trip(name in "[^\"\\\\]{1,64}", since in proptest::option::of(proptest::num::i64::ANY)) {
             let frame = serde_json::json!({"type": "subscribe", "stream": format!("user:{name}"), "since": since});
             let parsed = ClientFrame::parse(&frame.to_string());
-            proptest::prop_assert_eq!(parsed, Ok(ClientFrame::Subscribe { stream: format!("user:{name}"), since }));
+            proptest::prop_assert_eq!(parsed, Ok(ClientFrame::Subscribe { stream: format!("user:{name}"), since: since.map(Since::Id) }));
         }
     }
 }

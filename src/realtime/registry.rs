@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use super::protocol::{avatar_url, delete_frame, message_frame};
+use super::protocol::{avatar_url, delete_frame, message_frame, Position};
 use crate::metrics::Metrics;
-use crate::store::{ModeratedMessage, TimelineMessage};
+use crate::store::{TimelineMessage, VisibilityChange};
 
 /// What a queued frame says about its message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,13 +23,15 @@ pub enum FrameKind {
     Message,
     /// `{"event":"delete",…}`: a moderator hid the message.
     Delete,
+    /// `{"event":"message",…}` again: a moderator showed a hidden message again.
+    Shown,
 }
 
 impl FrameKind {
     /// The event name, as SPEC §4 writes it (and as SSE's `event:` line carries it).
     pub fn as_str(self) -> &'static str {
         match self {
-            FrameKind::Message => "message",
+            FrameKind::Message | FrameKind::Shown => "message",
             FrameKind::Delete => "delete",
         }
     }
@@ -43,6 +45,10 @@ pub struct Outgoing {
     /// The message id, so the socket can skip what its replay already sent.
     pub id: i64,
     pub kind: FrameKind,
+    /// The change id of a `Delete` or `Shown`, likewise.
+    pub change: Option<i64>,
+    /// Where the stream stands once this frame is written (the frame carries it too).
+    pub position: Position,
     /// The JSON text, shared by every recipient: cloning it copies no bytes, and the
     /// websocket writes it as it is.
     pub frame: Utf8Bytes,
@@ -330,6 +336,8 @@ struct Target<'a> {
     author: &'a str,
     id: i64,
     kind: FrameKind,
+    change: Option<i64>,
+    position: Position,
     at_us: i64,
 }
 
@@ -452,34 +460,63 @@ impl Registry {
         }
     }
 
-    /// Queues `message` to every subscription that should see it; returns how many.
-    pub fn deliver(&self, message: &TimelineMessage, at_us: i64, metrics: &Metrics) -> usize {
+    /// Queues `message` to every subscription that should see it, each frame saying the
+    /// stream stands at `position` once it is written; returns how many.
+    pub fn deliver(
+        &self,
+        message: &TimelineMessage,
+        at_us: i64,
+        position: Position,
+        metrics: &Metrics,
+    ) -> usize {
         let avatar = avatar_url(&message.email);
         let target = Target {
             author_id: message.author_id,
             author: &message.username,
             id: message.message_id,
             kind: FrameKind::Message,
+            change: None,
+            position,
             at_us,
         };
         self.fan_out(target, metrics, |stream| {
-            message_frame(stream, message, &avatar)
+            message_frame(stream, message, &avatar, Some(position))
         })
     }
 
-    /// Queues a `delete` event for a hidden message to every subscription that could have
-    /// shown it; returns how many.
-    pub fn delete(&self, hidden: &ModeratedMessage, metrics: &Metrics) -> usize {
+    /// Queues a hide (a `delete` event) or an unhide (the message again) to every
+    /// subscription that could have shown the message; returns how many.
+    pub fn visibility_changed(
+        &self,
+        change: &VisibilityChange,
+        at_us: i64,
+        position: Position,
+        metrics: &Metrics,
+    ) -> usize {
+        let message = &change.message;
         let target = Target {
-            author_id: hidden.author_id,
-            author: &hidden.author,
-            id: hidden.message_id,
-            kind: FrameKind::Delete,
-            at_us: crate::clock::now_us(),
+            author_id: message.author_id,
+            author: &message.username,
+            id: message.message_id,
+            kind: if change.hidden {
+                FrameKind::Delete
+            } else {
+                FrameKind::Shown
+            },
+            change: Some(change.change_id),
+            position,
+            at_us,
         };
-        self.fan_out(target, metrics, |stream| {
-            delete_frame(stream, hidden.message_id)
-        })
+        if change.hidden {
+            self.fan_out(target, metrics, |stream| {
+                delete_frame(stream, message.message_id, position)
+            })
+        } else {
+            let avatar = avatar_url(&message.email);
+            self.fan_out(target, metrics, |stream| {
+                message_frame(stream, message, &avatar, Some(position))
+            })
+        }
     }
 
     /// Queues one frame per stream kind (built once, by `frame`) to every subscription on
@@ -501,6 +538,8 @@ impl Registry {
                         sub,
                         id: target.id,
                         kind: target.kind,
+                        change: target.change,
+                        position: target.position,
                         frame: frame.clone(),
                         at_us: target.at_us,
                     },
@@ -587,12 +626,12 @@ mod tests {
         reg.follow_changed(1, 3, true);
         reg.set_followees(1, vec![2]);
 
-        reg.deliver(&message(1, 2, "bob"), 0, &metrics);
-        reg.deliver(&message(2, 3, "carol"), 0, &metrics);
-        reg.deliver(&message(3, 1, "alice"), 0, &metrics);
-        reg.deliver(&message(4, 4, "dave"), 0, &metrics);
+        reg.deliver(&message(1, 2, "bob"), 0, Position::default(), &metrics);
+        reg.deliver(&message(2, 3, "carol"), 0, Position::default(), &metrics);
+        reg.deliver(&message(3, 1, "alice"), 0, Position::default(), &metrics);
+        reg.deliver(&message(4, 4, "dave"), 0, Position::default(), &metrics);
         reg.follow_changed(1, 2, false);
-        reg.deliver(&message(5, 2, "bob"), 0, &metrics);
+        reg.deliver(&message(5, 2, "bob"), 0, Position::default(), &metrics);
 
         assert_eq!(drain(&mut public_rx).len(), 5);
         assert_eq!(
@@ -614,7 +653,7 @@ mod tests {
         reg.add(SubKey::Public, slow.clone());
         reg.add(SubKey::Public, fast.clone());
         for id in 1..=10 {
-            reg.deliver(&message(id, 1, "a"), 0, &metrics);
+            reg.deliver(&message(id, 1, "a"), 0, Position::default(), &metrics);
         }
         assert!(slow.is_slow());
         assert_eq!(

@@ -11,7 +11,7 @@ use poem::session::Session;
 use poem::web::Data;
 use poem::{handler, Request, Response};
 
-use super::protocol::StreamName;
+use super::protocol::{Position, StreamName};
 use super::refusal;
 use super::slots::{Refusal, Slot};
 use super::socket::{self, Connection, Reader};
@@ -25,19 +25,17 @@ use crate::state::AppState;
 /// The live-update script of the timeline pages, embedded so the binary runs anywhere.
 const LIVE_JS: &str = include_str!("../../static/live.js");
 
-/// `since=ID`: absent is fine; a 400 unless a non-negative integer.
-fn since_param(req: &Request) -> AppResult<Option<i64>> {
+/// `since=POSITION`: absent is fine; a 400 unless a position the server hands out
+/// (`M.C`) or a message id.
+fn since_param(req: &Request) -> AppResult<Option<Position>> {
     match query_param(req, "since") {
         None => Ok(None),
-        Some(raw) => match raw.trim().parse::<i64>() {
-            Ok(id) if id >= 0 => Ok(Some(id)),
-            _ => Err(bad_since()),
-        },
+        Some(raw) => Position::parse(&raw).map(Some).ok_or_else(bad_since),
     }
 }
 
 fn bad_since() -> AppError {
-    AppError::invalid("since must be a non-negative integer")
+    AppError::invalid("since must be a position the server sent, or a message id")
 }
 
 /// The user a stream names, or 404.
@@ -54,7 +52,7 @@ async fn stream_user(state: &AppState, username: &str) -> AppResult<i64> {
 pub(super) struct StreamRequest {
     /// `None` for a bare `/ws`.
     pub name: Option<StreamName>,
-    pub since: Option<i64>,
+    pub since: Option<Position>,
     pub reader: Option<Reader>,
 }
 
@@ -83,13 +81,9 @@ async fn checked_stream_request(
         state.limits.check_ip(Limiter::WsConnect, ip)?;
     }
     let since = match since_header.and_then(|h| req.headers().get(h)) {
-        Some(value) => match value
-            .to_str()
-            .ok()
-            .and_then(|v| v.trim().parse::<i64>().ok())
-        {
-            Some(id) if id >= 0 => Some(id),
-            _ => return Err(bad_since()),
+        Some(value) => match value.to_str().ok().and_then(Position::parse) {
+            Some(position) => Some(position),
+            None => return Err(bad_since()),
         },
         None => since_param(req)?,
     };
@@ -183,7 +177,7 @@ fn upgrade(
     ws: WsUpgrade,
     state: &AppState,
     reader: Option<Reader>,
-    initial: Option<(StreamName, Option<i64>)>,
+    initial: Option<(StreamName, Option<Position>)>,
     slot: Result<Slot, Refusal>,
 ) -> Response {
     let conn = Connection {

@@ -15,7 +15,9 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
-use super::protocol::{error_frame, subscribed_frame, unsubscribed_frame, ClientFrame, StreamName};
+use super::protocol::{
+    error_frame, subscribed_frame, unsubscribed_frame, ClientFrame, Position, StreamName,
+};
 use super::registry::{Outgoing, QueueReceiver, Signal};
 use super::slots::{Refusal, Slot};
 use super::subscription::Subscription;
@@ -63,7 +65,7 @@ pub struct Connection {
     pub hub: Hub,
     pub reader: Option<Reader>,
     /// The stream named in the URL, subscribed before anything else.
-    pub initial: Option<(StreamName, Option<i64>)>,
+    pub initial: Option<(StreamName, Option<Position>)>,
     /// This socket's place under the caps on open streams, or why it has none.
     pub slot: Result<Slot, Refusal>,
 }
@@ -179,7 +181,7 @@ struct SocketTask {
     hub: Hub,
     reader: Option<Reader>,
     /// The stream named in the URL, until it is subscribed.
-    initial: Option<(StreamName, Option<i64>)>,
+    initial: Option<(StreamName, Option<Position>)>,
     subs: Vec<Subscription>,
     /// Holds this socket's place under the caps until it closes.
     _slot: Slot,
@@ -346,10 +348,17 @@ impl SocketTask {
         };
         match ClientFrame::parse(&text) {
             Err(e) => self.send(error_frame(&e)).await,
-            Ok(ClientFrame::Subscribe { stream, since }) => match StreamName::parse(&stream) {
-                Ok(name) => self.subscribe(name, since).await,
-                Err(e) => self.send(error_frame(e)).await,
-            },
+            Ok(ClientFrame::Subscribe { stream, since }) => {
+                let since = match since.map(|raw| raw.position()) {
+                    None => None,
+                    Some(Some(position)) => Some(position),
+                    Some(None) => return self.send(error_frame("bad since")).await,
+                };
+                match StreamName::parse(&stream) {
+                    Ok(name) => self.subscribe(name, since).await,
+                    Err(e) => self.send(error_frame(e)).await,
+                }
+            }
             Ok(ClientFrame::Unsubscribe { stream }) => {
                 if let Some(at) = self.subs.iter().position(|s| s.name.is(&stream)) {
                     self.subs.swap_remove(at).close(&self.hub);
@@ -362,7 +371,7 @@ impl SocketTask {
     /// Registers the stream first, then replays from the database: anything committed
     /// meanwhile is both queued live and maybe in the replay, and the replayed ids drop
     /// the second copy. So replay joins live with no gap and no duplicate.
-    async fn subscribe(&mut self, name: StreamName, since: Option<i64>) -> Result<(), Stop> {
+    async fn subscribe(&mut self, name: StreamName, since: Option<Position>) -> Result<(), Stop> {
         let label = name.as_string();
         if self.subs.iter().any(|s| s.name == name) {
             return self.send(subscribed_frame(&label)).await;
@@ -387,7 +396,7 @@ impl SocketTask {
 
     /// Sends the newest subscription's messages after `since` (at most
     /// [`super::protocol::MAX_REPLAY`]), oldest first.
-    async fn replay(&mut self, since: i64) -> Result<(), Stop> {
+    async fn replay(&mut self, since: Position) -> Result<(), Stop> {
         let Some(sub) = self.subs.last_mut() else {
             return Ok(());
         };
@@ -398,8 +407,8 @@ impl SocketTask {
                 return self.send(error_frame("cannot replay now")).await;
             }
         };
-        for (_, frame) in messages {
-            self.send(frame).await?;
+        for replayed in messages {
+            self.send(replayed.frame).await?;
             self.hub.metrics().ws_messages_sent_total.inc();
         }
         Ok(())

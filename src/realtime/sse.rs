@@ -12,9 +12,9 @@ use poem::web::Data;
 use poem::{handler, Body, Request, Response};
 use tokio::sync::{mpsc, oneshot};
 
-use super::protocol::{error_frame, StreamName};
+use super::protocol::{error_frame, Position, StreamName};
 use super::refusal;
-use super::registry::{FrameKind, Signal};
+use super::registry::Signal;
 use super::routes::stream_request;
 use super::slots::Slot;
 use super::socket::{Gauge, Reader};
@@ -80,9 +80,10 @@ pub async fn sse_stream(req: &Request, session: &Session, state: Data<&AppState>
         .body(Body::from_bytes_stream(body))
 }
 
-/// One event in the text format: `id:` (messages only), `event:`, `data:`, blank line.
-/// The data is one line of JSON (serde_json escapes newlines).
-fn event_text(id: Option<i64>, event: &str, data: &str) -> String {
+/// One event in the text format: `id:` (the stream's position, for messages and
+/// deletes), `event:`, `data:`, blank line. The data is one line of JSON (serde_json
+/// escapes newlines).
+fn event_text(id: Option<Position>, event: &str, data: &str) -> String {
     match id {
         Some(id) => format!("id: {id}\nevent: {event}\ndata: {data}\n\n"),
         None => format!("event: {event}\ndata: {data}\n\n"),
@@ -94,7 +95,7 @@ struct SseStream {
     hub: Hub,
     reader: Option<Reader>,
     name: StreamName,
-    since: Option<i64>,
+    since: Option<Position>,
     /// Holds this stream's place under the caps until it ends.
     _slot: Slot,
 }
@@ -121,8 +122,12 @@ impl SseStream {
         };
         match replay {
             Ok(messages) => {
-                for (id, frame) in messages {
-                    let event = event_text(Some(id), "message", &frame);
+                for replayed in messages {
+                    let event = event_text(
+                        Some(replayed.position),
+                        replayed.kind.as_str(),
+                        &replayed.frame,
+                    );
                     if !emit(&tx, event).await {
                         sub.close(&hub);
                         return;
@@ -153,9 +158,11 @@ impl SseStream {
                     if !sub.wants(&outgoing) {
                         continue;
                     }
-                    // A delete carries no id, so Last-Event-ID stays the newest message.
-                    let id = (outgoing.kind == FrameKind::Message).then_some(outgoing.id);
-                    let event = event_text(id, outgoing.kind.as_str(), &outgoing.frame);
+                    let event = event_text(
+                        Some(outgoing.position),
+                        outgoing.kind.as_str(),
+                        &outgoing.frame,
+                    );
                     if !emit(&tx, event).await {
                         break;
                     }

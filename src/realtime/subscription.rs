@@ -9,10 +9,10 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use super::delivery::GIVE_UP_AFTER;
-use super::protocol::{avatar_url, message_frame, StreamName, MAX_REPLAY};
+use super::protocol::{avatar_url, delete_frame, message_frame, Position, StreamName, MAX_REPLAY};
 use super::registry::{FrameKind, Outgoing, SocketHandle, SubKey};
 use super::Hub;
-use crate::store::{Page, StoreResult, TimelineScope};
+use crate::store::{Page, StoreResult, TimelineScope, MAX_CHANGE_REPLAY};
 
 /// A registered subscription; [`Subscription::close`] unregisters it. Every open socket
 /// holds one for each of its streams, so it is kept small.
@@ -23,11 +23,30 @@ pub struct Subscription {
     pub key: SubKey,
     /// The registry's id of this subscription.
     pub id: u64,
-    /// Ids this stream's `since` replay sent, and when it ended. The dispatcher hands each
-    /// message to the registry once, so the live feed repeats only what the replay already
-    /// sent (committed while it ran); after [`GIVE_UP_AFTER`] no such message can still
-    /// come and the set is dropped. Boxed: most subscriptions never replay.
-    replayed: Option<Box<(HashSet<i64>, Instant)>>,
+    /// What this stream's `since` replay sent. The dispatcher hands each message and
+    /// change to the registry once, so the live feed repeats only what the replay already
+    /// sent (committed while it ran); after [`GIVE_UP_AFTER`] no such item can still come
+    /// and this is dropped. Boxed: most subscriptions never replay.
+    replayed: Option<Box<Replay>>,
+}
+
+/// What a replay sent.
+#[derive(Debug, Default)]
+struct Replay {
+    /// Message ids shown (as messages) by the replay.
+    messages: HashSet<i64>,
+    /// Change ids sent by the replay.
+    changes: HashSet<i64>,
+    ended: Option<Instant>,
+}
+
+/// One frame of a replay.
+#[derive(Debug)]
+pub struct Replayed {
+    /// Where the stream stands once it is written.
+    pub position: Position,
+    pub kind: FrameKind,
+    pub frame: String,
 }
 
 impl Subscription {
@@ -70,42 +89,118 @@ impl Subscription {
         })
     }
 
-    /// The stream's visible messages with id above `since` (at most [`MAX_REPLAY`]),
-    /// oldest first, as (id, frame) for this stream; remembered, so the live feed does not
-    /// send them again.
-    pub async fn replay(&mut self, since: i64, hub: &Hub) -> StoreResult<Vec<(i64, String)>> {
+    /// What a client resuming from `since` missed, oldest first, as (position, kind,
+    /// frame): where each message it may have shown stands now (a `delete`, or the message
+    /// again, for those hidden or shown since, when `since` says which changes it saw),
+    /// then the stream's visible messages with id above `since` (at most [`MAX_REPLAY`]).
+    /// Remembered, so the live feed does not send them again.
+    pub async fn replay(&mut self, since: Position, hub: &Hub) -> StoreResult<Vec<Replayed>> {
+        // Taken after the subscription was registered: everything up to it was committed
+        // before the queries below, so they find it; what they miss comes live.
+        let reached = hub.position();
+        let reached_change = reached.change.unwrap_or(0);
         let scope = match self.key {
             SubKey::Public => TimelineScope::Public,
             SubKey::User(author) => TimelineScope::User(author),
             SubKey::Home(reader) => TimelineScope::Home(reader),
         };
+        let changes = match since.change {
+            Some(after) => {
+                hub.store()
+                    .changes_since(scope, since.message, after)
+                    .await?
+            }
+            None => Vec::new(),
+        };
         let page = Page::After {
-            since,
+            since: since.message,
             limit: MAX_REPLAY,
         };
         let messages = hub.store().timeline(scope, page).await?;
-        let sent = messages.iter().map(|m| m.message_id).collect();
-        self.replayed = Some(Box::new((sent, Instant::now())));
+        // Each frame claims no more than what went out before it: a change replay cut
+        // short claims only up to its last change; the messages likewise.
+        let change_claim = since.change.map(|after| {
+            let complete = (changes.len() as u64) < MAX_CHANGE_REPLAY;
+            match changes.last() {
+                Some(last) if !complete => after.max(last.change_id.min(reached_change)),
+                _ => after.max(reached_change),
+            }
+        });
+        let messages_complete = (messages.len() as u64) < MAX_REPLAY;
         let name = self.name.as_string();
-        Ok(messages
-            .iter()
-            .map(|m| (m.message_id, message_frame(&name, m, &avatar_url(&m.email))))
-            .collect())
+        let mut out = Vec::with_capacity(changes.len() + messages.len());
+        let mut state = Replay::default();
+        for (k, change) in changes.iter().enumerate() {
+            let last = k + 1 == changes.len();
+            let position = Position {
+                message: since.message,
+                change: if last { change_claim } else { since.change },
+            };
+            let message = &change.message;
+            let (kind, frame) = if change.hidden {
+                (
+                    FrameKind::Delete,
+                    delete_frame(&name, message.message_id, position),
+                )
+            } else {
+                let avatar = avatar_url(&message.email);
+                let frame = message_frame(&name, message, &avatar, Some(position));
+                (FrameKind::Shown, frame)
+            };
+            state.changes.insert(change.change_id);
+            out.push(Replayed {
+                position,
+                kind,
+                frame,
+            });
+        }
+        for (k, m) in messages.iter().enumerate() {
+            // Up to this message, everything committed by `reached` is in the replay, so
+            // it went out; after the last of a whole replay, everything up to `reached`.
+            let claim = if messages_complete && k + 1 == messages.len() {
+                reached.message
+            } else {
+                m.message_id.min(reached.message)
+            };
+            let position = Position {
+                message: since.message.max(claim),
+                change: change_claim,
+            };
+            state.messages.insert(m.message_id);
+            out.push(Replayed {
+                position,
+                kind: FrameKind::Message,
+                frame: message_frame(&name, m, &avatar_url(&m.email), Some(position)),
+            });
+        }
+        state.ended = Some(Instant::now());
+        self.replayed = Some(Box::new(state));
+        Ok(out)
     }
 
-    /// Whether a live frame must be sent: always for a `delete`, for a message unless the
-    /// replay sent it.
+    /// Whether a live frame must be sent: not if the replay already sent it, or already
+    /// showed where its message stands now.
     pub fn wants(&mut self, outgoing: &Outgoing) -> bool {
-        if outgoing.kind == FrameKind::Delete {
+        let Some(replayed) = self.replayed.as_deref_mut() else {
+            return true;
+        };
+        if replayed
+            .ended
+            .is_some_and(|ended| ended.elapsed() > GIVE_UP_AFTER)
+        {
+            self.replayed = None;
             return true;
         }
-        match self.replayed.as_deref() {
-            Some((_, ended)) if ended.elapsed() > GIVE_UP_AFTER => {
-                self.replayed = None;
+        match (outgoing.kind, outgoing.change) {
+            (FrameKind::Message, _) => !replayed.messages.contains(&outgoing.id),
+            (_, Some(change)) if replayed.changes.contains(&change) => false,
+            // Hidden after the replay showed it: the next show must go out again.
+            (FrameKind::Delete, _) => {
+                replayed.messages.remove(&outgoing.id);
                 true
             }
-            Some((ids, _)) => !ids.contains(&outgoing.id),
-            None => true,
+            // Shown before the replay read it: the replay sent it as it stands.
+            (FrameKind::Shown, _) => !replayed.messages.contains(&outgoing.id),
         }
     }
 

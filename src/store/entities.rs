@@ -132,3 +132,35 @@ pub mod session {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod visibility_change {
+    use sea_orm::entity::prelude::*;
+
+    /// One hide (`hidden`) or unhide of a message, numbered in the order it was made.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "visibility_changes")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub change_id: i64,
+        pub message_id: i64,
+        pub hidden: bool,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::message::Entity",
+            from = "Column::MessageId",
+            to = "super::message::Column::MessageId"
+        )]
+        Message,
+    }
+
+    impl Related<super::message::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::Message.def()
+        }
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -349,7 +349,13 @@ fn postgres_home_statement(reader: i64, page: Page) -> Statement {
     Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values)
 }
 
+/// Visible messages with their authors, as timelines show them.
 fn timeline_select() -> Select<message::Entity> {
+    message_select().filter(message::Column::Flagged.eq(false))
+}
+
+/// Messages with their authors, hidden ones too.
+pub(super) fn message_select() -> Select<message::Entity> {
     message::Entity::find()
         .select_only()
         .columns([
@@ -361,25 +367,27 @@ fn timeline_select() -> Select<message::Entity> {
         .column(user::Column::Username)
         .column(user::Column::Email)
         .join(JoinType::InnerJoin, message::Relation::Author.def())
-        .filter(message::Column::Flagged.eq(false))
 }
 
 fn scoped(query: Select<message::Entity>, scope: TimelineScope) -> Select<message::Entity> {
+    query.filter(scope_condition(scope))
+}
+
+/// Which messages (by `messages.author_id`) belong to `scope`.
+pub(super) fn scope_condition(scope: TimelineScope) -> Condition {
     match scope {
-        TimelineScope::Public => query,
-        TimelineScope::User(author) => query.filter(message::Column::AuthorId.eq(author)),
-        TimelineScope::Home(reader) => query.filter(
-            Condition::any()
-                .add(message::Column::AuthorId.eq(reader))
-                .add(
-                    message::Column::AuthorId.in_subquery(
-                        Query::select()
-                            .column(follow::Column::WhomId)
-                            .from(follow::Entity)
-                            .and_where(follow::Column::WhoId.eq(reader))
-                            .to_owned(),
-                    ),
+        TimelineScope::Public => Condition::all(),
+        TimelineScope::User(author) => Condition::all().add(message::Column::AuthorId.eq(author)),
+        TimelineScope::Home(reader) => Condition::any()
+            .add(message::Column::AuthorId.eq(reader))
+            .add(
+                message::Column::AuthorId.in_subquery(
+                    Query::select()
+                        .column(follow::Column::WhomId)
+                        .from(follow::Entity)
+                        .and_where(follow::Column::WhoId.eq(reader))
+                        .to_owned(),
                 ),
-        ),
+            ),
     }
 }

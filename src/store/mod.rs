@@ -31,7 +31,7 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, RuntimeErr, SqlErr, State
 pub use backup::BackupError;
 pub use bulk::BulkMessage;
 pub use messages::{Page, TimelineMessage, TimelineScope};
-pub use moderation::ModeratedMessage;
+pub use moderation::{NewestIds, VisibilityChange, MAX_CHANGE_REPLAY};
 pub use newest_page::NewestPage;
 pub use pools::Pools;
 pub use sessions::SessionToken;

@@ -17,6 +17,7 @@ use super::session::{redirect, take_flashes};
 use super::view::{user_path, MessageView};
 use super::{html_body, layout_context, templates};
 use crate::error::AppError;
+use crate::realtime::protocol::Position;
 use crate::state::AppState;
 use crate::store::{NewestPage, Page, TimelineMessage, TimelineScope, User};
 
@@ -125,6 +126,9 @@ impl Timeline {
         // One more than a page tells whether an older page exists, so the link never
         // leads to an empty page.
         let limit = PER_PAGE + 1;
+        // Taken before the page is read: every message and hide up to it is on the page
+        // as it stands, so the live script resumes from it and misses nothing.
+        let position = state.hub.position();
         let page = match before {
             None => state.store.newest_page(self.scope, limit).await?,
             Some(_) => NewestPage::uncached(
@@ -138,14 +142,17 @@ impl Timeline {
         if reader.is_none() && flashes.is_empty() {
             // Nothing on the page is about the reader, so one rendering serves every such
             // reader until the store's page changes (the rendering is kept with its rows).
-            let body = page.rendered(|rows| self.body(rows, None, &[], false).map(Bytes::from))?;
+            let body =
+                page.rendered(|rows| self.body(rows, None, &[], false, position).map(Bytes::from))?;
             return Ok(html_body(body));
         }
         let moderator = match reader {
             Some(reader) => state.store.is_moderator(reader.id).await?,
             None => false,
         };
-        Ok(html_body(self.body(&page, reader, &flashes, moderator)?))
+        Ok(html_body(
+            self.body(&page, reader, &flashes, moderator, position)?,
+        ))
     }
 
     /// The page showing `messages` (one more than a page when an older page exists).
@@ -155,6 +162,7 @@ impl Timeline {
         reader: Option<&User>,
         flashes: &[String],
         moderator: bool,
+        position: Position,
     ) -> Result<String, tera::Error> {
         let has_older = messages.len() as u64 > PER_PAGE;
         let messages = &messages[..messages.len().min(PER_PAGE as usize)];
@@ -167,6 +175,7 @@ impl Timeline {
         ctx.insert("title", &self.title);
         ctx.insert("stream", &self.stream);
         ctx.insert("newest_id", &messages.first().map_or(0, |m| m.message_id));
+        ctx.insert("position", &position.to_string());
         ctx.insert("messages", &views);
         ctx.insert("older", &older);
         ctx.insert("profile", &self.profile);

@@ -15,6 +15,7 @@ mod moderation;
 mod page_caches;
 mod pages;
 mod protocol;
+mod resume;
 mod slow;
-mod sse;
+pub mod sse;
 mod streams;
