@@ -173,8 +173,16 @@ async fn two_instances_hide_while_a_is_cut_off(hidden: bool) {
     assert_eq!(b.tweet("author", "contested").await.status(), 204);
     let id = b.state.store.newest_ids().await.expect("newest").message;
     if !hidden {
-        // The unhide case starts from a hidden message.
+        // The unhide case starts from a hidden message, and from A knowing it.
         hide(&b, id, true).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while a.state.hub.position().change < Some(1) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "A never heard of the hide"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
     // A's clients show where the message stands now.
     let mut ws = WsClient::connect(&a, "/ws?stream=public&since=0", &[]).await;
