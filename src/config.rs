@@ -192,7 +192,7 @@ pub struct Settings {
         global = true
     )]
     pub max_sockets_per_ip: usize,
-    /// Key for signed session cookies; must be set and shared by replicas.
+    /// Key for signed session cookies; must be set and shared by replicas (not empty).
     #[arg(
         long,
         env = "MINITWIT_SECRET_KEY",
@@ -217,7 +217,7 @@ pub struct Settings {
         hide_env_values = true
     )]
     pub simulator_password: Secret,
-    /// If set, `/metrics` requires `Authorization: Bearer <token>`.
+    /// If set, `/metrics` requires `Authorization: Bearer <token>` (set, it may not be empty).
     #[arg(long, env = "METRICS_TOKEN", global = true, hide_env_values = true)]
     pub metrics_token: Option<Secret>,
     /// Comma-separated IPs or CIDR networks of reverse proxies whose `X-Forwarded-For`
@@ -495,7 +495,10 @@ mod tests {
             parse(&["--secret-key", ""]),
             Err("MINITWIT_SECRET_KEY (--secret-key)")
         );
-        assert_eq!(parse(&["--metrics-token", "t", "--secret-key", "k"]), Ok(()));
+        assert_eq!(
+            parse(&["--metrics-token", "t", "--secret-key", "k"]),
+            Ok(())
+        );
     }
 
     #[test]
@@ -512,7 +515,12 @@ mod tests {
         assert!(!exposed(&["--bind", "[::1]:8080"]));
         assert!(exposed(&["--bind", "0.0.0.0:8080"]));
         assert!(exposed(&["--bind", "[::]:8080"]));
-        assert!(!exposed(&["--bind", "0.0.0.0:8080", "--simulator-password", "x"]));
+        assert!(!exposed(&[
+            "--bind",
+            "0.0.0.0:8080",
+            "--simulator-password",
+            "x"
+        ]));
     }
 
     #[test]

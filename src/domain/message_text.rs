@@ -1,5 +1,5 @@
-//! `MessageText`: a message body of 1–1000 characters (SPEC §6) that may span lines: line
-//! feeds, carriage returns and tabs are allowed, every other control character is refused
+//! `MessageText`: a message body of 1–1000 characters that may span lines: line feeds,
+//! carriage returns and tabs are allowed, every other control character is refused
 //! (README.md, "Limits"). Line breaks are stored as `\n` whichever way they were sent;
 //! everything else is kept exactly as written.
 

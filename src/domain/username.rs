@@ -183,7 +183,11 @@ mod tests {
             ('\u{e0100}', "VARIATION SELECTOR-17"),
             ('\u{e01ef}', "VARIATION SELECTOR-256"),
         ] {
-            for raw in [format!("al{c}ice"), format!("{c}alice"), format!("alice{c}")] {
+            for raw in [
+                format!("al{c}ice"),
+                format!("{c}alice"),
+                format!("alice{c}"),
+            ] {
                 assert_eq!(
                     Username::parse(&raw),
                     Err("The username may not contain invisible formatting characters"),

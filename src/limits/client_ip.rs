@@ -37,6 +37,8 @@ impl TrustedProxies {
     }
 
     pub fn contains(&self, ip: IpAddr) -> bool {
+        // A dual-stack listener sees an IPv4 proxy as `::ffff:a.b.c.d`: still that proxy.
+        let ip = ip.to_canonical();
         self.0.iter().any(|(net, bits)| in_network(ip, *net, *bits))
     }
 }
@@ -146,6 +148,8 @@ mod tests {
         assert!(trusted.contains("192.168.1.7".parse().expect("ip")));
         assert!(!trusted.contains("192.168.1.8".parse().expect("ip")));
         assert!(trusted.contains("::1".parse().expect("ip")));
+        assert!(trusted.contains("::ffff:10.1.2.3".parse().expect("ip")));
+        assert!(!trusted.contains("::ffff:11.0.0.1".parse().expect("ip")));
         assert!(TrustedProxies::parse("0.0.0.0/0")
             .expect("parses")
             .contains("8.8.8.8".parse().expect("ip")));

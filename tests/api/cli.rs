@@ -175,7 +175,10 @@ fn the_public_simulator_password_off_loopback_is_warned_about() {
             .any(|l| l.contains("WARN") && l.contains("SIMULATOR_PASSWORD"))
     };
     let open = startup_log("0.0.0.0:0", &[]);
-    assert!(open.iter().any(|l| l.contains("MiniTwit is serving")), "{open:?}");
+    assert!(
+        open.iter().any(|l| l.contains("MiniTwit is serving")),
+        "{open:?}"
+    );
     assert!(warned(&open), "{open:?}");
     let local = startup_log("127.0.0.1:0", &[]);
     assert!(!warned(&local), "{local:?}");

@@ -38,7 +38,13 @@ async fn logins_from_one_ipv6_64_share_one_budget() {
     let (app, _db) = app_behind_a_proxy().await;
     // Five addresses of one /64 use its five attempts between them.
     let mut statuses = Vec::new();
-    for host in ["::1", "::2", ":abcd:ef01:2345:6789", ":ffff:ffff:ffff:fffe", "::5"] {
+    for host in [
+        "::1",
+        "::2",
+        ":abcd:ef01:2345:6789",
+        ":ffff:ffff:ffff:fffe",
+        "::5",
+    ] {
         statuses.push(login_from(&app, &format!("2001:db8:7:7{host}")).await);
     }
     assert_eq!(statuses, [200; 5]);

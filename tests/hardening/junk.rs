@@ -169,7 +169,9 @@ const CONTROL: &[&str] = &[
 
 /// The control characters a message may not hold: all but line breaks and tabs, which
 /// multi-line posts use (README.md, "Limits").
-const MESSAGE_CONTROL: &[&str] = &["\0", "\u{1}", "\u{b}", "\u{c}", "\u{1b}", "\u{1f}", "\u{7f}"];
+const MESSAGE_CONTROL: &[&str] = &[
+    "\0", "\u{1}", "\u{b}", "\u{c}", "\u{1b}", "\u{1f}", "\u{7f}",
+];
 
 fn with_control(rng: &mut StdRng, base: &str) -> String {
     with_one_of(CONTROL, rng, base)

@@ -33,14 +33,13 @@ async fn a_multi_line_post_keeps_its_line_breaks_everywhere(app: TestApp) {
     );
     assert_eq!(public.contents(1).await, [STORED]);
 
-    assert_eq!(app.tweet("alice", "api\r\nsecond\rthird").await.status(), 204);
+    assert_eq!(
+        app.tweet("alice", "api\r\nsecond\rthird").await.status(),
+        204
+    );
     assert_eq!(public.contents(1).await, ["api\nsecond\nthird"]);
-    let theirs: Vec<serde_json::Value> = app
-        .get_api("/msgs/alice")
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let theirs: Vec<serde_json::Value> =
+        app.get_api("/msgs/alice").await.json().await.expect("JSON");
     let contents: Vec<&str> = theirs
         .iter()
         .map(|m| m["content"].as_str().expect("content"))
@@ -55,11 +54,17 @@ async fn a_multi_line_post_keeps_its_line_breaks_everywhere(app: TestApp) {
         "replayed from the database as stored"
     );
     let public_page = WebClient::new(&app).get("/public").await;
-    assert!(public_page.contains("api\nsecond\nthird"), "{}", public_page.body);
+    assert!(
+        public_page.contains("api\nsecond\nthird"),
+        "{}",
+        public_page.body
+    );
 
     // Still a 400 for the other control characters, whichever door.
     assert_eq!(app.tweet("alice", "two\nlines\0").await.status(), 400);
-    let refused = web.post("/add_message", &[("text", "a\r\n\u{1b}[2J")]).await;
+    let refused = web
+        .post("/add_message", &[("text", "a\r\n\u{1b}[2J")])
+        .await;
     assert_eq!(refused.status, 400);
     public
         .expect_nothing(std::time::Duration::from_millis(300))
@@ -79,7 +84,10 @@ async fn a_browser_shows_a_multi_line_message_on_separate_lines() {
     let db = TestDb::new(Backend::Sqlite).await;
     let app = TestApp::start(&db.url).await;
     assert_eq!(app.register("bob").await.status(), 204);
-    assert_eq!(app.tweet("bob", "rendered\r\nby the server").await.status(), 204);
+    assert_eq!(
+        app.tweet("bob", "rendered\r\nby the server").await.status(),
+        204
+    );
     let mut tab = chromium.new_isolated_tab().await;
     tab.goto(&app.url("/public")).await;
     const FIRST_TEXT: &str = "document.querySelector('#timeline li p').innerText";
@@ -94,8 +102,12 @@ async fn a_browser_shows_a_multi_line_message_on_separate_lines() {
 
     tab.wait_for("window.minitwitLive && window.minitwitLive.connected()")
         .await;
-    assert_eq!(app.tweet("bob", "live\nand <i>escaped</i>").await.status(), 204);
-    tab.wait_for(&format!("{FIRST_TEXT}.includes('live')")).await;
+    assert_eq!(
+        app.tweet("bob", "live\nand <i>escaped</i>").await.status(),
+        204
+    );
+    tab.wait_for(&format!("{FIRST_TEXT}.includes('live')"))
+        .await;
     let shown = tab.eval(FIRST_TEXT).await;
     assert!(
         shown
