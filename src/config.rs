@@ -95,6 +95,19 @@ pub enum LogFormat {
     Json,
 }
 
+/// The simulator's password when none is set. It is public (the simulator ships with it),
+/// so it only suits a server that nobody else can reach: startup warns otherwise.
+pub const PUBLIC_SIMULATOR_PASSWORD: &str = "super_safe!";
+
+/// A secret setting that is set but blank, as an empty variable or an empty Docker secret
+/// file (deploy/entrypoint.sh) gives it: serving would open what it guards to anyone.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{setting} is set but empty: {fix}")]
+pub struct EmptySecret {
+    pub setting: &'static str,
+    pub fix: &'static str,
+}
+
 /// A value that must never reach a log line or a debug print.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -179,7 +192,7 @@ pub struct Settings {
         global = true
     )]
     pub max_sockets_per_ip: usize,
-    /// Key for signed session cookies; must be set and shared by replicas.
+    /// Key for signed session cookies; must be set and shared by replicas (not empty).
     #[arg(
         long,
         env = "MINITWIT_SECRET_KEY",
@@ -195,16 +208,16 @@ pub struct Settings {
         global = true
     )]
     pub simulator_user: String,
-    /// Basic-auth password of the simulator.
+    /// Basic-auth password of the simulator; may not be empty.
     #[arg(
         long,
         env = "SIMULATOR_PASSWORD",
-        default_value = "super_safe!",
+        default_value = PUBLIC_SIMULATOR_PASSWORD,
         global = true,
         hide_env_values = true
     )]
     pub simulator_password: Secret,
-    /// If set, `/metrics` requires `Authorization: Bearer <token>`.
+    /// If set, `/metrics` requires `Authorization: Bearer <token>` (set, it may not be empty).
     #[arg(long, env = "METRICS_TOKEN", global = true, hide_env_values = true)]
     pub metrics_token: Option<Secret>,
     /// Comma-separated IPs or CIDR networks of reverse proxies whose `X-Forwarded-For`
@@ -333,7 +346,7 @@ impl Settings {
                 "test secret key that is long enough to sign cookies".into(),
             )),
             simulator_user: "simulator".into(),
-            simulator_password: Secret("super_safe!".into()),
+            simulator_password: Secret(PUBLIC_SIMULATOR_PASSWORD.into()),
             metrics_token: None,
             trusted_proxies: TrustedProxies::default(),
             // Off in tests, so tests that open many sockets or log in often are not limited;
@@ -364,6 +377,41 @@ impl Settings {
             every: self.backup_every,
             keep: self.backup_keep,
         })
+    }
+
+    /// Refuses a secret that is given but blank (only whitespace counts as blank too): an
+    /// empty simulator password, metrics token or cookie key guards nothing.
+    pub fn refuse_empty_secrets(&self) -> Result<(), EmptySecret> {
+        let secrets = [
+            (
+                Some(&self.simulator_password),
+                "SIMULATOR_PASSWORD (--simulator-password)",
+                "the simulator API would accept an empty password; set a secret one",
+            ),
+            (
+                self.metrics_token.as_ref(),
+                "METRICS_TOKEN (--metrics-token)",
+                "give it a token, or unset it to serve /metrics without one",
+            ),
+            (
+                self.secret_key.as_ref(),
+                "MINITWIT_SECRET_KEY (--secret-key)",
+                "give it a long random key, or unset it for a random key per start",
+            ),
+        ];
+        for (secret, setting, fix) in secrets {
+            if secret.is_some_and(|s| s.expose().trim().is_empty()) {
+                return Err(EmptySecret { setting, fix });
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the simulator API answers to the public default password on an address
+    /// other machines can reach.
+    pub fn public_simulator_password_exposed(&self) -> bool {
+        self.simulator_password.expose() == PUBLIC_SIMULATOR_PASSWORD
+            && !self.bind.ip().is_loopback()
     }
 
     pub fn rate_limits(&self) -> RateLimitSettings {
@@ -421,6 +469,58 @@ mod tests {
         assert!(Cli::try_parse_from(["minitwit", "--hash-concurrency", "0"]).is_err());
         assert!(Cli::try_parse_from(["minitwit", "--session-days", "0"]).is_err());
         assert!(Cli::try_parse_from(["minitwit", "--cookie-secure", "maybe"]).is_err());
+    }
+
+    #[test]
+    fn empty_secrets_are_named_and_unset_ones_are_fine() {
+        let parse = |args: &[&str]| {
+            let mut argv = vec!["minitwit"];
+            argv.extend_from_slice(args);
+            Cli::try_parse_from(argv)
+                .expect("parses")
+                .settings
+                .refuse_empty_secrets()
+                .map_err(|e| e.setting)
+        };
+        assert_eq!(parse(&[]), Ok(()));
+        assert_eq!(
+            parse(&["--simulator-password", ""]),
+            Err("SIMULATOR_PASSWORD (--simulator-password)")
+        );
+        assert_eq!(
+            parse(&["--metrics-token", " "]),
+            Err("METRICS_TOKEN (--metrics-token)")
+        );
+        assert_eq!(
+            parse(&["--secret-key", ""]),
+            Err("MINITWIT_SECRET_KEY (--secret-key)")
+        );
+        assert_eq!(
+            parse(&["--metrics-token", "t", "--secret-key", "k"]),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn the_public_password_is_flagged_off_loopback_only() {
+        let exposed = |args: &[&str]| {
+            let mut argv = vec!["minitwit"];
+            argv.extend_from_slice(args);
+            Cli::try_parse_from(argv)
+                .expect("parses")
+                .settings
+                .public_simulator_password_exposed()
+        };
+        assert!(!exposed(&[]));
+        assert!(!exposed(&["--bind", "[::1]:8080"]));
+        assert!(exposed(&["--bind", "0.0.0.0:8080"]));
+        assert!(exposed(&["--bind", "[::]:8080"]));
+        assert!(!exposed(&[
+            "--bind",
+            "0.0.0.0:8080",
+            "--simulator-password",
+            "x"
+        ]));
     }
 
     #[test]

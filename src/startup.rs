@@ -41,6 +41,8 @@ pub struct Application {
 /// following (`error_chain`).
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error(transparent)]
+    EmptySecret(#[from] crate::config::EmptySecret),
     #[error("cannot connect to the database")]
     Connect(#[source] SetupError),
     #[error("cannot migrate the database")]
@@ -70,6 +72,16 @@ impl Drop for AbortOnDrop {
 impl Application {
     /// Connects to the database, applies migrations and binds `settings.bind`.
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        // Before anything connects: a blank secret is a configuration mistake, not a choice.
+        settings.refuse_empty_secrets()?;
+        if settings.public_simulator_password_exposed() {
+            tracing::warn!(
+                bind = %settings.bind,
+                "SIMULATOR_PASSWORD is the public default while listening on {}: anyone who \
+                 reaches it can use the simulator API; set a secret one",
+                settings.bind
+            );
+        }
         let store = Store::connect(&settings.database_url)
             .await
             .map_err(StartupError::Connect)?;

@@ -58,8 +58,8 @@ enum TimelineReply {
     Ok(Json<Vec<ApiMessage>>),
 }
 
-/// The body of a new message: empty, over 1000 characters or with control characters is a
-/// 400.
+/// The body of a new message: empty, over 1000 characters or with a control character other
+/// than a line feed, carriage return or tab is a 400. A CRLF or lone CR is stored as LF.
 #[derive(Deserialize, Object)]
 struct PostBody {
     content: String,

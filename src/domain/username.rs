@@ -1,6 +1,8 @@
 //! `Username`: 1–64 characters, no `/`, not a reserved route name (SPEC §6), NFC-normalised,
-//! without control, bidi or zero-width characters and without leading or trailing spaces
-//! (SPEC §3); and `UsernameQuery`, a name that an existing user could have.
+//! without control characters, without characters that render as nothing (bidi marks,
+//! zero-width characters, fillers, variation selectors: `chars::is_invisible`) and without
+//! leading or trailing spaces (SPEC §3); and `UsernameQuery`, a name that an existing user
+//! could have.
 
 use std::fmt;
 
@@ -160,6 +162,42 @@ mod tests {
             assert!(Username::parse(raw).is_err(), "{raw:?}");
         }
         assert!(Username::parse("alice smith").is_ok());
+    }
+
+    #[test]
+    fn refuses_every_character_that_renders_as_nothing() {
+        for (c, name) in [
+            ('\u{61c}', "ARABIC LETTER MARK (bidi)"),
+            ('\u{ad}', "SOFT HYPHEN"),
+            ('\u{2061}', "FUNCTION APPLICATION"),
+            ('\u{2062}', "INVISIBLE TIMES"),
+            ('\u{2063}', "INVISIBLE SEPARATOR"),
+            ('\u{2064}', "INVISIBLE PLUS"),
+            ('\u{180e}', "MONGOLIAN VOWEL SEPARATOR"),
+            ('\u{3164}', "HANGUL FILLER"),
+            ('\u{115f}', "HANGUL CHOSEONG FILLER"),
+            ('\u{ffa0}', "HALFWIDTH HANGUL FILLER"),
+            ('\u{fe00}', "VARIATION SELECTOR-1"),
+            ('\u{fe0e}', "VARIATION SELECTOR-15"),
+            ('\u{fe0f}', "VARIATION SELECTOR-16"),
+            ('\u{e0100}', "VARIATION SELECTOR-17"),
+            ('\u{e01ef}', "VARIATION SELECTOR-256"),
+        ] {
+            for raw in [
+                format!("al{c}ice"),
+                format!("{c}alice"),
+                format!("alice{c}"),
+            ] {
+                assert_eq!(
+                    Username::parse(&raw),
+                    Err("The username may not contain invisible formatting characters"),
+                    "{name} (U+{:04X}) in {raw:?}",
+                    u32::from(c)
+                );
+            }
+            // A filler alone would be a name that shows as blank.
+            assert!(Username::parse(&c.to_string()).is_err(), "{name} alone");
+        }
     }
 
     #[test]

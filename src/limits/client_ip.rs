@@ -1,7 +1,8 @@
 //! The client's IP address for rate limiting: the peer address, or the `X-Forwarded-For`
-//! entry added by a configured trusted proxy (never a value a client could forge).
+//! entry added by a configured trusted proxy (never a value a client could forge); and the
+//! bucket every per-address limit counts it under ([`address_bucket`]).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 
 use poem::Request;
 
@@ -36,6 +37,8 @@ impl TrustedProxies {
     }
 
     pub fn contains(&self, ip: IpAddr) -> bool {
+        // A dual-stack listener sees an IPv4 proxy as `::ffff:a.b.c.d`: still that proxy.
+        let ip = ip.to_canonical();
         self.0.iter().any(|(net, bits)| in_network(ip, *net, *bits))
     }
 }
@@ -87,9 +90,55 @@ pub fn resolve_client_ip<'a>(
         .unwrap_or(peer)
 }
 
+/// Bits of an IPv6 address that name the network one subscriber is given.
+const IPV6_SUBSCRIBER_PREFIX: u32 = 64;
+
+/// The key every per-address limit and cap counts `ip` under: an IPv4 address as it is, an
+/// IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, how a dual-stack listener sees IPv4 clients)
+/// as that IPv4 address, any other IPv6 address as its /64 network. A /64 is the smallest
+/// block a provider hands one customer, and a host picks addresses in it at will (privacy
+/// addresses, or all 2^64 of them); keyed by whole address, it would get a fresh bucket per
+/// request.
+pub fn address_bucket(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let network = u128::MAX << (128 - IPV6_SUBSCRIBER_PREFIX);
+                IpAddr::V6(Ipv6Addr::from(u128::from(v6) & network))
+            }
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_addresses_share_their_64_bucket_and_ipv4_keeps_its_own() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        let bucket = |s: &str| address_bucket(ip(s));
+        assert_eq!(bucket("203.0.113.7"), ip("203.0.113.7"));
+        assert_ne!(bucket("203.0.113.7"), bucket("203.0.113.8"));
+        // IPv4 seen through a dual-stack socket is the same client as plain IPv4.
+        assert_eq!(bucket("::ffff:203.0.113.7"), ip("203.0.113.7"));
+        // One /64: one bucket, whatever the interface identifier.
+        let home = bucket("2001:db8:1:2::1");
+        assert_eq!(home, ip("2001:db8:1:2::"));
+        for other in [
+            "2001:db8:1:2::2",
+            "2001:db8:1:2:ffff:ffff:ffff:ffff",
+            "2001:db8:1:2:a1b2:c3d4:e5f6:789",
+        ] {
+            assert_eq!(bucket(other), home, "{other}");
+        }
+        // The next /64 (another subscriber) is another bucket.
+        assert_ne!(bucket("2001:db8:1:3::1"), home);
+        assert_ne!(bucket("2001:db8:1:2::1"), bucket("2001:db8:1:1::1"));
+        assert_eq!(bucket("::1"), ip("::"));
+    }
 
     #[test]
     fn networks_match_by_prefix() {
@@ -99,6 +148,8 @@ mod tests {
         assert!(trusted.contains("192.168.1.7".parse().expect("ip")));
         assert!(!trusted.contains("192.168.1.8".parse().expect("ip")));
         assert!(trusted.contains("::1".parse().expect("ip")));
+        assert!(trusted.contains("::ffff:10.1.2.3".parse().expect("ip")));
+        assert!(!trusted.contains("::ffff:11.0.0.1".parse().expect("ip")));
         assert!(TrustedProxies::parse("0.0.0.0/0")
             .expect("parses")
             .contains("8.8.8.8".parse().expect("ip")));

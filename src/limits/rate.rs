@@ -1,5 +1,6 @@
-//! Rate limits with governor: per client IP for login, register and websocket connects,
-//! per user for posting from the web. Keyed state is bounded: a sweeper drops keys whose
+//! Rate limits with governor: per client address for login, register and websocket
+//! connects (an IPv6 client by its /64, see [`address_bucket`]), per user for posting from
+//! the web. Keyed state is bounded: a sweeper drops keys whose
 //! limit has fully recovered, and the maps are swept early when they grow past a bound.
 
 use std::hash::Hash;
@@ -12,6 +13,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use poem::Response;
 
+use super::address_bucket;
 use crate::metrics::Metrics;
 
 /// Keys kept before a sweep is forced, whatever the interval.
@@ -146,7 +148,8 @@ impl RateLimits {
         }
     }
 
-    /// Counts one request by `ip` against `limiter` (login, register or ws_connect).
+    /// Counts one request by `ip` against `limiter` (login, register or ws_connect), in
+    /// the bucket of its address (an IPv6 client's /64).
     pub fn check_ip(&self, limiter: Limiter, ip: IpAddr) -> Result<(), RateLimited> {
         let keyed = match limiter {
             Limiter::Login => &self.inner.login,
@@ -154,7 +157,7 @@ impl RateLimits {
             Limiter::WsConnect => &self.inner.ws_connect,
             Limiter::Post => return Ok(()),
         };
-        self.refuse_counted(limiter, keyed.check(&ip))
+        self.refuse_counted(limiter, keyed.check(&address_bucket(ip)))
     }
 
     /// Counts one post by `user_id`.
@@ -252,6 +255,20 @@ mod tests {
         let res = crate::api::error::response(&refused.into());
         assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
         assert!(res.headers().contains_key("retry-after"));
+    }
+
+    #[test]
+    fn one_ipv6_64_shares_one_budget() {
+        let limits = limits(3);
+        for host in 1..=3u16 {
+            let ip = IpAddr::from([0x2001, 0xdb8, 0, 7, 0, 0, 0, host]);
+            assert!(limits.check_ip(Limiter::Register, ip).is_ok());
+        }
+        let fourth = IpAddr::from([0x2001, 0xdb8, 0, 7, 0xdead, 0xbeef, 0, 4]);
+        assert!(limits.check_ip(Limiter::Register, fourth).is_err());
+        let next_network = IpAddr::from([0x2001, 0xdb8, 0, 8, 0, 0, 0, 1]);
+        assert!(limits.check_ip(Limiter::Register, next_network).is_ok());
+        assert_eq!(limits.keys(), 2);
     }
 
     #[test]

@@ -65,6 +65,7 @@ impl Slots {
     /// Takes a slot for a stream from `address` (`None` when it is unknown: only the
     /// instance cap applies).
     pub fn take(self: &Arc<Self>, address: Option<IpAddr>) -> Result<Slot, Refusal> {
+        let address = address.map(crate::limits::address_bucket); // an IPv6 client by its /64
         let mut taken = self.lock();
         if self.max_total > 0 && taken.total >= self.max_total {
             return Err(Refusal::Instance);

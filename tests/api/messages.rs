@@ -146,7 +146,6 @@ async fn bad_post_bodies_are_400_and_record_nothing(app: TestApp) {
 async fn spaces_and_unicode_round_trip_exactly(app: TestApp) {
     let name = "Åsa Nørgaard 日本";
     assert_eq!(app.register(name).await.status(), 204);
-    // No newline or tab: control characters are a 400 (SPEC §6).
     let text = "Grüße 🐦 <b>\"quoted\"</b> & 'single'  two spaces";
     assert_eq!(app.tweet(name, text).await.status(), 204);
     let theirs = messages(&app, &format!("/msgs/{}", encode(name))).await;
@@ -158,6 +157,42 @@ async fn spaces_and_unicode_round_trip_exactly(app: TestApp) {
     assert_eq!(app.tweet("Roger Histand", "hi").await.status(), 204);
     let res = app.get_api("/msgs/Roger%20Histand").await;
     assert_eq!(res.status(), 200);
+}
+
+/// Line breaks and tabs are part of a message (README.md, "Limits"): they come back as sent,
+/// with a CRLF or a lone CR stored as LF; every other control character is still a 400 and
+/// stores nothing (a NUL would be a PostgreSQL error).
+async fn multi_line_messages_round_trip_and_other_controls_are_400(app: TestApp) {
+    assert_eq!(app.register("alice").await.status(), 204);
+    let text = "first line\nsecond\tline\n\nafter a blank line";
+    assert_eq!(app.tweet("alice", text).await.status(), 204);
+    assert_eq!(
+        app.tweet("alice", "windows\r\nbreak and\rold mac")
+            .await
+            .status(),
+        204
+    );
+    for bad in [
+        "a\0b",
+        "two\nlines\0",
+        "bell\u{7}",
+        "vertical\u{b}tab",
+        "form\u{c}feed",
+        "esc\u{1b}[2J",
+        "unit\u{1f}sep",
+        "del\u{7f}",
+    ] {
+        let res = app.tweet("alice", bad).await;
+        assert_eq!(res.status(), 400, "{bad:?}");
+        let body: Value = res.json().await.expect("JSON error");
+        assert_eq!(
+            body["error_msg"], "The message may not contain control characters",
+            "{bad:?}"
+        );
+    }
+    let theirs = contents(&messages(&app, "/msgs/alice").await);
+    assert_eq!(theirs, ["windows\nbreak and\nold mac", text]);
+    assert_eq!(contents(&messages(&app, "/msgs").await), theirs);
 }
 
 async fn equal_dates_are_ordered_by_id(app: TestApp) {
@@ -233,6 +268,7 @@ on_both_backends!(
     unknown_users_are_404,
     bad_post_bodies_are_400_and_record_nothing,
     spaces_and_unicode_round_trip_exactly,
+    multi_line_messages_round_trip_and_other_controls_are_400,
     equal_dates_are_ordered_by_id,
     flagged_messages_never_appear,
     openapi_document_and_docs_are_served,

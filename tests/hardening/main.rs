@@ -4,6 +4,7 @@
 mod common;
 
 mod durability;
+mod ipv6;
 mod junk;
 mod limits;
 mod memory;

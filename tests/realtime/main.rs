@@ -8,6 +8,7 @@ mod common;
 
 mod client;
 mod cluster;
+mod edges;
 mod integrity;
 mod limits;
 mod live_page;
