@@ -1,95 +1,40 @@
-//! Slow clients are dropped (SPEC §6): a connection that has not sent a whole request head
-//! within 10 s, or that stays silent for 60 s, is closed. poem 3.1 does not expose hyper's
-//! `header_read_timeout` (and hyper's starts on an idle keep-alive connection too, so it
-//! would close those after 10 s, not 60 s), so the accepted stream itself keeps the time.
-//!
-//! The stream watches bytes, not HTTP: a request head ends at the first `\r\n\r\n`, the
-//! server's first write after it ends the request, and a `101 Switching Protocols` (a
-//! websocket) leaves only the idle limit. Heads over [`MAX_HEAD_BYTES`] are dropped too.
+//! The accepted stream that keeps a connection's deadlines: it errs with `TimedOut` once
+//! one passes, which makes hyper drop the connection.
 
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
-use poem::http::uri::Scheme;
-use poem::listener::Acceptor;
-use poem::web::{LocalAddr, RemoteAddr};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-/// A client must send its whole request head within this (SPEC §6).
-pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
-/// A connection with no traffic either way for this long is closed (SPEC §6).
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// The longest request head accepted: nginx's default buffers hold 4 × 8 KiB.
-pub const MAX_HEAD_BYTES: usize = 32 * 1024;
-
-/// How long a connection may take over a head, and stay silent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Deadlines {
-    pub head: Duration,
-    pub idle: Duration,
-}
-
-impl Default for Deadlines {
-    /// SPEC §6: [`HEAD_TIMEOUT`] and [`IDLE_TIMEOUT`].
-    fn default() -> Self {
-        Deadlines {
-            head: HEAD_TIMEOUT,
-            idle: IDLE_TIMEOUT,
-        }
-    }
-}
-
-/// Wraps an acceptor so that every connection it gives keeps the deadlines.
-pub struct DeadlineAcceptor<A> {
-    inner: A,
-    deadlines: Deadlines,
-}
-
-impl<A> DeadlineAcceptor<A> {
-    pub fn new(inner: A, deadlines: Deadlines) -> DeadlineAcceptor<A> {
-        DeadlineAcceptor { inner, deadlines }
-    }
-}
-
-impl<A: Acceptor> Acceptor for DeadlineAcceptor<A> {
-    type Io = Deadlined<A::Io>;
-
-    fn local_addr(&self) -> Vec<LocalAddr> {
-        self.inner.local_addr()
-    }
-
-    fn accept(
-        &mut self,
-    ) -> impl Future<Output = io::Result<(Self::Io, LocalAddr, RemoteAddr, Scheme)>> + Send {
-        let deadlines = self.deadlines;
-        let accepted = self.inner.accept();
-        async move {
-            let (io, local, remote, scheme) = accepted.await?;
-            Ok((Deadlined::new(io, deadlines), local, remote, scheme))
-        }
-    }
-}
+use super::body::BodyScan;
+use super::head::HeadScan;
+use super::Deadlines;
 
 /// Where the connection is, as far as the deadlines care.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Phase {
-    /// Reading a request head that began at `since`; `seen` bytes so far, and the last
-    /// bytes read (to find a `\r\n\r\n` split across reads).
-    Head {
-        since: Instant,
-        seen: usize,
-        tail: [u8; 3],
-    },
-    /// The head is in; the server is reading the body or working on the answer.
+    /// Reading a request head that began at `since`.
+    Head { since: Instant, scan: HeadScan },
+    /// Reading the body of a head that ended at `since`.
+    Body { since: Instant, scan: BodyScan },
+    /// The request is in; the server is working on the answer.
     Request,
     /// Answered, waiting for the next request on a kept-alive connection.
     Idle,
-    /// A websocket (or HTTP/2): no more heads, only the idle limit.
+    /// A websocket: no more heads, only the idle limit.
     Upgraded,
+}
+
+impl Phase {
+    fn head(now: Instant) -> Phase {
+        Phase::Head {
+            since: now,
+            scan: HeadScan::default(),
+        }
+    }
 }
 
 /// A stream that errors with `TimedOut` once a deadline passes, which makes hyper drop the
@@ -100,6 +45,10 @@ pub struct Deadlined<T> {
     phase: Phase,
     last_activity: Instant,
     timer: Pin<Box<Sleep>>,
+    /// Which deadline passed. Writes fail from then on too: hyper would otherwise answer a
+    /// request whose body read failed (with a 400 that blames the request), and a client
+    /// too slow to send is not owed an answer, just as one too slow with its head is not.
+    expired: Option<&'static str>,
 }
 
 impl<T> Deadlined<T> {
@@ -108,14 +57,11 @@ impl<T> Deadlined<T> {
         Deadlined {
             inner,
             deadlines,
-            // The first head is due 10 s after the connection opened, bytes or not.
-            phase: Phase::Head {
-                since: now,
-                seen: 0,
-                tail: [0; 3],
-            },
+            // The first head is due `head` after the connection opened, bytes or not.
+            phase: Phase::head(now),
             last_activity: now,
             timer: Box::pin(tokio::time::sleep_until(now + deadlines.head)),
+            expired: None,
         }
     }
 
@@ -123,6 +69,7 @@ impl<T> Deadlined<T> {
         let idle = self.last_activity + self.deadlines.idle;
         match self.phase {
             Phase::Head { since, .. } => idle.min(since + self.deadlines.head),
+            Phase::Body { since, .. } => idle.min(since + self.deadlines.body),
             _ => idle,
         }
     }
@@ -131,57 +78,41 @@ impl<T> Deadlined<T> {
         let now = Instant::now();
         self.last_activity = now;
         if self.phase == Phase::Idle {
-            self.phase = Phase::Head {
-                since: now,
-                seen: 0,
-                tail: [0; 3],
+            self.phase = Phase::head(now);
+        }
+        let mut bytes = bytes;
+        if let Phase::Head { scan, .. } = &mut self.phase {
+            let Some((used, framing)) = scan.feed(bytes)? else {
+                return Ok(());
             };
+            // The body is due `body` after its head, however long the head took.
+            self.phase = match BodyScan::new(framing) {
+                Some(scan) => Phase::Body { since: now, scan },
+                None => Phase::Request,
+            };
+            bytes = &bytes[used..];
         }
-        let Phase::Head { since, seen, tail } = self.phase else {
-            return Ok(());
-        };
-        if seen == 0 && bytes.starts_with(b"PRI * HTTP/2") {
-            self.phase = Phase::Upgraded;
-            return Ok(());
+        if let Phase::Body { scan, .. } = &mut self.phase {
+            if scan.feed(bytes) {
+                self.phase = Phase::Request;
+            }
         }
-        // The end may straddle reads: look at the last bytes before this read, then this read.
-        let mut joint = [0u8; 6];
-        joint[..3].copy_from_slice(&tail);
-        let head = bytes.len().min(3);
-        joint[3..3 + head].copy_from_slice(&bytes[..head]);
-        let ends = |w: &[u8]| w == b"\r\n\r\n";
-        if joint[..3 + head].windows(4).any(ends) || bytes.windows(4).any(ends) {
-            self.phase = Phase::Request;
-            return Ok(());
-        }
-        let seen = seen + bytes.len();
-        if seen > MAX_HEAD_BYTES {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "request head too large",
-            ));
-        }
-        let tail = match bytes.len() {
-            0 => tail,
-            1 => [tail[1], tail[2], bytes[0]],
-            2 => [tail[2], bytes[0], bytes[1]],
-            n => [bytes[n - 3], bytes[n - 2], bytes[n - 1]],
-        };
-        self.phase = Phase::Head { since, seen, tail };
         Ok(())
     }
 
     fn on_write(&mut self, first_bytes: &[u8]) {
         self.last_activity = Instant::now();
-        self.phase = match self.phase {
+        self.phase = match std::mem::replace(&mut self.phase, Phase::Idle) {
             Phase::Upgraded => Phase::Upgraded,
             _ if first_bytes.starts_with(b"HTTP/1.1 101") => Phase::Upgraded,
-            // `100 Continue` asks for the body: the request goes on.
-            _ if first_bytes.starts_with(b"HTTP/1.1 100") => Phase::Request,
-            Phase::Request | Phase::Idle => Phase::Idle,
+            // `100 Continue` asks for the body: the request goes on, its deadline too.
+            body @ Phase::Body { .. } if first_bytes.starts_with(b"HTTP/1.1 100") => body,
             // Answering before the head is complete (hyper's 400 for garbage): the
             // connection ends anyway; keep the head deadline until it does.
             head @ Phase::Head { .. } => head,
+            // Answered (before the body was all in, too: hyper then closes the connection,
+            // or reads what follows as the next head, under the head deadline).
+            Phase::Body { .. } | Phase::Request | Phase::Idle => Phase::Idle,
         };
     }
 
@@ -192,15 +123,23 @@ impl<T> Deadlined<T> {
             self.timer.as_mut().reset(deadline);
         }
         match self.timer.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(io::Error::new(
-                io::ErrorKind::TimedOut,
-                match self.phase {
+            Poll::Ready(()) => {
+                let why = match self.phase {
                     Phase::Head { .. } => "request head not received in time",
+                    Phase::Body { .. } => "request body not received in time",
                     _ => "connection idle",
-                },
-            )),
+                };
+                self.expired = Some(why);
+                Poll::Ready(io::Error::new(io::ErrorKind::TimedOut, why))
+            }
             Poll::Pending => Poll::Pending,
         }
+    }
+
+    /// The error every read and write gets once a deadline has passed.
+    fn expired_error(&self) -> Option<io::Error> {
+        self.expired
+            .map(|why| io::Error::new(io::ErrorKind::TimedOut, why))
     }
 }
 
@@ -211,6 +150,9 @@ impl<T: AsyncRead + Unpin> AsyncRead for Deadlined<T> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if let Some(e) = this.expired_error() {
+            return Poll::Ready(Err(e));
+        }
         let before = buf.filled().len();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
@@ -233,6 +175,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Deadlined<T> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if let Some(e) = this.expired_error() {
+            return Poll::Ready(Err(e));
+        }
         let written = Pin::new(&mut this.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = written {
             if n > 0 {
@@ -248,6 +193,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Deadlined<T> {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if let Some(e) = this.expired_error() {
+            return Poll::Ready(Err(e));
+        }
         let written = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = written {
             if n > 0 {
@@ -277,11 +225,16 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Deadlined<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
     use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
-    /// The SPEC's 10 s and 60 s, scaled down 50 times so the tests take real time briefly.
+    use crate::limits::deadlines::MAX_HEAD_BYTES;
+
+    /// The default 10 s, 30 s and 60 s, scaled down 50 times so the tests take real time
+    /// briefly.
     const SCALED: Deadlines = Deadlines {
         head: Duration::from_millis(200),
+        body: Duration::from_millis(600),
         idle: Duration::from_millis(1200),
     };
 
@@ -413,20 +366,96 @@ mod tests {
         drop(writer);
     }
 
-    #[tokio::test]
-    async fn a_head_end_split_across_reads_is_found() {
-        let head = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-        // Every way of cutting the head in three reads finds its end at the last byte.
-        for a in 0..head.len() {
-            for b in a..head.len() {
-                let (_client, mut server) = pair();
-                for part in [&head[..a], &head[a..b], &head[b..head.len() - 1]] {
-                    server.on_read(part).expect("fits");
-                    assert!(matches!(server.phase, Phase::Head { .. }), "{a} {b}");
-                }
-                server.on_read(&head[head.len() - 1..]).expect("fits");
-                assert_eq!(server.phase, Phase::Request, "{a} {b}");
+    /// Writes `bytes` a few at a time, every 20 ms, until done or the server is gone; gives
+    /// the client back, still open.
+    async fn drip(mut client: DuplexStream, bytes: Vec<u8>) -> DuplexStream {
+        for part in bytes.chunks(5) {
+            if client.write_all(part).await.is_err() {
+                break;
             }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        client
+    }
+
+    #[tokio::test]
+    async fn a_dripped_body_is_dropped_at_the_body_deadline() {
+        let length = [
+            b"POST / HTTP/1.1\r\nContent-Length: 1000\r\n\r\n".to_vec(),
+            vec![b'a'; 1000],
+        ];
+        let chunked = [
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec(),
+            b"1\r\na\r\n".repeat(200),
+        ];
+        for [head, body] in [length, chunked] {
+            let (mut client, mut server) = pair();
+            client.write_all(&head).await.expect("head");
+            let dripper = tokio::spawn(drip(client, body));
+            let (kind, after) = read_until_error(&mut server).await;
+            assert_eq!(kind, io::ErrorKind::TimedOut);
+            assert!(about(after, SCALED.body), "{after:?}");
+            // No answer gets out either (hyper would write a 400 for the failed body).
+            let answer = server.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+            assert_eq!(answer.expect_err("refused").kind(), io::ErrorKind::TimedOut);
+            dripper.abort();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_in_time_may_wait_for_its_answer() {
+        let (mut client, mut server) = pair();
+        let head = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let body = b"5\r\nhello\r\n0\r\n\r\n";
+        client.write_all(head).await.expect("head");
+        let client = tokio::spawn(drip(client, body.to_vec()));
+        let mut buf = [0u8; 1024];
+        let mut got = 0;
+        while got < head.len() + body.len() {
+            got += server.read(&mut buf).await.expect("request");
+        }
+        // The server thinks for longer than the body deadline: no deadline but idle.
+        let waited = tokio::time::timeout(SCALED.body + SCALED.head, server.read(&mut buf)).await;
+        assert!(waited.is_err(), "still open: {waited:?}");
+        server
+            .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+            .await
+            .expect("answer");
+        drop(client);
+    }
+
+    #[tokio::test]
+    async fn the_body_deadline_counts_from_the_head_through_100_continue() {
+        let (mut client, mut server) = pair();
+        client
+            .write_all(b"POST / HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+            .await
+            .expect("head");
+        let started = Instant::now();
+        let mut buf = [0u8; 1024];
+        assert!(server.read(&mut buf).await.expect("head") > 0);
+        server
+            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            .await
+            .expect("100");
+        let (kind, _) = read_until_error(&mut server).await;
+        assert_eq!(kind, io::ErrorKind::TimedOut);
+        assert!(
+            about(started.elapsed(), SCALED.body),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_http2_preface_is_refused() {
+        let (mut client, mut server) = pair();
+        client
+            .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+            .await
+            .expect("preface");
+        let (kind, after) = read_until_error(&mut server).await;
+        assert_eq!(kind, io::ErrorKind::InvalidData);
+        assert!(after < SCALED.head, "{after:?}");
     }
 }
