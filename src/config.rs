@@ -282,13 +282,13 @@ pub struct Settings {
     )]
     pub cookie_secure: CookieSecure,
     /// Seconds a client has to send a whole request head (decimals allowed).
-    #[arg(long = "head-timeout-secs", env = "MINITWIT_HEAD_TIMEOUT_SECS", default_value = "10", global = true, value_parser = parse_timeout_secs)]
+    #[arg(long = "head-timeout-secs", value_name = "SECS", env = "MINITWIT_HEAD_TIMEOUT_SECS", default_value = "10", global = true, value_parser = parse_timeout_secs)]
     pub head_timeout: Duration,
     /// Seconds a request body has to arrive after its head (decimals allowed).
-    #[arg(long = "body-timeout-secs", env = "MINITWIT_BODY_TIMEOUT_SECS", default_value = "30", global = true, value_parser = parse_timeout_secs)]
+    #[arg(long = "body-timeout-secs", value_name = "SECS", env = "MINITWIT_BODY_TIMEOUT_SECS", default_value = "30", global = true, value_parser = parse_timeout_secs)]
     pub body_timeout: Duration,
     /// Seconds without traffic after which a connection is closed (decimals allowed).
-    #[arg(long = "idle-timeout-secs", env = "MINITWIT_IDLE_TIMEOUT_SECS", default_value = "60", global = true, value_parser = parse_timeout_secs)]
+    #[arg(long = "idle-timeout-secs", value_name = "SECS", env = "MINITWIT_IDLE_TIMEOUT_SECS", default_value = "60", global = true, value_parser = parse_timeout_secs)]
     pub idle_timeout: Duration,
     /// Log filter, in `RUST_LOG` syntax.
     #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
