@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::limits::{RateLimitSettings, TrustedProxies};
+use crate::limits::{Deadlines, RateLimitSettings, TrustedProxies};
 
 /// The `minitwit` command line.
 #[derive(Debug, Parser)]
@@ -294,6 +294,15 @@ pub struct Settings {
         ignore_case = true
     )]
     pub cookie_secure: CookieSecure,
+    /// Seconds a client has to send a whole request head (decimals allowed).
+    #[arg(long = "head-timeout-secs", value_name = "SECS", env = "MINITWIT_HEAD_TIMEOUT_SECS", default_value = "10", global = true, value_parser = parse_timeout_secs)]
+    pub head_timeout: Duration,
+    /// Seconds a request body has to arrive after its head (decimals allowed).
+    #[arg(long = "body-timeout-secs", value_name = "SECS", env = "MINITWIT_BODY_TIMEOUT_SECS", default_value = "30", global = true, value_parser = parse_timeout_secs)]
+    pub body_timeout: Duration,
+    /// Seconds without traffic after which a connection is closed (decimals allowed).
+    #[arg(long = "idle-timeout-secs", value_name = "SECS", env = "MINITWIT_IDLE_TIMEOUT_SECS", default_value = "60", global = true, value_parser = parse_timeout_secs)]
+    pub idle_timeout: Duration,
     /// Log filter, in `RUST_LOG` syntax.
     #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
     pub log_level: String,
@@ -359,6 +368,11 @@ impl Settings {
             hash_concurrency: 4,
             session_days: 14,
             cookie_secure: CookieSecure::Auto,
+            // The defaults: short ones would close connections that reqwest's pool keeps
+            // and websockets that tests hold open; the slow-client tests shorten them.
+            head_timeout: Deadlines::default().head,
+            body_timeout: Deadlines::default().body,
+            idle_timeout: Deadlines::default().idle,
             log_level: "warn".into(),
             log_format: LogFormat::Pretty,
             backup_dir: None,
@@ -414,6 +428,15 @@ impl Settings {
             && !self.bind.ip().is_loopback()
     }
 
+    /// How long a connection may take over a request head and body, and stay silent.
+    pub fn deadlines(&self) -> Deadlines {
+        Deadlines {
+            head: self.head_timeout,
+            body: self.body_timeout,
+            idle: self.idle_timeout,
+        }
+    }
+
     pub fn rate_limits(&self) -> RateLimitSettings {
         RateLimitSettings {
             login_per_minute: self.login_per_minute,
@@ -426,6 +449,21 @@ impl Settings {
 
 fn parse_trusted_proxies(raw: &str) -> Result<TrustedProxies, String> {
     TrustedProxies::parse(raw)
+}
+
+/// Decimal seconds, more than 0 (a zero deadline would drop every connection) and at
+/// most a day.
+fn parse_timeout_secs(raw: &str) -> Result<Duration, String> {
+    let secs: f64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{raw}` is not a number of seconds"))?;
+    if !(secs > 0.0 && secs <= 86_400.0) {
+        return Err(format!(
+            "`{raw}`: give more than 0 and at most 86400 seconds"
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 fn parse_database_url(raw: &str) -> Result<String, String> {
@@ -521,6 +559,28 @@ mod tests {
             "--simulator-password",
             "x"
         ]));
+    }
+
+    #[test]
+    fn deadlines_default_to_10_30_60_s_and_take_fractions() {
+        let cli = Cli::try_parse_from(["minitwit"]).expect("defaults parse");
+        assert_eq!(cli.settings.deadlines(), Deadlines::default());
+        assert_eq!(
+            Deadlines::default(),
+            Deadlines {
+                head: Duration::from_secs(10),
+                body: Duration::from_secs(30),
+                idle: Duration::from_secs(60),
+            }
+        );
+        let cli = Cli::try_parse_from(["minitwit", "--head-timeout-secs", "0.3"]).expect("parses");
+        assert_eq!(cli.settings.deadlines().head, Duration::from_millis(300));
+        for bad in ["0", "-1", "NaN", "inf", "1e9", "10s", ""] {
+            assert!(
+                Cli::try_parse_from(["minitwit", "--body-timeout-secs", bad]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha512};
 
 use crate::assets::StaticFiles;
 use crate::config::{CookieSecure, Settings};
-use crate::limits::{limit_body, DeadlineAcceptor, Deadlines, HashSlots, RateLimits};
+use crate::limits::{limit_body, DeadlineAcceptor, HashSlots, RateLimits};
 use crate::metrics::route::{documented_paths, RouteLabels};
 use crate::metrics::{self, Metrics};
 use crate::realtime::{Hub, SocketLimits};
@@ -126,7 +126,7 @@ impl Application {
             .and_then(|a| a.as_socket_addr().copied())
             .unwrap_or(settings.bind);
         Ok(Application {
-            acceptor: DeadlineAcceptor::new(acceptor, Deadlines::default()),
+            acceptor: DeadlineAcceptor::new(acceptor, settings.deadlines()),
             addr,
             state,
             gauges,
