@@ -11,6 +11,7 @@ mod cluster;
 mod integrity;
 mod limits;
 mod live_page;
+mod logins;
 mod moderation;
 mod page_caches;
 mod pages;

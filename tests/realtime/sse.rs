@@ -17,13 +17,13 @@ struct SseEvent {
 }
 
 /// An open `/sse` response, read event by event.
-struct SseClient {
+pub(crate) struct SseClient {
     res: reqwest::Response,
     buffer: String,
 }
 
 impl SseClient {
-    async fn open(app: &TestApp, query: &str, headers: &[(&str, &str)]) -> SseClient {
+    pub(crate) async fn open(app: &TestApp, query: &str, headers: &[(&str, &str)]) -> SseClient {
         let mut request = app.http.get(app.url(&format!("/sse?{query}")));
         for (name, value) in headers {
             request = request.header(*name, *value);
@@ -73,8 +73,17 @@ impl SseClient {
         }
     }
 
+    /// Whether the server ends the response within `wait` (whatever it sends before).
+    pub(crate) async fn ends_within(&mut self, wait: Duration) -> bool {
+        tokio::time::timeout(wait, async {
+            while let Ok(Some(_)) = self.res.chunk().await {}
+        })
+        .await
+        .is_ok()
+    }
+
     /// The next message event as (id line, content), checking it mirrors the websocket frame.
-    async fn message(&mut self) -> (String, String) {
+    pub(crate) async fn message(&mut self) -> (String, String) {
         let event = self.next().await;
         assert_eq!(event.event.as_deref(), Some("message"), "{event:?}");
         let frame: serde_json::Value = serde_json::from_str(&event.data).expect("JSON data");
@@ -185,11 +194,10 @@ async fn stopping_the_server_ends_sse_streams() {
     let app = TestApp::start(&db.url).await;
     let mut open = SseClient::open(&app, "stream=public", &[]).await;
     let stopping = tokio::spawn(app.stop());
-    let ended = tokio::time::timeout(Duration::from_secs(5), async {
-        while let Ok(Some(_)) = open.res.chunk().await {}
-    })
-    .await;
-    assert!(ended.is_ok(), "the stream still runs 5 s after the stop");
+    assert!(
+        open.ends_within(Duration::from_secs(5)).await,
+        "the stream still runs 5 s after the stop"
+    );
     tokio::time::timeout(Duration::from_secs(15), stopping)
         .await
         .expect("the server stops")
