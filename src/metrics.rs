@@ -63,7 +63,7 @@ pub struct Families {
     /// Redis subscriber health checks that timed out: a stalled or half-open connection.
     pub redis_stalls_total: IntCounter,
     /// Streams refused or closed by a limit. Label: reason (max_sockets,
-    /// max_sockets_per_ip, flood).
+    /// max_sockets_per_ip, flood, replays).
     pub ws_refused_total: IntCounterVec,
     /// How long a login or registration waited for a password-hash slot.
     pub password_hash_wait_seconds: Histogram,
@@ -97,7 +97,7 @@ pub const LIMITERS: &[&str] = &["login", "register", "ws_connect", "post"];
 pub const TRANSPORTS: &[&str] = &["websocket", "sse"];
 
 /// Every `reason` label value of `minitwit_ws_refused_total`, exported at 0 from the start.
-pub const STREAM_REFUSALS: &[&str] = &["max_sockets", "max_sockets_per_ip", "flood"];
+pub const STREAM_REFUSALS: &[&str] = &["max_sockets", "max_sockets_per_ip", "flood", "replays"];
 
 /// Latency buckets from 0.5 ms to 10 s: our requests and fan-out live at the low end.
 const LATENCY_BUCKETS: &[f64] = &[

@@ -25,7 +25,10 @@
 //! - [`protocol`]: stream names and the JSON frames of SPEC §4.
 //! - [`subscription`]: one stream of a socket or SSE response: registration, `since`
 //!   replay and its join with the live feed.
-//! - [`socket`]: one task per websocket (subscriptions, replay, pings, 4008, flood limit).
+//! - [`socket`]: one task per websocket (subscriptions, replay, pings, 4008, flood limit);
+//!   [`budget`]: its budgets of frames and replays.
+//! - [`logins`]: ends a `home` stream when its login does (logout, expiry), on every
+//!   instance.
 //! - [`sse`]: `/sse`, the same streams as server-sent events.
 //! - [`slots`]: the per-instance and per-address caps on open streams.
 //! - [`routes`]: `/ws`, `/api/stream` and `/static/live.js`; [`refusal`]: how a stream
@@ -33,9 +36,11 @@
 //!   websocket handshake, so a socket is one task that writes shared frames.
 //! - [`runtime`]: the socket tasks' own runtime, so fan-out never starves requests.
 
+pub mod budget;
 pub mod delivery;
 pub mod dispatcher;
 pub mod envelope;
+pub mod logins;
 pub mod protocol;
 pub mod redis_bus;
 pub mod refusal;
@@ -140,6 +145,8 @@ struct HubInner {
     keep_alive: std::sync::Once,
     /// Where this instance's deliveries stand (see [`Hub::position`]).
     position: SharedPosition,
+    /// The logins behind open `home` streams, checked by [`logins::watch`].
+    logins: Arc<logins::Logins>,
 }
 
 /// What [`Hub::on_event`] runs for every event.
@@ -202,6 +209,9 @@ impl Hub {
         tx: mpsc::UnboundedSender<Inbound>,
         rx: mpsc::UnboundedReceiver<Inbound>,
     ) -> Hub {
+        let logins = Arc::<logins::Logins>::default();
+        let watch = logins::watch(Arc::downgrade(&logins), store.clone(), logins::CHECK_EVERY);
+        tokio::spawn(watch);
         let hub = Hub {
             inner: Arc::new(HubInner {
                 origin,
@@ -216,6 +226,7 @@ impl Hub {
                 open: Arc::default(),
                 keep_alive: std::sync::Once::new(),
                 position: SharedPosition::default(),
+                logins,
             }),
         };
         // The dispatcher holds only a weak reference, so it ends with the last Hub clone.
@@ -261,6 +272,11 @@ impl Hub {
 
     pub fn limits(&self) -> &SocketLimits {
         &self.inner.limits
+    }
+
+    /// The logins behind this instance's open `home` streams.
+    pub fn logins(&self) -> &Arc<logins::Logins> {
+        &self.inner.logins
     }
 
     /// The caps on open streams.

@@ -86,7 +86,7 @@ pub struct SocketHandle {
     queue: Mutex<VecDeque<Outgoing>>,
     /// Frames the queue may hold; one more closes the socket with 4008.
     bound: usize,
-    /// Raised [`Signal`]s, as bits: [`SHUTDOWN`], [`SLOW`], [`KEEP_ALIVE`].
+    /// Raised [`Signal`]s, as bits: [`SHUTDOWN`], [`SLOW`], [`KEEP_ALIVE`], [`LOGGED_OUT`].
     signals: AtomicU8,
     /// Wakes the stream's task: a frame was queued, or a signal raised.
     wake: Notify,
@@ -98,6 +98,8 @@ const SHUTDOWN: u8 = 1;
 const SLOW: u8 = 2;
 /// Time for a ping (or an SSE keep-alive comment) and the idle check.
 const KEEP_ALIVE: u8 = 4;
+/// The login of the stream's `home` ended (see `super::logins`).
+const LOGGED_OUT: u8 = 8;
 
 /// Why a stream's task was woken, other than a frame; in the order it is told them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +108,8 @@ pub enum Signal {
     Shutdown,
     /// The queue overflowed: the reader is too slow, close with 4008.
     TooSlow,
+    /// The login behind the stream's `home` ended: close with 4001.
+    LoggedOut,
     /// Send a ping (the keep-alive tick of [`OpenQueues::keep_alive`]).
     KeepAlive,
 }
@@ -141,6 +145,9 @@ impl QueueReceiver {
             if signals & SLOW != 0 {
                 return Err(Signal::TooSlow);
             }
+            if signals & LOGGED_OUT != 0 {
+                return Err(Signal::LoggedOut);
+            }
             self.handle.signals.fetch_and(!KEEP_ALIVE, Ordering::AcqRel);
             return Err(Signal::KeepAlive);
         }
@@ -153,9 +160,9 @@ impl QueueReceiver {
         Ok(item)
     }
 
-    /// Completes with [`Signal::Shutdown`] or [`Signal::TooSlow`] once either is raised,
-    /// for a task busy elsewhere (a write that waits). Frames and keep-alives meanwhile
-    /// stay for [`QueueReceiver::recv`].
+    /// Completes with [`Signal::Shutdown`], [`Signal::TooSlow`] or [`Signal::LoggedOut`]
+    /// once one is raised, for a task busy elsewhere (a write that waits). Frames and
+    /// keep-alives meanwhile stay for [`QueueReceiver::recv`].
     pub async fn interrupted(&self) -> Signal {
         loop {
             let signals = self.handle.signals.load(Ordering::Acquire);
@@ -164,6 +171,9 @@ impl QueueReceiver {
             }
             if signals & SLOW != 0 {
                 return Signal::TooSlow;
+            }
+            if signals & LOGGED_OUT != 0 {
+                return Signal::LoggedOut;
             }
             self.handle.wake.notified().await;
         }
@@ -209,6 +219,11 @@ impl SocketHandle {
 
     pub fn is_slow(&self) -> bool {
         self.signals.load(Ordering::Relaxed) & SLOW != 0
+    }
+
+    /// Tells the stream that the login behind its `home` ended.
+    pub fn log_out(&self) {
+        self.raise(LOGGED_OUT);
     }
 
     /// Raises `signal` and wakes the task; `false` if it was raised already.

@@ -99,7 +99,10 @@ async fn checked_stream_request(
     } else {
         crate::web::session::session_user(state, session)
             .await
-            .map(|user_id| Reader { user_id })
+            .map(|(user_id, login)| Reader {
+                user_id,
+                login: Some(login),
+            })
     };
     match &name {
         Some(StreamName::Home) if reader.is_none() => return Err(AppError::Unauthorized),
@@ -165,7 +168,10 @@ pub async fn api_stream(
     upgrade(
         ws,
         &state,
-        Some(Reader { user_id }),
+        Some(Reader {
+            user_id,
+            login: None,
+        }),
         Some((StreamName::Home, since)),
         slot,
     )

@@ -1,6 +1,7 @@
 //! One task per websocket: subscriptions, `since` replay joined to the live feed, pings,
-//! the idle timeout, the 4008 close of a reader that cannot keep up and the 1008 close of
-//! a client that floods frames.
+//! the idle timeout, the 4008 close of a reader that cannot keep up, the 1008 close of a
+//! client that floods frames or replays (`budget`), and the 4001 close of a `home` whose
+//! login ended (`logins`).
 
 use std::future::Future;
 use std::task::Poll;
@@ -15,6 +16,8 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
+use super::budget::{FrameBudget, ReplayBudget, REPLAYS_EXCEEDED};
+use super::logins::{Login, LoginHold};
 use super::protocol::{
     error_frame, subscribed_frame, unsubscribed_frame, ClientFrame, Position, StreamName,
 };
@@ -33,13 +36,13 @@ const CLOSE_WAIT: Duration = Duration::from_secs(10);
 /// How long one frame may take to write (a replay's too) before the peer counts as too
 /// slow and is closed with 4008.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Close code for a client that sends frames faster than [`FRAMES_PER_SECOND`].
+/// Close code for a client that sends frames or asks for replays faster than its budget
+/// (`super::budget`).
 pub const CLOSE_POLICY: u16 = 1008;
+/// Close code for a `home` stream whose login ended (logout or expiry).
+pub const CLOSE_LOGGED_OUT: u16 = 4001;
 /// Close code for a stream refused by a cap on open streams (try again later).
 pub const CLOSE_TRY_LATER: u16 = 1013;
-/// Client frames a socket may send per second on average, and in one burst (SPEC §4).
-const FRAMES_PER_SECOND: f64 = 10.0;
-const FRAME_BURST: f64 = 20.0;
 /// How long a flooding client's remaining frames are read away after its 1008.
 const FLOOD_DRAIN: Duration = Duration::from_secs(2);
 
@@ -55,9 +58,12 @@ pub fn websocket_config() -> WebSocketConfig {
 }
 
 /// Who the connection belongs to, which decides what `home` means.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Reader {
     pub user_id: i64,
+    /// The browser session's login, which its `home` ends with; `None` for the
+    /// simulator's `/api/stream`, which has no session.
+    pub login: Option<Login>,
 }
 
 /// Everything a socket task needs.
@@ -68,35 +74,6 @@ pub struct Connection {
     pub initial: Option<(StreamName, Option<Position>)>,
     /// This socket's place under the caps on open streams, or why it has none.
     pub slot: Result<Slot, Refusal>,
-}
-
-/// A token bucket: [`FRAMES_PER_SECOND`] on average, [`FRAME_BURST`] at once.
-struct FrameBudget {
-    tokens: f64,
-    refilled: Instant,
-}
-
-impl FrameBudget {
-    fn new() -> FrameBudget {
-        FrameBudget {
-            tokens: FRAME_BURST,
-            refilled: Instant::now(),
-        }
-    }
-
-    /// Takes one frame's token; `false` when the client is over its budget.
-    fn take(&mut self) -> bool {
-        let now = Instant::now();
-        let earned = now.duration_since(self.refilled).as_secs_f64() * FRAMES_PER_SECOND;
-        self.tokens = (self.tokens + earned).min(FRAME_BURST);
-        self.refilled = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
 }
 
 enum Stop {
@@ -110,6 +87,10 @@ enum Stop {
     Idle,
     /// The client sent frames faster than its budget.
     Flooding,
+    /// The client asked for `since` replays faster than its budget.
+    Replaying,
+    /// The login behind its `home` ended.
+    LoggedOut,
 }
 
 /// Counts a stream in `minitwit_ws_connections{transport}` for as long as it lives.
@@ -148,6 +129,7 @@ pub fn run(pending: PendingSocket, conn: Connection) -> impl Future<Output = ()>
                 reader: conn.reader,
                 initial: conn.initial,
                 subs: Vec::new(),
+                home_login: None,
                 _slot: slot,
             };
             Either::Right(task.run())
@@ -183,6 +165,9 @@ struct SocketTask {
     /// The stream named in the URL, until it is subscribed.
     initial: Option<(StreamName, Option<Position>)>,
     subs: Vec<Subscription>,
+    /// Ties its `home` subscription to the session's login, which ends it (boxed: most
+    /// sockets have none).
+    home_login: Option<Box<LoginHold>>,
     /// Holds this socket's place under the caps until it closes.
     _slot: Slot,
     _gauge: Gauge,
@@ -211,10 +196,11 @@ impl SocketTask {
     }
 
     async fn serve(&mut self) -> Stop {
+        let mut replays = ReplayBudget::new();
         if let Some((name, since)) = self.initial.take() {
             // Boxed: subscribing awaits database queries whose state would otherwise be
             // part of every idle socket's task, for its whole life.
-            if let Err(stop) = Box::pin(self.subscribe(name, since)).await {
+            if let Err(stop) = Box::pin(self.subscribe(name, since, &mut replays)).await {
                 return stop;
             }
         }
@@ -229,6 +215,7 @@ impl SocketTask {
                     Ok(outgoing) => Step::Frame(outgoing),
                     Err(Signal::Shutdown) => return Stop::Shutdown,
                     Err(Signal::TooSlow) => return Stop::TooSlow,
+                    Err(Signal::LoggedOut) => return Stop::LoggedOut,
                     Err(Signal::KeepAlive) => Step::KeepAlive,
                 },
                 incoming = self.ws.next() => Step::Incoming(incoming.and_then(Result::ok)),
@@ -252,7 +239,7 @@ impl SocketTask {
                         Some(frame @ (Message::Text(_) | Message::Binary(_))) => {
                             if budget.take() {
                                 // Boxed: it may subscribe (database queries), rarely runs.
-                                Box::pin(self.on_frame(frame)).await
+                                Box::pin(self.on_frame(frame, &mut replays)).await
                             } else {
                                 Err(Stop::Flooding)
                             }
@@ -299,6 +286,15 @@ impl SocketTask {
                     .inc();
                 Some((CLOSE_POLICY, "too many frames: at most 10 a second"))
             }
+            Stop::Replaying => {
+                self.hub
+                    .metrics()
+                    .ws_refused_total
+                    .with_label_values(&["replays"])
+                    .inc();
+                Some((CLOSE_POLICY, REPLAYS_EXCEEDED))
+            }
+            Stop::LoggedOut => Some((CLOSE_LOGGED_OUT, "logged out")),
             Stop::Gone | Stop::PeerClosed => None,
         };
         if matches!(stop, Stop::PeerClosed) {
@@ -308,7 +304,7 @@ impl SocketTask {
         if let Some((code, reason)) = close {
             let _ = tokio::time::timeout(CLOSE_WAIT, ws.send(close_frame(code, reason))).await;
         }
-        if matches!(stop, Stop::Flooding) {
+        if matches!(stop, Stop::Flooding | Stop::Replaying) {
             // The flood is still in the receive buffer: closing on it would send a reset
             // that discards our close frame at the client. Read it away until the client's
             // close.
@@ -342,7 +338,7 @@ impl SocketTask {
         })
     }
 
-    async fn on_frame(&mut self, frame: Message) -> Result<(), Stop> {
+    async fn on_frame(&mut self, frame: Message, replays: &mut ReplayBudget) -> Result<(), Stop> {
         let Message::Text(text) = frame else {
             return self.send(error_frame("frames are JSON text")).await;
         };
@@ -355,13 +351,17 @@ impl SocketTask {
                     Some(None) => return self.send(error_frame("bad since")).await,
                 };
                 match StreamName::parse(&stream) {
-                    Ok(name) => self.subscribe(name, since).await,
+                    Ok(name) => self.subscribe(name, since, replays).await,
                     Err(e) => self.send(error_frame(e)).await,
                 }
             }
             Ok(ClientFrame::Unsubscribe { stream }) => {
                 if let Some(at) = self.subs.iter().position(|s| s.name.is(&stream)) {
-                    self.subs.swap_remove(at).close(&self.hub);
+                    let sub = self.subs.swap_remove(at);
+                    if sub.name == StreamName::Home {
+                        self.home_login = None;
+                    }
+                    sub.close(&self.hub);
                 }
                 self.send(unsubscribed_frame(&stream)).await
             }
@@ -370,8 +370,14 @@ impl SocketTask {
 
     /// Registers the stream first, then replays from the database: anything committed
     /// meanwhile is both queued live and maybe in the replay, and the replayed ids drop
-    /// the second copy. So replay joins live with no gap and no duplicate.
-    async fn subscribe(&mut self, name: StreamName, since: Option<Position>) -> Result<(), Stop> {
+    /// the second copy. So replay joins live with no gap and no duplicate. A replay takes
+    /// one of `replays`; without one the socket is closed (1008).
+    async fn subscribe(
+        &mut self,
+        name: StreamName,
+        since: Option<Position>,
+        replays: &mut ReplayBudget,
+    ) -> Result<(), Stop> {
         let label = name.as_string();
         if self.subs.iter().any(|s| s.name == name) {
             return self.send(subscribed_frame(&label)).await;
@@ -379,11 +385,22 @@ impl SocketTask {
         if self.subs.len() >= MAX_STREAMS {
             return self.send(error_frame("too many streams")).await;
         }
-        let reader = self.reader.map(|r| r.user_id);
+        if since.is_some() && !replays.take() {
+            return Err(Stop::Replaying);
+        }
+        let reader = self.reader.as_ref().map(|r| r.user_id);
         let sub = match Subscription::open(&self.hub, reader, self.rx.handle(), name).await {
             Ok(sub) => sub,
             Err(e) => return self.send(error_frame(&e)).await,
         };
+        if sub.name == StreamName::Home {
+            if let Some(login) = self.reader.as_ref().and_then(|r| r.login.as_ref()) {
+                // Untied before the new tie: both name this socket's queue.
+                self.home_login = None;
+                let hold = self.hub.logins().hold(login, self.rx.handle());
+                self.home_login = Some(Box::new(hold));
+            }
+        }
         // Most sockets hold one stream: room for exactly that, not the four of a first push.
         self.subs.reserve_exact(1);
         self.subs.push(sub);
@@ -448,6 +465,7 @@ async fn finish_write(
         sent = send => sent.map_err(|_| Stop::Gone),
         signal = rx.interrupted() => Err(match signal {
             Signal::Shutdown => Stop::Shutdown,
+            Signal::LoggedOut => Stop::LoggedOut,
             _ => Stop::TooSlow,
         }),
         _ = tokio::time::sleep(WRITE_TIMEOUT) => Err(Stop::TooSlow),

@@ -3,7 +3,8 @@
 //! each message is `id: N`, `event: message`, `data: <the websocket frame>`; a hidden one
 //! is `event: delete`. `Last-Event-ID` (or `?since=`) resumes like `since`, and a comment
 //! keeps the connection alive every ping interval (25 s). A reader that falls behind is cut off (its
-//! browser reconnects by itself with `Last-Event-ID`).
+//! browser reconnects by itself with `Last-Event-ID`); a `home` whose login ended (logout,
+//! expiry) ends, and the browser's reconnect is refused (401).
 
 use std::time::Duration;
 
@@ -106,13 +107,18 @@ impl SseStream {
         let hub = self.hub.clone();
         let _gauge = Gauge::open(&hub, "sse");
         let mut rx = hub.open_queue();
-        let reader = self.reader.map(|r| r.user_id);
+        let reader = self.reader.as_ref().map(|r| r.user_id);
         let mut sub = match Subscription::open(&hub, reader, rx.handle(), self.name).await {
             Ok(sub) => sub,
             Err(e) => {
                 let _ = tx.send(event_text(None, "error", &error_frame(&e))).await;
                 return;
             }
+        };
+        // A `home` ends with the session's login (`super::logins`): the body finishes.
+        let _login = match (&sub.name, self.reader.and_then(|r| r.login)) {
+            (StreamName::Home, Some(login)) => Some(hub.logins().hold(&login, rx.handle())),
+            _ => None,
         };
         let _ = subscribed.send(());
         let metrics = hub.metrics().clone();
@@ -153,7 +159,7 @@ impl SseStream {
                             }
                             continue;
                         }
-                        Err(Signal::Shutdown | Signal::TooSlow) => break,
+                        Err(Signal::Shutdown | Signal::TooSlow | Signal::LoggedOut) => break,
                     };
                     if !sub.wants(&outgoing) {
                         continue;

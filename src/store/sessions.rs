@@ -2,7 +2,9 @@
 //! the user, deleted at logout, swept when expired. Shared by every replica through the
 //! database, so a logout on one replica is a logout on all of them.
 
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use std::collections::HashSet;
+
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use sha2::{Digest, Sha256};
 
 use super::entities::{session, user};
@@ -35,10 +37,16 @@ impl SessionToken {
         &self.0
     }
 
-    fn key(&self) -> String {
+    /// The session's row key (the token's SHA-256): what open streams keep to learn
+    /// whether the login still lives, without holding the token itself.
+    pub fn key(&self) -> String {
         hex(&Sha256::digest(self.0.as_bytes()))
     }
 }
+
+/// Keys asked about in one query: well under SQLite's and PostgreSQL's caps on bound
+/// parameters.
+const LIVE_CHUNK: usize = 1000;
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -61,12 +69,41 @@ impl Store {
 
     /// The user of a live session: one that exists (not logged out) and has not expired.
     pub async fn session_user(&self, token: &SessionToken, now: i64) -> StoreResult<Option<User>> {
+        Ok(self.session_login(token, now).await?.map(|(user, _)| user))
+    }
+
+    /// [`Store::session_user`], with when the session expires (Unix seconds): a `home`
+    /// stream ends then (`realtime::logins`).
+    pub async fn session_login(
+        &self,
+        token: &SessionToken,
+        now: i64,
+    ) -> StoreResult<Option<(User, i64)>> {
         let found = session::Entity::find_by_id(token.key())
             .filter(session::Column::ExpiresAt.gt(now))
             .find_also_related(user::Entity)
             .one(self.pools.read())
             .await?;
-        Ok(found.and_then(|(_, user)| user).map(User::from))
+        Ok(found.and_then(|(row, user)| user.map(|user| (User::from(user), row.expires_at))))
+    }
+
+    /// Which of the session keys `keys` (see [`SessionToken::key`]) are still live at `now`:
+    /// one query per [`LIVE_CHUNK`] keys, so every open `home` stream of an instance is
+    /// checked in one or a few round trips.
+    pub async fn live_sessions(&self, keys: &[String], now: i64) -> StoreResult<HashSet<String>> {
+        let mut live = HashSet::new();
+        for chunk in keys.chunks(LIVE_CHUNK) {
+            let rows = session::Entity::find()
+                .select_only()
+                .column(session::Column::SessionId)
+                .filter(session::Column::SessionId.is_in(chunk.iter().cloned()))
+                .filter(session::Column::ExpiresAt.gt(now))
+                .into_tuple::<String>()
+                .all(self.pools.read())
+                .await?;
+            live.extend(rows);
+        }
+        Ok(live)
     }
 
     /// Ends a session everywhere: its cookie, and every copy of it, is refused from now on.

@@ -10,6 +10,7 @@ use poem::Response;
 
 use super::error::WebResult;
 use crate::clock::unix_now;
+use crate::realtime::logins::Login;
 use crate::state::AppState;
 use crate::store::{SessionToken, User};
 
@@ -25,19 +26,29 @@ const FLASHES: &str = "flashes";
 /// The logged-in user, if any. A cookie whose login was logged out or expired, or that names
 /// a user who no longer exists (a reset database), is treated as logged out and cleared.
 pub async fn current_user(state: &AppState, session: &Session) -> WebResult<Option<User>> {
+    Ok(current_login(state, session).await?.map(|(user, _)| user))
+}
+
+/// [`current_user`], with the login it rests on: what a `home` stream keeps so that it
+/// ends with the login (`realtime::logins`).
+async fn current_login(state: &AppState, session: &Session) -> WebResult<Option<(User, Login)>> {
     let Some(id) = session.get::<i64>(USER_ID) else {
         return Ok(None);
     };
-    let user = match session.get::<String>(SESSION_TOKEN) {
+    let found = match session.get::<String>(SESSION_TOKEN) {
         Some(token) => {
             let token = SessionToken::from_cookie(token);
-            state.store.session_user(&token, unix_now()).await?
+            state
+                .store
+                .session_login(&token, unix_now())
+                .await?
+                .map(|(user, expires_at)| (user, Login::new(token.key(), expires_at)))
         }
         // A cookie from before server-side sessions: no login to check, so none.
         None => None,
     };
-    match user {
-        Some(user) if user.id == id => Ok(Some(user)),
+    match found {
+        Some((user, login)) if user.id == id => Ok(Some((user, login))),
         _ => {
             session.remove(USER_ID);
             session.remove(SESSION_TOKEN);
@@ -46,11 +57,12 @@ pub async fn current_user(state: &AppState, session: &Session) -> WebResult<Opti
     }
 }
 
-/// The id of the session's user if the login is live (not logged out, not expired): what
-/// the websocket `home` stream needs. A database error counts as no user (and is logged).
-pub async fn session_user(state: &AppState, session: &Session) -> Option<i64> {
-    match current_user(state, session).await {
-        Ok(user) => user.map(|u| u.id),
+/// The id of the session's user and its login if the login is live (not logged out, not
+/// expired): what the websocket `home` stream needs. A database error counts as no user
+/// (and is logged).
+pub async fn session_user(state: &AppState, session: &Session) -> Option<(i64, Login)> {
+    match current_login(state, session).await {
+        Ok(found) => found.map(|(user, login)| (user.id, login)),
         Err(e) => {
             tracing::warn!(error = %e, "cannot check the session");
             None
@@ -77,10 +89,11 @@ pub async fn log_in(state: &AppState, session: &Session, user_id: i64) -> WebRes
 /// forgets it in the browser.
 pub async fn log_out(state: &AppState, session: &Session) -> WebResult<()> {
     if let Some(token) = session.get::<String>(SESSION_TOKEN) {
-        state
-            .store
-            .delete_session(&SessionToken::from_cookie(token))
-            .await?;
+        let token = SessionToken::from_cookie(token);
+        state.store.delete_session(&token).await?;
+        // This instance's `home` streams of the login end now; the others' at their next
+        // check of the sessions table.
+        state.hub.logins().ended(&token.key());
     }
     session.clear();
     Ok(())

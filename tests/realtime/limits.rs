@@ -1,25 +1,41 @@
 //! The socket limits of SPEC §4: a bare `/ws` subscribes with frames, a client flooding
-//! frames is closed with 1008 without slowing anyone else, and the caps on open streams
-//! per instance and per address refuse with 1013.
+//! frames or `since` replays is closed with 1008 without slowing anyone else, and the caps
+//! on open streams per instance and per address refuse with 1013.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::MaybeTlsStream;
 
 use crate::client::{spawn_posts, ws_url, WsClient};
 use crate::common::{Backend, TestApp, TestDb};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bare_socket_subscribes_with_frames() {
+/// A server on a fresh SQLite database where alice posted `text`.
+async fn alice_posted(text: &str) -> (TestDb, TestApp) {
     let db = TestDb::new(Backend::Sqlite).await;
     let app = TestApp::start(&db.url).await;
     app.register("alice").await;
-    app.tweet("alice", "before").await;
+    app.tweet("alice", text).await;
+    (db, app)
+}
+
+/// `minitwit_ws_refused_total{reason}`.
+fn refused(app: &TestApp, reason: &str) -> u64 {
+    app.state
+        .metrics
+        .ws_refused_total
+        .with_label_values(&[reason])
+        .get()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bare_socket_subscribes_with_frames() {
+    let (_db, app) = alice_posted("before").await;
     let mut ws = WsClient::connect(&app, "/ws", &[]).await;
     ws.expect_nothing(Duration::from_millis(200)).await;
     ws.send_json(json!({"type": "subscribe", "stream": "public", "since": 0}))
@@ -64,13 +80,72 @@ async fn a_flooding_socket_is_closed_with_1008_and_others_get_every_message() {
     poster.await.expect("poster");
     let expected: Vec<String> = (0..30).map(|i| format!("m{i}")).collect();
     assert_eq!(reader.contents(30).await, expected);
-    let flood_closes = app
-        .state
-        .metrics
-        .ws_refused_total
-        .with_label_values(&["flood"])
-        .get();
-    assert_eq!(flood_closes, 1);
+    assert_eq!(refused(&app, "flood"), 1);
+    app.stop().await;
+}
+
+/// A socket that alternates `subscribe … since` and `unsubscribe` inside its frame budget
+/// makes a replay query per subscribe: past its replay budget it is closed with 1008,
+/// while another socket's live messages still arrive at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_flood_is_closed_with_1008_and_others_read_fast() {
+    let (_db, app) = alice_posted("replayed").await;
+    let mut reader = WsClient::stream(&app, "public").await;
+    let mut flood = WsClient::connect(&app, "/ws", &[]).await;
+    let started = tokio::time::Instant::now();
+    // About 8 frames a second, under the 10 of the frame budget: 60 replays in 15 s.
+    let flooding = tokio::spawn(async move {
+        for _ in 0..60 {
+            for kind in ["subscribe", "unsubscribe"] {
+                let frame = json!({"type": kind, "stream": "public", "since": 0});
+                if flood
+                    .ws
+                    .send(Message::Text(frame.to_string().into()))
+                    .await
+                    .is_err()
+                {
+                    return None;
+                }
+                let pause = tokio::time::Instant::now() + Duration::from_millis(125);
+                while let Ok(frame) = tokio::time::timeout_at(pause, flood.ws.next()).await {
+                    match frame {
+                        Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code),
+                        Some(Ok(_)) => {}
+                        _ => return None,
+                    }
+                }
+            }
+        }
+        None
+    });
+    // Meanwhile the other socket reads every message at once.
+    let mut slowest = Duration::ZERO;
+    let mut sent = 0;
+    while !flooding.is_finished() && started.elapsed() < Duration::from_secs(20) {
+        let posted = tokio::time::Instant::now();
+        app.tweet("alice", &format!("live {sent}")).await;
+        let event = reader
+            .next_event_within(Duration::from_secs(1))
+            .await
+            .expect("a live message within 1 s during the replay flood");
+        assert_eq!(event["message"]["content"], format!("live {sent}"));
+        slowest = slowest.max(posted.elapsed());
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let code = flooding.await.expect("flood task");
+    assert_eq!(
+        code,
+        Some(CloseCode::Policy),
+        "after {:?}",
+        started.elapsed()
+    );
+    assert!(sent > 0);
+    assert!(
+        slowest < Duration::from_millis(500),
+        "slowest live message {slowest:?}"
+    );
+    assert_eq!((refused(&app, "replays"), refused(&app, "flood")), (1, 0));
     app.stop().await;
 }
 
@@ -117,14 +192,7 @@ async fn streams_past_the_caps_are_refused_with_1013() {
     let mut again = connect_from(&app, [127, 0, 0, 1]).await;
     again.expect_subscribed("public").await;
 
-    let refused = |reason: &str| {
-        app.state
-            .metrics
-            .ws_refused_total
-            .with_label_values(&[reason])
-            .get()
-    };
-    assert_eq!(refused("max_sockets_per_ip"), 1);
-    assert_eq!(refused("max_sockets"), 1);
+    assert_eq!(refused(&app, "max_sockets_per_ip"), 1);
+    assert_eq!(refused(&app, "max_sockets"), 1);
     app.stop().await;
 }

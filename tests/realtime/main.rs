@@ -12,6 +12,7 @@ mod edges;
 mod integrity;
 mod limits;
 mod live_page;
+mod logins;
 mod moderation;
 mod page_caches;
 mod pages;

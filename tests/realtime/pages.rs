@@ -100,7 +100,7 @@ async fn live_js_is_served_from_the_binary(app: TestApp) {
 }
 
 /// The status of a refused upgrade sent with `headers`.
-async fn refused_with(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> u16 {
+pub(crate) async fn refused_with(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> u16 {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     use tokio_tungstenite::tungstenite::http::HeaderName;
     let mut request = crate::client::ws_url(app, path)

@@ -17,13 +17,13 @@ pub struct SseEvent {
 }
 
 /// An open `/sse` response, read event by event.
-pub struct SseClient {
+pub(crate) struct SseClient {
     res: reqwest::Response,
     buffer: String,
 }
 
 impl SseClient {
-    pub async fn open(app: &TestApp, query: &str, headers: &[(&str, &str)]) -> SseClient {
+    pub(crate) async fn open(app: &TestApp, query: &str, headers: &[(&str, &str)]) -> SseClient {
         let mut request = app.http.get(app.url(&format!("/sse?{query}")));
         for (name, value) in headers {
             request = request.header(*name, *value);
@@ -42,21 +42,21 @@ impl SseClient {
     }
 
     /// The next event (comments skipped), within 10 s.
-    pub async fn next(&mut self) -> SseEvent {
+    pub(crate) async fn next(&mut self) -> SseEvent {
         self.next_within(Duration::from_secs(10))
             .await
             .expect("an event within 10 s")
     }
 
     /// Asserts that no event arrives within `wait`.
-    pub async fn expect_nothing(&mut self, wait: Duration) {
+    pub(crate) async fn expect_nothing(&mut self, wait: Duration) {
         if let Some(event) = self.next_within(wait).await {
             panic!("expected no event, got {event:?}");
         }
     }
 
     /// The next event (comments skipped) within `wait`, or `None`.
-    pub async fn next_within(&mut self, wait: Duration) -> Option<SseEvent> {
+    pub(crate) async fn next_within(&mut self, wait: Duration) -> Option<SseEvent> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             while let Some(end) = self.buffer.find("\n\n") {
@@ -87,9 +87,18 @@ impl SseClient {
         }
     }
 
+    /// Whether the server ends the response within `wait` (whatever it sends before).
+    pub(crate) async fn ends_within(&mut self, wait: Duration) -> bool {
+        tokio::time::timeout(wait, async {
+            while let Ok(Some(_)) = self.res.chunk().await {}
+        })
+        .await
+        .is_ok()
+    }
+
     /// The next message event as (id line, content), checking it mirrors the websocket
     /// frame: the id line is the position the frame carries.
-    pub async fn message(&mut self) -> (String, String) {
+    pub(crate) async fn message(&mut self) -> (String, String) {
         let event = self.next().await;
         assert_eq!(event.event.as_deref(), Some("message"), "{event:?}");
         let frame: serde_json::Value = serde_json::from_str(&event.data).expect("JSON data");
@@ -202,11 +211,10 @@ async fn stopping_the_server_ends_sse_streams() {
     let app = TestApp::start(&db.url).await;
     let mut open = SseClient::open(&app, "stream=public", &[]).await;
     let stopping = tokio::spawn(app.stop());
-    let ended = tokio::time::timeout(Duration::from_secs(5), async {
-        while let Ok(Some(_)) = open.res.chunk().await {}
-    })
-    .await;
-    assert!(ended.is_ok(), "the stream still runs 5 s after the stop");
+    assert!(
+        open.ends_within(Duration::from_secs(5)).await,
+        "the stream still runs 5 s after the stop"
+    );
     tokio::time::timeout(Duration::from_secs(15), stopping)
         .await
         .expect("the server stops")
