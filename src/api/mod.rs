@@ -3,8 +3,9 @@
 //! Every response body is built here by hand, so it stays byte-for-byte what the
 //! simulator expects, errors included (`error` renders every `AppError` as the simulator's
 //! JSON); who may call is an extractor in the handler's signature (`auth`: the simulator's
-//! credential, the user in the path); the OpenAPI document is generated from the same
-//! handlers and types (`openapi`, `documented`).
+//! credential, the user in the path); writes that a browser says come from another site's
+//! page are refused on the router, before anything else; the OpenAPI document is generated
+//! from the same handlers and types (`openapi`, `documented`).
 
 mod auth;
 mod documented;
