@@ -275,7 +275,16 @@ async fn wss(
 }
 
 impl Drop for Nginx {
+    /// SIGTERM, so the master stops its worker too (a SIGKILLed master leaves the worker
+    /// running, orphaned); SIGKILL if it has not within 5 s.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
