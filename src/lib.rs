@@ -19,6 +19,8 @@
 //!   from the store.
 //! - [`assets`]: `/static/*path`, the stylesheet and the live-update script.
 //! - [`avatar`]: the Gravatar URL of a message's author, for pages and live frames.
+//! - [`origin`]: where a browser says a request comes from (`Sec-Fetch-Site`, `Origin`);
+//!   [`browser_policy`]: the headers that say what a browser may do with a response.
 //! - [`limits`]: body size, rate limits, password-hash slots and slow-client deadlines
 //!   (SPEC §6).
 //! - [`error`]: `AppError`, the one error of the app, mapped to a status; rendered by
@@ -33,6 +35,7 @@ pub mod api;
 pub mod assets;
 pub mod avatar;
 pub mod backup;
+pub mod browser_policy;
 pub mod clock;
 pub mod config;
 pub mod domain;
@@ -43,6 +46,7 @@ pub mod health;
 pub mod limits;
 pub mod metrics;
 pub mod moderation;
+pub mod origin;
 pub mod posting;
 pub mod query;
 pub mod realtime;

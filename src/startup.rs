@@ -13,6 +13,7 @@ use poem::{get, EndpointExt, IntoEndpoint, Route, Server};
 use sha2::{Digest, Sha512};
 
 use crate::assets::StaticFiles;
+use crate::browser_policy::BrowserPolicy;
 use crate::config::{CookieSecure, Settings};
 use crate::limits::{limit_body, DeadlineAcceptor, HashSlots, RateLimits};
 use crate::metrics::route::{documented_paths, RouteLabels};
@@ -174,8 +175,8 @@ impl Application {
 /// Where the simulator API is mounted.
 const API_MOUNT: &str = "/api";
 
-/// Every route of the app, with the state, the session middleware and the request
-/// telemetry (ids, logs, metrics) attached. Telemetry is outermost, so every log line of a
+/// Every route of the app, with the state, the session middleware, the browser policy
+/// headers and the request telemetry (ids, logs, metrics) attached. Telemetry is outermost, so every log line of a
 /// request has its id, and it reads the route label from the pattern the router matched.
 pub fn routes(state: AppState) -> impl IntoEndpoint {
     let sessions = CookieSession::new(session_cookie_config(&state.settings));
@@ -198,6 +199,7 @@ pub fn routes(state: AppState) -> impl IntoEndpoint {
         .with(secure)
         .around(limit_body)
         .data(state)
+        .with(BrowserPolicy)
         .with(telemetry)
 }
 

@@ -4,7 +4,7 @@
 
 use poem::Response;
 
-use crate::error::AppError;
+use crate::error::{AppError, Forbidden};
 use crate::limits::{HashBusy, RateLimited};
 
 /// The exact 403 text the simulator expects without its credential.
@@ -21,6 +21,9 @@ pub struct ErrorBody {
 fn message(error: &AppError) -> &str {
     match error {
         AppError::Invalid(message) => message,
+        AppError::Forbidden(Forbidden::CrossOrigin) => {
+            "Requests from another site's page are refused"
+        }
         AppError::Unauthorized | AppError::Forbidden(_) => NOT_AUTHORIZED,
         AppError::NotFound(what) => what,
         AppError::TooLarge => "The request body is larger than 64 KiB",
@@ -53,7 +56,6 @@ pub fn response(error: &AppError) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::Forbidden;
 
     #[test]
     fn forbidden_body_is_exactly_the_simulators() {

@@ -3,8 +3,9 @@
 //! Every response body is built here by hand, so it stays byte-for-byte what the
 //! simulator expects, errors included (`error` renders every `AppError` as the simulator's
 //! JSON); who may call is an extractor in the handler's signature (`auth`: the simulator's
-//! credential, the user in the path); the OpenAPI document is generated from the same
-//! handlers and types (`openapi`, `documented`).
+//! credential, the user in the path); writes that a browser says come from another site's
+//! page are refused on the router, before anything else; the OpenAPI document is generated
+//! from the same handlers and types (`openapi`, `documented`).
 
 mod auth;
 mod documented;
@@ -15,15 +16,18 @@ mod messages;
 pub mod openapi;
 mod register;
 
-use poem::http::StatusCode;
+use std::sync::Arc;
+
+use poem::http::{Method, StatusCode};
 use poem::web::Data;
-use poem::{get, EndpointExt, IntoEndpoint, Request, Response, Route};
+use poem::{get, Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Request, Response, Route};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use auth::Simulator;
 
-use crate::error::AppError;
+use crate::error::{AppError, Forbidden};
+use crate::origin::is_not_same_origin;
 use crate::query::query_param;
 use crate::state::AppState;
 
@@ -43,6 +47,25 @@ pub fn routes() -> impl IntoEndpoint {
         .at("/docs", get(docs))
         .nest("/", operations)
         .around(latest::record_latest)
+        .around(refuse_writes_from_other_sites)
+}
+
+/// Another site's page must not make its visitors' browsers write here (register accounts
+/// with a form or `fetch` that needs no preflight): a write whose browser says it did not
+/// come from our own origin is refused with the API's 403, before anything else, `latest`
+/// included, as it is not the simulator's. The simulator sends neither `Sec-Fetch-Site`
+/// nor `Origin` and passes; so does the docs page's "Try it out" (same origin).
+async fn refuse_writes_from_other_sites<E: Endpoint>(
+    ep: Arc<E>,
+    req: Request,
+) -> poem::Result<Response> {
+    if ![Method::GET, Method::HEAD].contains(req.method()) && is_not_same_origin(&req) {
+        tracing::info!(uri = %req.uri(), "refused an API write from another site");
+        return Ok(error::response(&AppError::Forbidden(
+            Forbidden::CrossOrigin,
+        )));
+    }
+    ep.call(req).await.map(IntoResponse::into_response)
 }
 
 /// `?no=N`: 100 when missing or not an integer, 0 for negatives, capped at [`MAX_NO`].

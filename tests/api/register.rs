@@ -115,10 +115,86 @@ async fn reserved_and_slashed_usernames_are_refused(app: TestApp) {
     }
 }
 
+/// Another site's page cannot make its visitors' browsers register accounts: a form or a
+/// `fetch` needing no preflight (no credential, `text/plain`) carries `Sec-Fetch-Site` and
+/// `Origin`, and is refused with the API's JSON 403 before anything else (`latest` too).
+/// The simulator sends neither and registers as before; a page of our own origin (the
+/// docs page's "Try it out") does too.
+async fn register_from_another_sites_page_is_refused(app: TestApp) {
+    let own = format!("http://{}", app.addr);
+    assert_eq!(app.get_api("/latest?latest=7").await.status(), 200);
+    assert_eq!(app.latest().await, 7);
+    for headers in [
+        &[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "https://evil.example"),
+        ][..],
+        &[
+            ("sec-fetch-site", "same-site"),
+            ("origin", "https://www.evil.example"),
+        ],
+        &[("sec-fetch-site", "same-site")],
+        &[("origin", "http://evil.example")],
+        &[("origin", "null")],
+    ] {
+        let mut request = app
+            .http
+            .post(app.url("/api/register?latest=999"))
+            .header("content-type", "text/plain;charset=UTF-8")
+            .body(r#"{"username": "forged", "email": "forged@example.com", "pwd": "p"}"#);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let res = request.send().await.expect("post");
+        assert_eq!(res.status(), 403, "{headers:?}");
+        assert_eq!(
+            res.headers()["content-type"],
+            "application/json",
+            "{headers:?}"
+        );
+        let body: serde_json::Value = res.json().await.expect("the API's JSON error");
+        assert_eq!(body["status"], 403, "{headers:?}");
+        assert!(
+            body["error_msg"]
+                .as_str()
+                .is_some_and(|m| m.contains("another site")),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        app.latest().await,
+        7,
+        "a refused request does not move latest"
+    );
+    assert_eq!(
+        app.get_api("/msgs/forged").await.status(),
+        404,
+        "no user made"
+    );
+
+    // The simulator, exactly as it calls.
+    assert_eq!(app.register("simulated").await.status(), 204);
+    // A page of our own origin.
+    let res = app
+        .http
+        .post(app.url("/api/register"))
+        .header("origin", &own)
+        .header("sec-fetch-site", "same-origin")
+        .json(&json!({"username": "from the docs", "email": "docs@example.com", "pwd": "p"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 204);
+    for name in ["simulated", "from%20the%20docs"] {
+        assert_eq!(app.get_api(&format!("/msgs/{name}")).await.status(), 200);
+    }
+}
+
 on_both_backends!(
     register_succeeds_with_empty_204,
     register_errors_come_in_the_classic_order,
     register_body_errors_are_400_not_500,
     concurrent_registrations_of_one_name_have_one_winner,
     reserved_and_slashed_usernames_are_refused,
+    register_from_another_sites_page_is_refused,
 );

@@ -32,6 +32,15 @@ impl Page {
     pub fn contains(&self, needle: &str) -> bool {
         self.body.contains(needle)
     }
+
+    /// The `Set-Cookie` of the session cookie; panics when the response set none.
+    pub fn session_cookie(&self) -> &str {
+        let prefix = format!("{SESSION_COOKIE}=");
+        self.set_cookies
+            .iter()
+            .find(|c| c.starts_with(&prefix))
+            .expect("a session cookie")
+    }
 }
 
 impl WebClient {
@@ -41,12 +50,21 @@ impl WebClient {
 
     /// A visitor of the pages at `base` (`http://host:port`), e.g. through a proxy.
     pub fn at(base: &str) -> WebClient {
-        WebClient {
-            base: base.to_owned(),
-            http: reqwest::Client::builder()
+        WebClient::at_with(
+            base,
+            reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("client"),
+        )
+    }
+
+    /// A visitor at `base` with its own client (one that trusts a test certificate, say);
+    /// `http` should not follow redirects, as [`WebClient::at`]'s does not.
+    pub fn at_with(base: &str, http: reqwest::Client) -> WebClient {
+        WebClient {
+            base: base.to_owned(),
+            http,
             cookie: Mutex::new(None),
         }
     }

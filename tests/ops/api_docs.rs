@@ -114,8 +114,9 @@ async fn every_documented_operation_is_routed_and_every_spec_endpoint_documented
 }
 
 /// The docs page in headless Chromium, with every request that would leave 127.0.0.1 sent
-/// to a proxy that does not exist: it still shows every operation, and the browser asked
-/// for nothing but the server.
+/// to a proxy that does not exist: it still shows every operation, the browser asked
+/// for nothing but the server, and the page works under its Content-Security-Policy
+/// without a violation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_docs_page_shows_the_operations_without_any_other_host() {
     let Some(binary) = Chromium::binary() else {
@@ -131,11 +132,22 @@ async fn the_docs_page_shows_the_operations_without_any_other_host() {
     let mut chromium =
         Chromium::launch_with_args(&binary, &[&dead_proxy, "--proxy-bypass-list=127.0.0.1"]).await;
     let mut tab = chromium.new_tab().await;
+    tab.before_each_document(
+        "window.__violations = [];\
+         document.addEventListener('securitypolicyviolation', (e) => \
+           window.__violations.push(e.violatedDirective + ' ' + e.blockedURI), true);",
+    )
+    .await;
     tab.call("Network.enable", json!({})).await;
     tab.goto(&app.url("/api/docs")).await;
     // Swagger UI renders one block per operation.
     tab.wait_for("document.querySelectorAll('.opblock').length >= 7")
         .await;
+    // Opening an operation renders more of the UI (its own styles and icons) under the policy.
+    tab.click(".opblock-summary-control").await;
+    tab.wait_for("document.querySelector('.opblock.is-open .opblock-body') !== null")
+        .await;
+    assert_eq!(tab.eval("window.__violations").await, json!([]));
     let text = tab.text().await;
     for path in [
         "/latest",
@@ -145,8 +157,21 @@ async fn the_docs_page_shows_the_operations_without_any_other_host() {
     ] {
         assert!(text.contains(path), "{path} is not on the page:\n{text}");
     }
-    let requested: Vec<String> = tab
-        .take_events()
+    let events = tab.take_events();
+    let policy = events
+        .iter()
+        .filter(|e| e["method"] == "Network.responseReceived")
+        .find(|e| e["params"]["response"]["url"].as_str() == Some(&app.url("/api/docs")))
+        .and_then(|e| {
+            let headers = e["params"]["response"]["headers"].as_object()?;
+            headers
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case("content-security-policy"))
+                .and_then(|(_, value)| value.as_str().map(str::to_owned))
+        });
+    let policy = policy.expect("the docs page has a Content-Security-Policy");
+    assert!(!policy.contains("unsafe"), "{policy}");
+    let requested: Vec<String> = events
         .into_iter()
         .filter(|e| e["method"] == "Network.requestWillBeSent")
         .filter_map(|e| e["params"]["request"]["url"].as_str().map(str::to_owned))

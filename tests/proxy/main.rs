@@ -1,7 +1,9 @@
 //! `proxy/nginx.conf` in a real nginx (SPEC §7) in front of two replicas on PostgreSQL and
-//! Redis, on a port other than 80: same-origin forms work, cross-origin ones are refused,
-//! websockets upgrade, `/metrics` is not served, a client's own `X-Forwarded-For` does not
-//! move it to another rate-limit bucket, and request ids flow through.
+//! Redis, on ports other than 80 and 443, with a self-signed certificate made by the test:
+//! plain HTTP redirects to HTTPS, HTTPS answers with HSTS and the session cookie is
+//! `Secure`, same-origin forms work, cross-origin ones are refused, websockets upgrade,
+//! `/metrics` is not served, a client's own `X-Forwarded-For` does not move it to another
+//! rate-limit bucket, and request ids flow through.
 //!
 //! Needs `TEST_DATABASE_URL`, `TEST_REDIS_URL` and nginx (`NGINX_BIN`, `nginx` on the PATH,
 //! or Debian's `/usr/sbin/nginx`); without them the test says why it is skipped.
@@ -44,47 +46,96 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// nginx running our config in a temp dir; stopped on drop.
+/// nginx running our config in a temp dir, with a self-signed certificate made for the
+/// test; stopped on drop.
 struct Nginx {
     child: Child,
+    /// The plain-HTTP server (it only redirects).
+    http_port: u16,
+    /// The TLS server, where everything is served.
     port: u16,
     dir: tempfile::TempDir,
 }
 
+/// What the image's own /etc/nginx/nginx.conf (nginx:1.27-alpine) sets in `http { }`
+/// around our file: our file must not define any of it again.
+const IMAGE_HTTP_BLOCK: &str = "    default_type application/octet-stream;\n\
+    log_format main '$remote_addr - $remote_user [$time_local] \"$request\" '\n\
+                    '$status $body_bytes_sent \"$http_referer\" '\n\
+                    '\"$http_user_agent\" \"$http_x_forwarded_for\"';\n\
+    sendfile on;\n\
+    keepalive_timeout 65;\n";
+
 impl Nginx {
-    /// The stack's `proxy/nginx.conf` with its three deployment-specific lines rewritten:
-    /// the upstream (Swarm's `app` service) becomes the two replicas, it listens on `port`,
-    /// and logs to the temp dir. Everything else is the file as deployed.
-    fn config(site: &str, port: u16, upstreams: &[u16], dir: &Path) -> String {
+    /// The stack's `proxy/nginx.conf` with its deployment-specific lines rewritten: the
+    /// upstream (Swarm's `app` service) becomes the two replicas, it listens on `http_port`
+    /// and `port` (TLS) of 127.0.0.1, takes the certificate from `dir` instead of the
+    /// Docker secrets, and logs to `dir`. Everything else is the file as deployed, inside
+    /// an `http { }` like the image's.
+    fn config(site: &str, http_port: u16, port: u16, upstreams: &[u16], dir: &Path) -> String {
+        let d = dir.display();
+        // (line prefix, replacement or None to drop it, how many times the file has it)
+        let rewrites: [(&str, Option<String>, usize); 7] = [
+            ("resolver ", None, 1), // Swarm's DNS: nothing to resolve here.
+            (
+                "set $upstream ",
+                Some("        set $upstream http://minitwit_replicas;".to_owned()),
+                1,
+            ),
+            (
+                "listen 80 ",
+                Some(format!("    listen 127.0.0.1:{http_port} default_server;")),
+                1,
+            ),
+            (
+                "listen 443 ssl ",
+                Some(format!("    listen 127.0.0.1:{port} ssl default_server;")),
+                1,
+            ),
+            (
+                "ssl_certificate ",
+                Some(format!("    ssl_certificate {d}/cert.pem;")),
+                1,
+            ),
+            (
+                "ssl_certificate_key ",
+                Some(format!("    ssl_certificate_key {d}/key.pem;")),
+                1,
+            ),
+            (
+                "access_log ",
+                Some(format!("    access_log {d}/access.log minitwit;")),
+                2,
+            ),
+        ];
+        let mut seen = [0; 7];
         let mut rewritten = Vec::new();
-        let mut replaced = 0;
-        for line in site.lines() {
+        'lines: for line in site.lines() {
             let trimmed = line.trim_start();
-            if trimmed.starts_with("resolver ") {
-                replaced += 1; // Swarm's DNS: nothing to resolve here.
-            } else if trimmed.starts_with("set $upstream ") {
-                rewritten.push("        set $upstream http://minitwit_replicas;".to_owned());
-                replaced += 1;
-            } else if trimmed.starts_with("listen ") {
-                rewritten.push(format!("    listen 127.0.0.1:{port} default_server;"));
-                replaced += 1;
-            } else if trimmed.starts_with("access_log ") {
-                rewritten.push(format!("    access_log {}/access.log main;", dir.display()));
-                replaced += 1;
-            } else {
-                rewritten.push(line.to_owned());
+            for (i, (prefix, replacement, _)) in rewrites.iter().enumerate() {
+                if trimmed.starts_with(prefix) {
+                    seen[i] += 1;
+                    rewritten.extend(replacement.clone());
+                    continue 'lines;
+                }
             }
+            rewritten.push(line.to_owned());
         }
-        assert_eq!(replaced, 4, "proxy/nginx.conf changed shape:\n{site}");
+        for (i, (prefix, _, expected)) in rewrites.iter().enumerate() {
+            assert_eq!(
+                seen[i], *expected,
+                "proxy/nginx.conf changed shape at `{prefix}`:\n{site}"
+            );
+        }
         let servers: String = upstreams
             .iter()
             .map(|p| format!("        server 127.0.0.1:{p};\n"))
             .collect();
-        let d = dir.display();
         format!(
             "{user}worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
              events {{ worker_connections 256; }}\n\
-             http {{\n    client_body_temp_path {d}/body;\n    proxy_temp_path {d}/proxy;\n\
+             http {{\n{IMAGE_HTTP_BLOCK}    access_log {d}/image-access.log main;\n\
+             client_body_temp_path {d}/body;\n    proxy_temp_path {d}/proxy;\n\
              fastcgi_temp_path {d}/fastcgi;\n    uwsgi_temp_path {d}/uwsgi;\n    scgi_temp_path {d}/scgi;\n\
              upstream minitwit_replicas {{\n{servers}    }}\n{site}\n}}\n",
             // As root, nginx would hand its workers to `nobody`, who cannot use the temp dir.
@@ -95,12 +146,15 @@ impl Nginx {
 
     fn start(bin: &Path, upstreams: &[u16]) -> Nginx {
         let dir = tempfile::tempdir().expect("temp dir");
+        self_signed_certificate(dir.path());
+        let http_port = common::free_port();
         let port = common::free_port();
         let site =
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/proxy/nginx.conf"))
                 .expect("proxy/nginx.conf");
         let conf = dir.path().join("nginx.conf");
-        std::fs::write(&conf, Nginx::config(&site, port, upstreams, dir.path())).expect("write");
+        let config = Nginx::config(&site, http_port, port, upstreams, dir.path());
+        std::fs::write(&conf, config).expect("write");
         let child = Command::new(bin)
             .arg("-p")
             .arg(dir.path())
@@ -112,15 +166,36 @@ impl Nginx {
             .spawn()
             .expect("nginx starts");
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "nginx does not listen on {port}");
-            std::thread::sleep(Duration::from_millis(50));
+        for listening in [http_port, port] {
+            while std::net::TcpStream::connect(("127.0.0.1", listening)).is_err() {
+                assert!(
+                    Instant::now() < deadline,
+                    "nginx does not listen on {listening}; its error log:\n{}",
+                    std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
-        Nginx { child, port, dir }
+        Nginx {
+            child,
+            http_port,
+            port,
+            dir,
+        }
     }
 
+    /// Where the app is served: the TLS server.
     fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// The certificate the test made, for clients to trust.
+    fn certificate_pem(&self) -> Vec<u8> {
+        std::fs::read(self.dir.path().join("cert.pem")).expect("cert.pem")
+    }
+
+    fn certificate_der(&self) -> Vec<u8> {
+        std::fs::read(self.dir.path().join("cert.der")).expect("cert.der")
     }
 
     fn access_log(&self) -> String {
@@ -128,8 +203,88 @@ impl Nginx {
     }
 }
 
+/// `cert.pem`, `cert.der` and `key.pem` in `dir`: a self-signed certificate for 127.0.0.1,
+/// made with the openssl command, as an operator would for a test deployment.
+fn self_signed_certificate(dir: &Path) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("the openssl command runs");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        // An end-entity certificate (webpki refuses a CA certificate as a server's).
+        "-addext",
+        "basicConstraints=critical,CA:FALSE",
+    ]);
+    run(&[
+        "x509", "-in", "cert.pem", "-outform", "DER", "-out", "cert.der",
+    ]);
+}
+
+/// A websocket to `path` on the TLS server, trusting only the test's certificate.
+async fn wss(
+    nginx: &Nginx,
+    path: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+    use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+    let mut roots = RootCertStore::empty();
+    roots
+        .add(CertificateDer::from(nginx.certificate_der()))
+        .expect("the test's certificate");
+    let config = ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", nginx.port))
+        .await
+        .expect("connect");
+    let name = ServerName::try_from("127.0.0.1").expect("an IP address");
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .expect("TLS with the test's certificate");
+    let (socket, _) =
+        tokio_tungstenite::client_async(format!("wss://127.0.0.1:{}{path}", nginx.port), tls)
+            .await
+            .expect("the websocket upgrades through nginx");
+    socket
+}
+
 impl Drop for Nginx {
+    /// SIGTERM, so the master stops its worker too (a SIGKILLed master leaves the worker
+    /// running, orphaned); SIGKILL if it has not within 5 s.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -175,7 +330,7 @@ async fn the_stacks_nginx_config_in_front_of_two_replicas() {
     // A client that sends half a request head is dropped at the front door too (checked at
     // the end; it takes 10 s).
     let half_head = tokio::spawn({
-        let port = nginx.port;
+        let port = nginx.http_port;
         async move {
             use tokio::io::{AsyncReadExt, AsyncWriteExt};
             let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -192,14 +347,55 @@ async fn the_stacks_nginx_config_in_front_of_two_replicas() {
             started.elapsed()
         }
     });
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
+    // Clients that trust the test's certificate and nothing else.
+    let trusting = || {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(&nginx.certificate_pem()).expect("PEM"),
+            )
+    };
+    let http = trusting().build().expect("client");
 
-    // Same-origin forms, as a browser sends them to http://127.0.0.1:PORT (not port 80).
+    // Plain HTTP only sends the visitor to HTTPS, keeping the method (a POST is re-sent
+    // there, not turned into a GET) and doing nothing itself.
+    let plain = format!("http://127.0.0.1:{}", nginx.http_port);
+    let res = http
+        .get(format!("{plain}/public?x=1"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(res.status(), 308);
+    assert_eq!(res.headers()["location"], "https://127.0.0.1/public?x=1");
+    let res = http
+        .post(format!("{plain}/api/register"))
+        .header("Authorization", SIM_AUTH)
+        .json(&json!({"username": "plain", "email": "plain@example.com", "pwd": "p"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 308);
+    assert_eq!(res.headers()["location"], "https://127.0.0.1/api/register");
+    let res = http
+        .get(format!("{base}/api/msgs/plain"))
+        .header("Authorization", SIM_AUTH)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(res.status(), 404, "the plain-HTTP POST registered nobody");
+    // HTTPS tells browsers to come back only over HTTPS, on every answer.
+    assert!(
+        res.headers()["strict-transport-security"]
+            .to_str()
+            .is_ok_and(|v| v.starts_with("max-age=") && !v.starts_with("max-age=0")),
+        "{:?}",
+        res.headers()
+    );
+
+    // Same-origin forms, as a browser sends them to https://127.0.0.1:PORT (not port 443).
     let same_origin = [("origin", base.as_str()), ("sec-fetch-site", "same-origin")];
-    let web = WebClient::at(&base);
+    let web = WebClient::at_with(&base, trusting().build().expect("client"));
     let page = web
         .post_with_headers(
             "/register",
@@ -225,12 +421,16 @@ async fn the_stacks_nginx_config_in_front_of_two_replicas() {
         )
         .await;
     assert_eq!(page.status, 302, "login through the proxy: {}", page.body);
+    // The proxy said HTTPS (X-Forwarded-Proto), so MINITWIT_COOKIE_SECURE=auto marked the
+    // session cookie Secure: a browser never sends it over plain HTTP.
+    let cookie = page.session_cookie();
+    assert!(
+        cookie.to_ascii_lowercase().contains("; secure"),
+        "not Secure over HTTPS: {cookie}"
+    );
 
     // A websocket through the proxy, to whichever replica; posts on either reach it.
-    let (mut socket, _) =
-        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/ws?stream=public", nginx.port))
-            .await
-            .expect("the websocket upgrades through nginx");
+    let mut socket = wss(&nginx, "/ws?stream=public").await;
     let page = web
         .post_with_headers("/add_message", &[("text", "via the proxy")], &same_origin)
         .await;
@@ -283,6 +483,7 @@ async fn the_stacks_nginx_config_in_front_of_two_replicas() {
     for path in ["/metrics", "/metrics/", "/metrics?x=1"] {
         let res = http.get(format!("{base}{path}")).send().await.expect("get");
         assert_eq!(res.status(), 404, "{path}");
+        assert!(res.headers().contains_key("strict-transport-security"));
     }
 
     // Request ids: nginx's id reaches the app, which returns it; the same id is in nginx's log.
@@ -316,7 +517,7 @@ async fn the_stacks_nginx_config_in_front_of_two_replicas() {
     // the replicas believe only the entry nginx appended. Round-robin spreads ten
     // attempts over two replicas, more than each allows. The client has an address of
     // its own (127.0.0.3), as real clients do: the proxy's 127.0.0.1 is trusted.
-    let client = reqwest::Client::builder()
+    let client = trusting()
         .local_address(Some([127, 0, 0, 3].into()))
         .build()
         .expect("client");

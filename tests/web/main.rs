@@ -8,6 +8,7 @@ mod common;
 mod classic;
 mod e2e;
 mod escaping;
+mod headers;
 mod home_timeline;
 mod moderation;
 mod pagination;

@@ -82,11 +82,7 @@ async fn session_cookie_is_signed_httponly_samesite_lax(app: TestApp) {
         .post("/login", &[("username", "alice"), ("password", "pw")])
         .await;
     assert_eq!(page.status, 302);
-    let cookie = page
-        .set_cookies
-        .iter()
-        .find(|c| c.starts_with("minitwit_session="))
-        .expect("a session cookie on login");
+    let cookie = page.session_cookie();
     let lower = cookie.to_ascii_lowercase();
     assert!(lower.contains("httponly"), "{cookie}");
     assert!(lower.contains("samesite=lax"), "{cookie}");
@@ -254,11 +250,7 @@ async fn sessions_expire_after_session_days(app: TestApp) {
     let page = web
         .post("/login", &[("username", "alice"), ("password", "pw")])
         .await;
-    let cookie = page
-        .set_cookies
-        .iter()
-        .find(|c| c.starts_with("minitwit_session="))
-        .expect("a session cookie on login");
+    let cookie = page.session_cookie();
     assert!(
         cookie.to_ascii_lowercase().contains("max-age=1209600"),
         "14 days: {cookie}"
@@ -302,6 +294,50 @@ async fn logout_is_refused_cross_site(app: TestApp) {
         )
         .await;
     assert_eq!(page.status, 302);
+    assert_eq!(web.get("/").await.location.as_deref(), Some("/public"));
+}
+
+/// A sibling subdomain is the same site but not our origin: its links and images send
+/// `Sec-Fetch-Site: same-site` and no `Origin`. The GETs that change state (follow,
+/// unfollow, logout) take only `same-origin` (our own pages) and `none` (the visitor
+/// typed the address); plain clients without the header still pass.
+async fn state_changing_gets_are_refused_from_a_sibling_subdomain(app: TestApp) {
+    app.register("target").await;
+    let web = WebClient::new(&app);
+    web.register_and_login("victim", "pw").await;
+    let same_site = [("sec-fetch-site", "same-site")];
+    let not_following = "You are not yet following this user.";
+    let following = "You are currently following this user.";
+
+    let page = web.get_with_headers("/target/follow", &same_site).await;
+    assert_eq!(page.status, 403);
+    assert!(page.contains("another site"), "{}", page.body);
+    assert!(web.get("/target").await.contains(not_following));
+    let page = web
+        .get_with_headers("/target/follow", &[("sec-fetch-site", "same-origin")])
+        .await;
+    assert_eq!(page.status, 302);
+    assert!(web.get("/target").await.contains(following));
+
+    assert_eq!(
+        web.get_with_headers("/target/unfollow", &same_site)
+            .await
+            .status,
+        403
+    );
+    assert!(web.get("/target").await.contains(following));
+    let page = web
+        .get_with_headers("/target/unfollow", &[("sec-fetch-site", "none")])
+        .await;
+    assert_eq!(page.status, 302);
+    assert!(web.get("/target").await.contains(not_following));
+
+    assert_eq!(
+        web.get_with_headers("/logout", &same_site).await.status,
+        403
+    );
+    assert!(web.get("/").await.contains("sign out [victim]"));
+    assert_eq!(web.get("/logout").await.status, 302);
     assert_eq!(web.get("/").await.location.as_deref(), Some("/public"));
 }
 
@@ -353,6 +389,7 @@ on_both_backends!(
     each_login_is_its_own_session,
     sessions_expire_after_session_days,
     logout_is_refused_cross_site,
+    state_changing_gets_are_refused_from_a_sibling_subdomain,
 );
 
 /// `MINITWIT_COOKIE_SECURE=auto`: `Secure` exactly when a trusted proxy says the visitor
