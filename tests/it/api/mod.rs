@@ -1,0 +1,11 @@
+//! The simulator API against a real server: one test per row and rule of SPEC §2, on SQLite
+//! always and on PostgreSQL when `TEST_DATABASE_URL` is set.
+
+mod cli;
+mod commits;
+mod follows;
+mod latest;
+mod messages;
+mod register;
+mod restart;
+mod scenario;

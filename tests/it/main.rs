@@ -1,0 +1,16 @@
+//! MiniTwit's integration tests against a real server, one module per area (`api`, `web`,
+//! `realtime`, `hardening`, `ops`, `proxy`, `tools`) and the helpers they share
+//! (`common`), linked into one test binary: each area was a binary of its own, and linking
+//! each of them with the whole server made every `cargo test` slower (BENCHMARKS.md, "Test
+//! suite: one binary"). Run one area or one test by its path: `cargo test --test it
+//! ops::api_docs` (README.md, "Layout").
+
+mod common;
+
+mod api;
+mod hardening;
+mod ops;
+mod proxy;
+mod realtime;
+mod tools;
+mod web;
