@@ -3,7 +3,7 @@
 //! (`common`), linked into one test binary: each area was a binary of its own, and linking
 //! each of them with the whole server made every `cargo test` slower (BENCHMARKS.md, "Test
 //! suite: one binary"). Run one area or one test by its path: `cargo test --test it
-//! ops::api_docs` (README.md, "Layout").
+//! ops::api_docs` (README.md, "Tests").
 
 mod common;
 
@@ -12,5 +12,6 @@ mod hardening;
 mod ops;
 mod proxy;
 mod realtime;
+mod strict;
 mod tools;
 mod web;

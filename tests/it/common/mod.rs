@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 
 pub const SIM_AUTH: &str = "Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUh";
 
-pub use testkit::{skip_notice, Backend, ServerProcess, TestDb};
+pub use testkit::{skip_notice, skip_notice_allowed_under_strict, Backend, ServerProcess, TestDb};
 
 /// A running server; stop it with [`TestApp::stop`] (or let the runtime drop it).
 pub struct TestApp {

@@ -2,7 +2,7 @@
 //! config and alert rules, `docker stack config` for the stack, and the image's entrypoint
 //! run for real against the binary.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::ops::{repo_path, tool_or_skip};
@@ -111,9 +111,20 @@ fn service_block<'a>(yaml: &'a str, name: &str) -> &'a str {
 
 #[test]
 fn docker_stack_config_accepts_the_stack() {
-    let Some(docker) = tool_or_skip("DOCKER_BIN", "/usr/local/bin/docker", "docker stack config")
-        .or_else(|| tool_or_skip("DOCKER_BIN", "/usr/bin/docker", "docker stack config"))
-    else {
+    let docker = std::env::var_os("DOCKER_BIN")
+        .map(PathBuf::from)
+        .or_else(|| {
+            ["/usr/local/bin/docker", "/usr/bin/docker"]
+                .into_iter()
+                .map(PathBuf::from)
+                .find(|p| p.exists())
+        });
+    let Some(docker) = docker else {
+        crate::common::skip_notice_allowed_under_strict(
+            "skipped docker stack config: no docker CLI (set DOCKER_BIN, or install Docker's CLI, 23.0 or later)",
+            "`docker stack config` came with Docker 23.0, Debian's docker.io is 20.10, and \
+             download.docker.com does not resolve on CI's machines (.ci/run)",
+        );
         return;
     };
     // The client renders and validates the file without an engine.
