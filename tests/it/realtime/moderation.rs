@@ -34,7 +34,7 @@ async fn receive(streams: &mut [WsClient], content: &str) -> i64 {
 async fn expect_delete(streams: &mut [WsClient], id: i64) {
     for (ws, stream) in streams.iter_mut().zip(["public", "user:author", "home"]) {
         let mut event = ws.next_event().await;
-        // Where the stream stands after it, for a resume (tests/realtime/resume.rs).
+        // Where the stream stands after it, for a resume (tests/it/realtime/resume.rs).
         assert!(event["position"].is_string(), "{event}");
         event["position"].take();
         assert_eq!(
