@@ -336,17 +336,19 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Settings for a server in a test: the given database, a random port, no Redis, and
-    /// no influence from the caller's environment.
+    /// Settings for a server in a test: the command line's defaults, as `minitwit` with no
+    /// flags and no environment has them, except for the given database, a random port, a
+    /// Redis channel of its own, a fixed cookie key, no rate limits or socket caps, and
+    /// quieter logs. The defaults come from the parser, so they are written down once.
     pub fn for_tests(database_url: &str) -> Settings {
+        // Without the `env` fallbacks: a developer's DATABASE_URL, REDIS_URL or RUST_LOG
+        // must not reach a test's server.
+        let defaults = parse_without_env(&["minitwit"])
+            .unwrap_or_else(|e| panic!("the command line's defaults do not parse: {e}"));
         Settings {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: database_url.to_owned(),
-            redis_url: None,
             redis_channel: format!("minitwit:test:{}", uuid::Uuid::new_v4().simple()),
-            ws_queue: 256,
-            ws_ping_secs: 25,
-            ws_idle_secs: 60,
             // No caps in tests, as no rate limits: tests open hundreds of sockets from one
             // address; the caps' own tests set them.
             max_sockets: 0,
@@ -354,31 +356,14 @@ impl Settings {
             secret_key: Some(Secret(
                 "test secret key that is long enough to sign cookies".into(),
             )),
-            simulator_user: "simulator".into(),
-            simulator_password: Secret(PUBLIC_SIMULATOR_PASSWORD.into()),
-            metrics_token: None,
-            trusted_proxies: TrustedProxies::default(),
             // Off in tests, so tests that open many sockets or log in often are not limited;
             // the rate-limit tests turn them on explicitly.
             login_per_minute: 0,
             register_per_minute: 0,
             ws_connects_per_minute: 0,
             posts_per_minute: 0,
-            limit_simulator: false,
-            hash_concurrency: 4,
-            session_days: 14,
-            cookie_secure: CookieSecure::Auto,
-            // The defaults: short ones would close connections that reqwest's pool keeps
-            // and websockets that tests hold open; the slow-client tests shorten them.
-            head_timeout: Deadlines::default().head,
-            body_timeout: Deadlines::default().body,
-            idle_timeout: Deadlines::default().idle,
             log_level: "warn".into(),
-            log_format: LogFormat::Pretty,
-            backup_dir: None,
-            backup_every: Duration::from_secs(3600),
-            backup_keep: 24,
-            sentry_dsn: None,
+            ..defaults.settings
         }
     }
 }
@@ -445,6 +430,15 @@ impl Settings {
             posts_per_minute: self.posts_per_minute,
         }
     }
+}
+
+/// `args` as the command line, without the environment-variable fallbacks.
+fn parse_without_env(args: &[&str]) -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    Cli::command()
+        .mut_args(|arg| arg.env(None))
+        .try_get_matches_from(args)
+        .and_then(|matches| Cli::from_arg_matches(&matches))
 }
 
 fn parse_trusted_proxies(raw: &str) -> Result<TrustedProxies, String> {
@@ -581,6 +575,31 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    /// Only what a test server needs differs from the command line's defaults, so a
+    /// changed default reaches the tests too.
+    #[test]
+    fn test_settings_are_the_defaults_but_for_what_tests_need() {
+        let defaults = parse_without_env(&["minitwit"])
+            .expect("defaults parse")
+            .settings;
+        let mut tests = Settings::for_tests("sqlite://test.db?mode=rwc");
+        assert_eq!(tests.bind.port(), 0);
+        assert_eq!(tests.login_per_minute, 0);
+        assert!(tests.secret_key.is_some());
+        tests.bind = defaults.bind;
+        tests.database_url = defaults.database_url.clone();
+        tests.redis_channel = defaults.redis_channel.clone();
+        tests.max_sockets = defaults.max_sockets;
+        tests.max_sockets_per_ip = defaults.max_sockets_per_ip;
+        tests.secret_key = defaults.secret_key.clone();
+        tests.login_per_minute = defaults.login_per_minute;
+        tests.register_per_minute = defaults.register_per_minute;
+        tests.ws_connects_per_minute = defaults.ws_connects_per_minute;
+        tests.posts_per_minute = defaults.posts_per_minute;
+        tests.log_level = defaults.log_level.clone();
+        assert_eq!(format!("{tests:?}"), format!("{defaults:?}"));
     }
 
     #[test]
