@@ -118,7 +118,8 @@ fn docker_stack_config_accepts_the_stack() {
                 .into_iter()
                 .map(PathBuf::from)
                 .find(|p| p.exists())
-        });
+        })
+        .filter(|p| p.exists());
     let Some(docker) = docker else {
         crate::common::skip_notice_allowed_under_strict(
             "skipped docker stack config: no docker CLI (set DOCKER_BIN, or install Docker's CLI, 23.0 or later)",
