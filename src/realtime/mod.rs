@@ -21,7 +21,8 @@
 //! - [`envelope`]: the event format between instances, and what the dispatcher hears.
 //! - [`dispatcher`]: the task that feeds the cursors from the bus and the database and
 //!   hands what they release to the registry, with the position each frame reaches.
-//! - [`delivery`]: the cursor of delivered, held and missing ids.
+//! - [`delivery`]: the cursor of delivered, held and missing ids; [`visibility`]: where
+//!   messages changed lately stand, so a late hide or unhide does not undo a newer one.
 //! - [`registry`]: this instance's subscriptions and the per-event delivery;
 //!   [`queue`]: each open stream's queue of frames and signals.
 //! - [`redis_bus`]: the Redis side, with its health checks.
@@ -46,6 +47,7 @@ pub mod registry;
 pub mod runtime;
 pub mod slots;
 pub mod subscription;
+pub mod visibility;
 
 pub use event::{Event, Noticed};
 pub use hub::{Hub, SocketLimits};
