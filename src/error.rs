@@ -1,6 +1,6 @@
 //! The app's one error: what went wrong, said by the domain, the store and the limits, and
 //! mapped to an HTTP status here. Each surface renders it in one place: `api::error` as the
-//! simulator's JSON, `web::error` as an HTML page, `realtime::refusal` as a stream's plain
+//! simulator's JSON, `web::error` as an HTML page, `streams::refusal` as a stream's plain
 //! refusal. Nothing below the surfaces knows how it will be shown.
 //!
 //! Causes (database errors) are logged where they are converted, here, and never sent to

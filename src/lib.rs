@@ -12,11 +12,14 @@
 //! - [`api`]: the simulator API under `/api`; who may call is an extractor (`api::auth`).
 //! - [`web`]: the classic MiniTwit pages (timelines, login, registration, follow); who is
 //!   visiting is an extractor (`web::extract`).
-//! - [`realtime`]: publishing of new messages and follow changes to open streams.
+//! - [`realtime`]: the fan-out engine: every committed change published once reaches
+//!   every open stream it belongs to on every instance (docs/delivery.md); no HTTP.
+//! - [`streams`]: the stream surface on top of it: `/ws`, `/sse`, `/api/stream`
+//!   (docs/protocol.md). docs/architecture.md draws the layers.
 //! - [`sim`], [`seed`]: the load tool that replays simulator scenarios, and bulk seeding.
 //! - [`metrics`]: the Prometheus registry (every family of SPEC §5), the route label taken
-//!   from the pattern poem's router matched, `/metrics`, and the business gauges refreshed
-//!   from the store.
+//!   from the pattern poem's router matched, and the business gauges refreshed from the
+//!   store; [`scrape`]: `/metrics`.
 //! - [`assets`]: `/static/*path`, the stylesheet and the live-update script.
 //! - [`avatar`]: the Gravatar URL of a message's author, for pages and live frames.
 //! - [`origin`]: where a browser says a request comes from (`Sec-Fetch-Site`, `Origin`);
@@ -24,8 +27,9 @@
 //! - [`limits`]: body size, rate limits, password-hash slots and slow-client deadlines
 //!   (SPEC §6).
 //! - [`error`]: `AppError`, the one error of the app, mapped to a status; rendered by
-//!   `api::error` (JSON), `web::error` (pages) and `realtime::refusal` (streams).
-//! - [`clock`]: the one wall clock; [`query`]: query-string parameters.
+//!   `api::error` (JSON), `web::error` (pages) and `streams::refusal` (streams).
+//! - [`clock`]: the one wall clock; [`query`]: query-string parameters;
+//!   [`session_cookie`]: the session cookie's name and settings.
 //! - [`health`], [`telemetry`] (logs, and the one request middleware: ids, spans, the
 //!   `request finished` line and the HTTP metrics): the operational edges.
 //! - [`backup`]: `minitwit backup` and the server's scheduled SQLite backups.
@@ -51,10 +55,13 @@ pub mod posting;
 pub mod query;
 pub mod realtime;
 pub mod registration;
+pub mod scrape;
 pub mod seed;
+pub mod session_cookie;
 pub mod sim;
 pub mod startup;
 pub mod state;
 pub mod store;
+pub mod streams;
 pub mod telemetry;
 pub mod web;

@@ -1,19 +1,17 @@
 //! Prometheus metrics: one registry holding every family SPEC §5 names.
 //!
-//! Handlers and tasks update the families through [`Metrics`]; `/metrics` encodes the
-//! registry in the text format.
+//! Handlers and tasks update the families through [`Metrics`]; `/metrics`
+//! (`crate::scrape`, a handler above the state, while this sits below the engine) encodes
+//! the registry in the text format.
 //!
 //! - [`route`]: the route pattern (from poem's router) and method of a request, as bounded
 //!   label values; the request middleware in `telemetry` counts and times every request
 //!   with them, and logs them.
-//! - [`endpoint`]: `GET /metrics`, behind `METRICS_TOKEN` when set.
 //! - [`refresh`]: the business gauges, re-read from the database on an interval.
 
-pub mod endpoint;
 pub mod refresh;
 pub mod route;
 
-pub use endpoint::metrics;
 pub use refresh::spawn_refresher;
 
 use std::sync::Arc;

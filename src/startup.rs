@@ -7,14 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use poem::session::{CookieConfig, CookieSession};
-use poem::web::cookie::{CookieKey, SameSite};
+use poem::session::CookieSession;
 use poem::{get, EndpointExt, IntoEndpoint, Route, Server};
-use sha2::{Digest, Sha512};
 
 use crate::assets::StaticFiles;
 use crate::browser_policy::BrowserPolicy;
-use crate::config::{CookieSecure, Settings};
+use crate::config::Settings;
 use crate::limits::{limit_body, DeadlineAcceptor, HashSlots, RateLimits};
 use crate::metrics::route::{documented_paths, RouteLabels};
 use crate::metrics::{self, Metrics};
@@ -22,7 +20,7 @@ use crate::realtime::{Hub, SocketLimits};
 use crate::state::{AppState, SimulatorAuth};
 use crate::store::{SetupError, Store};
 use crate::telemetry::RequestTelemetry;
-use crate::{api, health, realtime, web};
+use crate::{api, health, realtime, scrape, session_cookie, streams, web};
 
 /// How long in-flight requests get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -139,10 +137,6 @@ impl Application {
         self.addr
     }
 
-    pub fn port(&self) -> u16 {
-        self.addr.port()
-    }
-
     pub fn state(&self) -> &AppState {
         &self.state
     }
@@ -179,7 +173,7 @@ const API_MOUNT: &str = "/api";
 /// headers and the request telemetry (ids, logs, metrics) attached. Telemetry is outermost, so every log line of a
 /// request has its id, and it reads the route label from the pattern the router matched.
 pub fn routes(state: AppState) -> impl IntoEndpoint {
-    let sessions = CookieSession::new(session_cookie_config(&state.settings));
+    let sessions = CookieSession::new(session_cookie::config(&state.settings));
     let labels = RouteLabels::new(
         &[API_MOUNT],
         documented_paths::<api::openapi::Operations>(API_MOUNT),
@@ -187,12 +181,12 @@ pub fn routes(state: AppState) -> impl IntoEndpoint {
     let telemetry = RequestTelemetry::new(state.metrics.clone(), labels);
     let route = Route::new()
         .nest(API_MOUNT, api::routes())
-        .at("/ws", get(realtime::ws_stream))
-        .at("/sse", get(realtime::sse_stream))
+        .at("/ws", get(streams::ws_stream))
+        .at("/sse", get(streams::sse_stream))
         .at("/static/*path", get(StaticFiles))
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
-        .at("/metrics", get(metrics::metrics));
+        .at("/metrics", get(scrape::metrics));
     let secure = web::secure_cookie::SecureOverHttps::new(&state.settings);
     web::mount(route)
         .with(sessions)
@@ -236,32 +230,4 @@ fn invalidate_pages(store: &Store, noticed: realtime::Noticed<'_>) {
         Noticed::Event(Event::Followed { .. } | Event::Unfollowed { .. }) => {}
         Noticed::Gap => store.messages_changed(None),
     }
-}
-
-/// Name of the signed session cookie; the session holds `user_id` (i64) once logged in.
-pub const SESSION_COOKIE: &str = "minitwit_session";
-
-/// Sessions live in a signed cookie keyed by `MINITWIT_SECRET_KEY`, so any replica sharing
-/// the key accepts any session; a login in it counts while its row in the database does
-/// (`web::session`). `Max-Age` tells the browser the login's absolute lifetime.
-fn session_cookie_config(settings: &Settings) -> CookieConfig {
-    let key = match &settings.secret_key {
-        // SHA-512 stretches a secret of any length to the 64 bytes a cookie key needs.
-        Some(secret) => CookieKey::from(Sha512::digest(secret.expose().as_bytes()).as_slice()),
-        None => {
-            tracing::warn!(
-                "MINITWIT_SECRET_KEY is not set: using a random key, so sessions end on restart \
-                 and are not shared between replicas"
-            );
-            CookieKey::generate()
-        }
-    };
-    CookieConfig::signed(key)
-        .name(SESSION_COOKIE)
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(settings.cookie_secure == CookieSecure::True)
-        .max_age(Duration::from_secs(
-            u64::from(settings.session_days) * 86_400,
-        ))
 }

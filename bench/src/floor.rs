@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt};
 use minitwit::realtime::protocol::{message_frame, subscribed_frame};
-use minitwit::realtime::socket::websocket_config;
 use minitwit::store::TimelineMessage;
+use minitwit::streams::upgrade::websocket_config;
 use poem::http::StatusCode;
 use poem::listener::TcpListener;
 use poem::web::websocket::{Message, WebSocket};

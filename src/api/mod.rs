@@ -42,7 +42,7 @@ pub fn routes() -> impl IntoEndpoint {
     let docs = openapi::docs_endpoint(operations.swagger_ui_html());
     Route::new()
         // A websocket: no request/response operation for the document to describe.
-        .at("/stream", get(crate::realtime::api_stream))
+        .at("/stream", get(crate::streams::api_stream))
         .at("/openapi.json", get(openapi::document_endpoint(document)))
         .at("/docs", get(docs))
         .nest("/", operations)

@@ -1,5 +1,5 @@
 //! The delivery cursor: which message ids this instance has delivered, which it is still
-//! missing, and when to ask the database for them (SPEC §4's delivery guarantee).
+//! missing, and when to ask the database for them (the promise of docs/delivery.md).
 //!
 //! Ids are assigned at insert, not at commit, and the bus (Redis pub/sub) may delay, reorder,
 //! repeat or lose events. So "the highest id sent" is no duplicate filter: a late lower id
@@ -14,7 +14,7 @@
 //! [`GIVE_UP_AFTER`] was rolled back (or is hidden) and is settled without delivery.
 //!
 //! The cursor is a plain state machine over `(id, item, now)`; the dispatcher in
-//! [`super`] drives it with the bus, a clock and database answers, and the property test
+//! [`super::dispatcher`] drives it with the bus, a clock and database answers, and the property test
 //! below drives it with random arrival orders, delays, repeats and losses.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -50,7 +50,9 @@ pub struct Cursor<T> {
     high: i64,
     /// Ids above `low` that were delivered or given up.
     settled: BTreeSet<i64>,
-    /// Ids above `low` that arrived and wait behind a gap younger than [`HOLD`].
+    /// Ids above `low` that arrived and wait behind a missing lower id: for [`HOLD`], and
+    /// beyond it until the database was asked for the missing id, at most [`HOLD_MAX`]
+    /// (`Missing::blocks`).
     held: BTreeMap<i64, T>,
     /// Ids above `low` not seen yet.
     missing: BTreeMap<i64, Missing>,

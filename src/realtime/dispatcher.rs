@@ -10,16 +10,20 @@
 //! frame is written, so a client that resumes from it misses nothing.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::delivery::{self, Cursor};
+use super::envelope::Inbound;
+use super::event::{Event, EventHooks, Noticed};
 use super::protocol::Position;
-use super::{Event, HubInner, Inbound, Noticed};
+use super::registry::Registry;
+use super::visibility::RecentVisibility;
 use crate::clock::now_us;
+use crate::metrics::Metrics;
 use crate::store::{NewestIds, Store, TimelineMessage, VisibilityChange};
 
 /// How often the dispatcher asks the database for its newest ids, to find messages and
@@ -30,6 +34,21 @@ const POLL_NEWEST: Duration = Duration::from_secs(1);
 const TICK: Duration = Duration::from_millis(50);
 /// Longest wait between catch-up attempts while the database fails.
 const CATCH_UP_BACKOFF_MAX: Duration = Duration::from_secs(2);
+
+/// The part of the hub the dispatcher works with: where it delivers (the registry), whom
+/// it tells of every change (the event hooks), and where it records the instance's
+/// position. The hub holds it; the dispatcher holds it weakly, so it ends with the last
+/// clone of the hub.
+pub struct Fanout {
+    /// Identifies this instance's events when they come back from Redis.
+    pub origin: u128,
+    pub registry: Arc<Registry>,
+    pub metrics: Metrics,
+    /// Run for every event, this instance's and the others' (`Hub::on_event`).
+    pub hooks: EventHooks,
+    /// Where this instance's deliveries stand (`Hub::position`).
+    pub position: SharedPosition,
+}
 
 /// The instance's position: the low marks of both cursors after the last wake.
 #[derive(Debug, Default)]
@@ -80,7 +99,7 @@ struct Ready {
 
 /// See the module docs.
 pub(super) struct Dispatcher {
-    hub: Weak<HubInner>,
+    fanout: Weak<Fanout>,
     store: Store,
     messages: Cursor<Pending<TimelineMessage>>,
     changes: Cursor<Pending<VisibilityChange>>,
@@ -95,15 +114,16 @@ pub(super) struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// Runs until the hub is gone. Holds the hub weakly, so it ends with the last clone.
+    /// Runs until the hub is gone. Holds its [`Fanout`] weakly, so it ends with the last
+    /// clone of the hub.
     pub(super) async fn run(
-        hub: Weak<HubInner>,
+        fanout: Weak<Fanout>,
         mut rx: mpsc::UnboundedReceiver<Inbound>,
         store: Store,
     ) {
         let (answers, mut answer_rx) = mpsc::unbounded_channel();
         let mut dispatcher = Dispatcher {
-            hub,
+            fanout,
             messages: Cursor::default(),
             changes: Cursor::default(),
             visibility: RecentVisibility::default(),
@@ -121,8 +141,8 @@ impl Dispatcher {
         {
             dispatcher.messages = Cursor::starting_after(newest.message);
             dispatcher.changes = Cursor::starting_after(newest.change);
-            if let Some(hub) = dispatcher.hub.upgrade() {
-                hub.position.set(newest.message, newest.change);
+            if let Some(fanout) = dispatcher.fanout.upgrade() {
+                fanout.position.set(newest.message, newest.change);
             }
         }
         let mut poll = tokio::time::interval(POLL_NEWEST);
@@ -138,18 +158,18 @@ impl Dispatcher {
             let mut poll_now = false;
             tokio::select! {
                 inbound = rx.recv() => {
-                    let (Some(hub), Some(inbound)) = (dispatcher.hub.upgrade(), inbound) else { return };
-                    poll_now = dispatcher.on_inbound(&hub, inbound, &mut ready);
+                    let (Some(fanout), Some(inbound)) = (dispatcher.fanout.upgrade(), inbound) else { return };
+                    poll_now = dispatcher.on_inbound(&fanout, inbound, &mut ready);
                 }
                 answer = answer_rx.recv() => {
-                    let (Some(hub), Some(answer)) = (dispatcher.hub.upgrade(), answer) else { return };
-                    dispatcher.on_answer(&hub, answer, &mut ready);
+                    let (Some(fanout), Some(answer)) = (dispatcher.fanout.upgrade(), answer) else { return };
+                    dispatcher.on_answer(&fanout, answer, &mut ready);
                 }
                 _ = sleep_until(hold) => {}
                 _ = poll.tick() => poll_now = true,
                 _ = tick.tick() => {}
             }
-            let Some(hub) = dispatcher.hub.upgrade() else {
+            let Some(fanout) = dispatcher.fanout.upgrade() else {
                 return;
             };
             let now = Instant::now();
@@ -158,29 +178,29 @@ impl Dispatcher {
             if poll_now {
                 dispatcher.poll();
             }
-            dispatcher.ask(&hub, now);
-            dispatcher.deliver(&hub, ready);
+            dispatcher.ask(&fanout, now);
+            dispatcher.deliver(&fanout, ready);
         }
     }
 
     /// An event or a reconnect of the bus; `true` when the database should be polled now.
-    fn on_inbound(&mut self, hub: &HubInner, inbound: Inbound, ready: &mut Ready) -> bool {
+    fn on_inbound(&mut self, fanout: &Fanout, inbound: Inbound, ready: &mut Ready) -> bool {
         let envelope = match inbound {
             Inbound::BusReconnected => {
-                hub.note(Noticed::Gap);
+                fanout.hooks.note(Noticed::Gap);
                 return true;
             }
             Inbound::Event(envelope) => envelope,
         };
         // This instance's own events ran the hook when published.
-        if envelope.origin != hub.origin {
-            hub.note_event(&envelope.event);
+        if envelope.origin != fanout.origin {
+            fanout.hooks.note_event(&envelope.event);
         }
         let now = Instant::now();
         let at_us = envelope.at_us;
         match envelope.event {
-            Event::Followed { who, whom } => hub.registry.follow_changed(who, whom, true),
-            Event::Unfollowed { who, whom } => hub.registry.follow_changed(who, whom, false),
+            Event::Followed { who, whom } => fanout.registry.follow_changed(who, whom, true),
+            Event::Unfollowed { who, whom } => fanout.registry.follow_changed(who, whom, false),
             Event::MessagePosted(item) => {
                 let id = item.message_id;
                 ready
@@ -197,7 +217,7 @@ impl Dispatcher {
         false
     }
 
-    fn on_answer(&mut self, hub: &HubInner, answer: Answer, ready: &mut Ready) {
+    fn on_answer(&mut self, fanout: &Fanout, answer: Answer, ready: &mut Ready) {
         let now = Instant::now();
         match answer {
             Answer::Newest(newest) => {
@@ -228,8 +248,8 @@ impl Dispatcher {
                     if !self.messages.awaits(id) {
                         continue;
                     }
-                    hub.metrics.delivery_catchup_messages_total.inc();
-                    hub.note_event(&Event::MessagePosted(item.clone()));
+                    fanout.metrics.delivery_catchup_messages_total.inc();
+                    fanout.hooks.note_event(&Event::MessagePosted(item.clone()));
                     let at_us = now_us();
                     ready
                         .messages
@@ -241,7 +261,9 @@ impl Dispatcher {
                     if !self.changes.awaits(id) {
                         continue;
                     }
-                    hub.note_event(&Event::VisibilityChanged(item.clone()));
+                    fanout
+                        .hooks
+                        .note_event(&Event::VisibilityChanged(item.clone()));
                     let at_us = now_us();
                     ready
                         .changes
@@ -285,7 +307,7 @@ impl Dispatcher {
     }
 
     /// Asks the database for the ids both cursors have waited for long enough.
-    fn ask(&mut self, hub: &HubInner, now: Instant) {
+    fn ask(&mut self, fanout: &Fanout, now: Instant) {
         if self.asking || now < self.next_ask {
             return;
         }
@@ -295,7 +317,7 @@ impl Dispatcher {
             return;
         }
         self.asking = true;
-        hub.metrics.delivery_catchup_queries_total.inc();
+        fanout.metrics.delivery_catchup_queries_total.inc();
         let (store, answers) = (self.store.clone(), self.answers.clone());
         tokio::spawn(async move {
             let found = tokio::time::timeout(CATCH_UP_BACKOFF_MAX, async {
@@ -326,11 +348,11 @@ impl Dispatcher {
     ///
     /// A frame may claim an id only when every id up to it went out before it or with
     /// it: the cursor's low mark, but below any id still to be handed over in this wake.
-    fn deliver(&mut self, hub: &HubInner, ready: Ready) {
+    fn deliver(&mut self, fanout: &Fanout, ready: Ready) {
         let message_low = self.messages.low();
         let change_low = self.changes.low();
         // Changes of this wake go out after its messages.
-        let change_before = hub.position.get().change.unwrap_or(0);
+        let change_before = fanout.position.get().change.unwrap_or(0);
         let message_ids: Vec<i64> = ready.messages.iter().map(|p| p.item.message_id).collect();
         for (pending, claim) in ready.messages.iter().zip(claims(&message_ids, message_low)) {
             let message = &pending.item;
@@ -342,8 +364,9 @@ impl Dispatcher {
                 message: claim,
                 change: Some(change_before),
             };
-            hub.registry
-                .deliver(message, pending.at_us, position, &hub.metrics);
+            fanout
+                .registry
+                .deliver(message, pending.at_us, position, &fanout.metrics);
         }
         let change_ids: Vec<i64> = ready.changes.iter().map(|p| p.item.change_id).collect();
         for (pending, claim) in ready.changes.iter().zip(claims(&change_ids, change_low)) {
@@ -357,10 +380,11 @@ impl Dispatcher {
                 message: message_low,
                 change: Some(claim),
             };
-            hub.registry
-                .visibility_changed(change, pending.at_us, position, &hub.metrics);
+            fanout
+                .registry
+                .visibility_changed(change, pending.at_us, position, &fanout.metrics);
         }
-        hub.position.set(message_low, change_low);
+        fanout.position.set(message_low, change_low);
     }
 }
 
@@ -374,44 +398,6 @@ fn claims(ids: &[i64], low: i64) -> Vec<i64> {
         below = below.min(id - 1);
     }
     out
-}
-
-/// Where messages changed lately stand: the last change sent for each, so a message whose
-/// hide arrives before the message itself is not shown, and an older change that comes
-/// late does not undo a newer one. Bounded: an older change has long been settled.
-#[derive(Default)]
-struct RecentVisibility {
-    last: std::collections::HashMap<i64, (i64, bool)>,
-    order: std::collections::VecDeque<i64>,
-}
-
-impl RecentVisibility {
-    const CAPACITY: usize = 10_000;
-
-    /// Records `change`; `false` if a newer change of its message was recorded before.
-    fn record(&mut self, change: &VisibilityChange) -> bool {
-        let id = change.message.message_id;
-        match self.last.get(&id) {
-            Some(&(last, _)) if last > change.change_id => return false,
-            Some(_) => {}
-            None => {
-                self.order.push_back(id);
-                if self.order.len() > Self::CAPACITY {
-                    if let Some(oldest) = self.order.pop_front() {
-                        self.last.remove(&oldest);
-                    }
-                }
-            }
-        }
-        self.last.insert(id, (change.change_id, change.hidden));
-        true
-    }
-
-    fn is_hidden(&self, message_id: i64) -> bool {
-        self.last
-            .get(&message_id)
-            .is_some_and(|&(_, hidden)| hidden)
-    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

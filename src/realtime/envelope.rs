@@ -1,4 +1,5 @@
-//! What travels between instances: an [`Event`] stamped with its origin and commit time.
+//! What travels between instances: an [`Event`] stamped with its origin and commit time;
+//! and what the dispatcher hears ([`Inbound`]): such envelopes, and the bus reconnecting.
 //!
 //! The origin lets an instance skip its own events coming back from Redis (it delivered
 //! them locally already); the commit time feeds `minitwit_fanout_delay_seconds`. The
@@ -6,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Event;
+use super::event::Event;
 
 /// An event on the bus.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +27,15 @@ impl Envelope {
     pub fn from_json(bytes: &[u8]) -> Option<Envelope> {
         serde_json::from_slice(bytes).ok()
     }
+}
+
+/// What the dispatcher hears.
+#[derive(Debug)]
+pub enum Inbound {
+    /// An event from this instance or from the bus.
+    Event(Envelope),
+    /// The bus (re)connected: what it carried meanwhile is lost, so ask the database now.
+    BusReconnected,
 }
 
 #[cfg(test)]

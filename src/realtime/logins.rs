@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
-use super::registry::SocketHandle;
+use super::queue::SocketHandle;
 use crate::clock::unix_now;
 use crate::store::Store;
 
@@ -64,7 +64,7 @@ impl Logins {
     }
 
     /// Ties the stream of `handle` to `login` until the returned hold is dropped: when the
-    /// login ends, the stream is told [`super::registry::Signal::LoggedOut`]. A login
+    /// login ends, the stream is told [`super::queue::Signal::LoggedOut`]. A login
     /// already expired is told at once.
     pub fn hold(self: &Arc<Self>, login: &Login, handle: &Arc<SocketHandle>) -> LoginHold {
         let stream = address(handle);
@@ -196,7 +196,7 @@ pub async fn watch(logins: Weak<Logins>, store: Store, every: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::realtime::registry::Signal;
+    use crate::realtime::queue::Signal;
 
     #[test]
     fn an_ended_login_ends_only_its_streams() {

@@ -1,4 +1,5 @@
-//! The websocket protocol of SPEC §4: stream names, client frames, and server frames.
+//! The stream protocol (docs/protocol.md): stream names, positions, client frames and
+//! server frames.
 //!
 //! Server frames are built here only, so the pages' live script, the tests and the
 //! benchmark all read one shape.
@@ -7,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::TimelineMessage;
 
-/// Most messages a `since` replay sends before going live (SPEC §4).
+/// Most messages a `since` replay sends before going live (docs/protocol.md).
 pub const MAX_REPLAY: u64 = 200;
 
 /// A stream a socket can subscribe to.
@@ -28,7 +29,8 @@ impl StreamName {
             "public" => Ok(StreamName::Public),
             "home" => Ok(StreamName::Home),
             _ => match raw.strip_prefix("user:") {
-                // No username holds a control character (SPEC §6): such a name is junk.
+                // No username holds a control character (`crate::domain::username`): such a
+                // name is junk.
                 Some(name)
                     if !name.is_empty()
                         && name.chars().count() <= 64
@@ -202,8 +204,8 @@ pub fn error_frame(error: &str) -> String {
     serde_json::json!({"event": "error", "error": error}).to_string()
 }
 
-/// The Gravatar URL the pages show next to a message (SPEC §3), so live and rendered
-/// messages look the same.
+/// The Gravatar URL the pages show next to a message (`crate::avatar`), so live and
+/// rendered messages look the same.
 pub fn avatar_url(email: &str) -> String {
     crate::avatar::gravatar_url(email, 48)
 }

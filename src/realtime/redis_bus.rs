@@ -22,8 +22,7 @@ use redis::aio::MultiplexedConnection;
 use redis::AsyncConnectionConfig;
 use tokio::sync::{mpsc, watch};
 
-use super::envelope::Envelope;
-use super::Inbound;
+use super::envelope::{Envelope, Inbound};
 use crate::metrics::Metrics;
 
 /// Events waiting for the publisher; beyond this, Redis is too slow and events are dropped.
@@ -35,7 +34,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(2);
 /// How often the subscriber checks that Redis still answers on its connection.
 pub const PING_EVERY: Duration = Duration::from_millis(500);
 
-/// The Redis side of a [`super::Hub`].
+/// The Redis side of a hub (`super::hub`).
 pub struct RedisBus {
     queue: mpsc::Sender<Vec<u8>>,
     metrics: Metrics,

@@ -1,4 +1,4 @@
-//! The caps on open streams (SPEC §4): at most `MINITWIT_MAX_SOCKETS` websocket and SSE
+//! The caps on open streams (docs/protocol.md, "Refusals"): at most `MINITWIT_MAX_SOCKETS` websocket and SSE
 //! streams per instance and `MINITWIT_MAX_SOCKETS_PER_IP` per client address. A stream
 //! holds a [`Slot`] for as long as it lives; dropping it gives the slot back.
 
@@ -62,10 +62,11 @@ impl Slots {
         self.taken.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Takes a slot for a stream from `address` (`None` when it is unknown: only the
-    /// instance cap applies).
+    /// Takes a slot for a stream from the client at `address` (`None` when it is unknown:
+    /// only the instance cap applies). The caller gives the address as the limits count
+    /// it, an IPv6 client by its /64 (`limits::address_bucket`): the engine knows no
+    /// request.
     pub fn take(self: &Arc<Self>, address: Option<IpAddr>) -> Result<Slot, Refusal> {
-        let address = address.map(crate::limits::address_bucket); // an IPv6 client by its /64
         let mut taken = self.lock();
         if self.max_total > 0 && taken.total >= self.max_total {
             return Err(Refusal::Instance);

@@ -9,14 +9,15 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use super::delivery::GIVE_UP_AFTER;
+use super::hub::Hub;
 use super::protocol::{avatar_url, delete_frame, message_frame, Position, StreamName, MAX_REPLAY};
-use super::registry::{FrameKind, Outgoing, SocketHandle, SubKey};
-use super::Hub;
+use super::queue::{FrameKind, Outgoing, SocketHandle};
+use super::registry::{Registry, SubKey};
 use crate::store::{Page, StoreResult, TimelineScope, MAX_CHANGE_REPLAY};
 
-/// A registered subscription; [`Subscription::close`] unregisters it. Every open socket
-/// holds one for each of its streams, so it is kept small.
-#[derive(Debug)]
+/// A registered subscription, unregistered when it is dropped. Every open socket holds
+/// one for each of its streams, so it is kept small: its handle on the registry is one
+/// pointer.
 pub struct Subscription {
     /// The stream as clients name it.
     pub name: StreamName,
@@ -28,6 +29,18 @@ pub struct Subscription {
     /// sent (committed while it ran); after [`GIVE_UP_AFTER`] no such item can still come
     /// and this is dropped. Boxed: most subscriptions never replay.
     replayed: Option<Box<Replay>>,
+    /// Where it is registered, so that dropping it unregisters it.
+    registry: Arc<Registry>,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("name", &self.name)
+            .field("key", &self.key)
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a replay sent.
@@ -74,6 +87,14 @@ impl Subscription {
         };
         let registry = hub.registry();
         let (id, must_load) = registry.add(key, socket.clone());
+        // Made at once, so it is unregistered even if this future is dropped below.
+        let sub = Subscription {
+            name,
+            key,
+            id,
+            replayed: None,
+            registry: registry.clone(),
+        };
         if let (SubKey::Home(reader), true) = (key, must_load) {
             let followees = store.followee_ids(reader).await.unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "cannot load followees for a home stream");
@@ -81,12 +102,7 @@ impl Subscription {
             });
             registry.set_followees(reader, followees);
         }
-        Ok(Subscription {
-            name,
-            key,
-            id,
-            replayed: None,
-        })
+        Ok(sub)
     }
 
     /// What a client resuming from `since` missed, oldest first, as (position, kind,
@@ -203,9 +219,11 @@ impl Subscription {
             (FrameKind::Shown, _) => !replayed.messages.contains(&outgoing.id),
         }
     }
+}
 
-    /// Unregisters it.
-    pub fn close(&self, hub: &Hub) {
-        hub.registry().remove(self.key, self.id);
+impl Drop for Subscription {
+    /// Unregisters it: no frame is queued for it from now on.
+    fn drop(&mut self) {
+        self.registry.remove(self.key, self.id);
     }
 }

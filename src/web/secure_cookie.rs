@@ -11,7 +11,7 @@ use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 
 use crate::config::{CookieSecure, Settings};
 use crate::limits::TrustedProxies;
-use crate::startup::SESSION_COOKIE;
+use crate::session_cookie::SESSION_COOKIE;
 
 /// Appends `; Secure` to the session cookie of requests that came over HTTPS, when
 /// `MINITWIT_COOKIE_SECURE=auto` (otherwise it passes everything through untouched).

@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use minitwit::startup::SESSION_COOKIE;
+use minitwit::session_cookie::SESSION_COOKIE;
 
 use super::TestApp;
 

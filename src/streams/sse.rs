@@ -1,10 +1,10 @@
-//! `GET /sse?stream=S`: the streams of SPEC §4 as server-sent events, for clients and
-//! proxies without websockets. Same subscriptions, replay, caps and metrics as `/ws`:
+//! `GET /sse?stream=S`: the streams of docs/protocol.md as server-sent events, for clients
+//! and proxies without websockets. Same subscriptions, replay, caps and metrics as `/ws`:
 //! each message is `id: N`, `event: message`, `data: <the websocket frame>`; a hidden one
 //! is `event: delete`. `Last-Event-ID` (or `?since=`) resumes like `since`, and a comment
-//! keeps the connection alive every ping interval (25 s). A reader that falls behind is cut off (its
-//! browser reconnects by itself with `Last-Event-ID`); a `home` whose login ended (logout,
-//! expiry) ends, and the browser's reconnect is refused (401).
+//! keeps the connection alive every ping interval (25 s). A reader that falls behind is
+//! cut off (its browser reconnects by itself with `Last-Event-ID`); a `home` whose login
+//! ended (logout, expiry) ends, and the browser's reconnect is refused (401).
 
 use std::time::Duration;
 
@@ -13,16 +13,16 @@ use poem::web::Data;
 use poem::{handler, Body, Request, Response};
 use tokio::sync::{mpsc, oneshot};
 
-use super::protocol::{error_frame, Position, StreamName};
+use super::reader::{Gauge, Reader};
 use super::refusal;
-use super::registry::Signal;
-use super::routes::stream_request;
-use super::slots::Slot;
-use super::socket::{Gauge, Reader};
-use super::subscription::Subscription;
-use super::Hub;
+use super::routes::{client_bucket, stream_request};
 use crate::error::AppError;
-use crate::limits::client_ip;
+use crate::realtime::protocol::{error_frame, Position, StreamName};
+use crate::realtime::queue::{count_written, Signal};
+use crate::realtime::runtime;
+use crate::realtime::slots::Slot;
+use crate::realtime::subscription::Subscription;
+use crate::realtime::Hub;
 use crate::state::AppState;
 
 /// The keep-alive comment.
@@ -42,8 +42,7 @@ pub async fn sse_stream(req: &Request, session: &Session, state: Data<&AppState>
     let Some(name) = asked.name else {
         return refusal::response(&AppError::invalid("stream is required: ?stream=public"));
     };
-    let address = client_ip(req, &state.settings.trusted_proxies);
-    let slot = match state.hub.slots().take(address) {
+    let slot = match state.hub.slots().take(client_bucket(req, &state)) {
         Ok(slot) => slot,
         Err(refusal) => {
             state
@@ -64,7 +63,7 @@ pub async fn sse_stream(req: &Request, session: &Session, state: Data<&AppState>
     };
     // On the socket runtime, like websockets; if it is gone the stream just ends.
     let (subscribed, registered) = oneshot::channel();
-    drop(super::runtime::handle().spawn(stream.run(tx, subscribed)));
+    drop(runtime::handle().spawn(stream.run(tx, subscribed)));
     // Answered once the stream is registered, so a message posted after the client saw
     // the 200 reaches it (whether registering worked or not, the body tells).
     let _ = registered.await;
@@ -115,7 +114,8 @@ impl SseStream {
                 return;
             }
         };
-        // A `home` ends with the session's login (`super::logins`): the body finishes.
+        // A `home` ends with the session's login (`crate::realtime::logins`): the body
+        // finishes.
         let _login = match (&sub.name, self.reader.and_then(|r| r.login)) {
             (StreamName::Home, Some(login)) => Some(hub.logins().hold(&login, rx.handle())),
             _ => None,
@@ -135,7 +135,6 @@ impl SseStream {
                         &replayed.frame,
                     );
                     if !emit(&tx, event).await {
-                        sub.close(&hub);
                         return;
                     }
                     metrics.ws_messages_sent_total.inc();
@@ -172,11 +171,11 @@ impl SseStream {
                     if !emit(&tx, event).await {
                         break;
                     }
-                    outgoing.record_sent(&metrics);
+                    count_written(&metrics, outgoing.at_us);
                 }
             }
         }
-        sub.close(&hub);
+        // Dropping `sub` unregisters it.
     }
 }
 

@@ -1,11 +1,11 @@
 //! The websocket handshake of `/ws` and `/api/stream`, done here rather than by poem's
-//! `WebSocket` extractor, for what each open socket costs (issue 12):
+//! `WebSocket` extractor, for what each open socket costs (README.md, "Websocket streams"):
 //!
 //! - poem's `on_upgrade` runs the socket inside a task it spawns on the request runtime.
-//!   Our sockets run on their own runtime ([`super::runtime`]), so that task would only wait
-//!   for ours, for the socket's whole life, and keep the request's `Sec-WebSocket-Key` (a
-//!   slice of hyper's 8 KiB read buffer, which it pins). Here the socket's one task is
-//!   spawned on the socket runtime and awaits the upgrade itself.
+//!   Our sockets run on their own runtime (`crate::realtime::runtime`), so that task would
+//!   only wait for ours, for the socket's whole life, and keep the request's
+//!   `Sec-WebSocket-Key` (a slice of hyper's 8 KiB read buffer, which it pins). Here the
+//!   socket's one task is spawned on the socket runtime and awaits the upgrade itself.
 //! - poem's `Message::Text` owns a `String`, so every recipient of a frame needed a copy of
 //!   it. tungstenite's own `Message::Text` takes `Utf8Bytes`, which shares the bytes: a frame
 //!   is built once and written to every socket as it is.
@@ -16,11 +16,21 @@ use poem::error::WebSocketError;
 use poem::http::header::{self, HeaderValue};
 use poem::http::{Method, StatusCode};
 use poem::web::headers::{self, HeaderMapExt};
+use poem::web::websocket::WebSocketConfig;
 use poem::{Body, FromRequest, OnUpgrade, Request, RequestBody, Response, Upgraded};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
-use super::socket::websocket_config;
+/// Small buffers: an idle socket costs kilobytes, not tungstenite's default 128 KiB read
+/// buffer (BENCHMARKS.md measures it). Frames from clients are tiny subscribe requests.
+pub fn websocket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(4096)
+        .max_write_buffer_size(65536)
+        .max_message_size(Some(64 << 10))
+        .max_frame_size(Some(64 << 10))
+}
 
 /// A websocket as the socket task drives it.
 pub type Socket = tokio_tungstenite::WebSocketStream<Upgraded>;

@@ -10,61 +10,27 @@ use std::time::Duration;
 use futures_util::future::Either;
 use futures_util::sink::Send as SendFuture;
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use poem::web::websocket::WebSocketConfig;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_tungstenite::tungstenite::Message;
 
-use super::budget::{FrameBudget, ReplayBudget, REPLAYS_EXCEEDED};
-use super::logins::{Login, LoginHold};
-use super::protocol::{
+use super::budget::{FrameBudget, ReplayBudget};
+use super::close::{self, Stop};
+use super::reader::{Gauge, Reader};
+use super::upgrade::{PendingSocket, Socket};
+use crate::realtime::logins::LoginHold;
+use crate::realtime::protocol::{
     error_frame, subscribed_frame, unsubscribed_frame, ClientFrame, Position, StreamName,
 };
-use super::registry::{Outgoing, QueueReceiver, Signal};
-use super::slots::{Refusal, Slot};
-use super::subscription::Subscription;
-use super::upgrade::{PendingSocket, Socket};
-use super::Hub;
+use crate::realtime::queue::{count_written, Outgoing, QueueReceiver, Signal};
+use crate::realtime::slots::{Refusal, Slot};
+use crate::realtime::subscription::Subscription;
+use crate::realtime::Hub;
 
-/// Close code for a reader whose queue overflowed (it may resume with `since`).
-pub const CLOSE_TOO_SLOW: u16 = 4008;
 /// Streams one socket may hold at once, so one client cannot pile up subscriptions.
 const MAX_STREAMS: usize = 16;
-/// How long a closing handshake may wait on a peer that does not read.
-const CLOSE_WAIT: Duration = Duration::from_secs(10);
 /// How long one frame may take to write (a replay's too) before the peer counts as too
 /// slow and is closed with 4008.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Close code for a client that sends frames or asks for replays faster than its budget
-/// (`super::budget`).
-pub const CLOSE_POLICY: u16 = 1008;
-/// Close code for a `home` stream whose login ended (logout or expiry).
-pub const CLOSE_LOGGED_OUT: u16 = 4001;
-/// Close code for a stream refused by a cap on open streams (try again later).
-pub const CLOSE_TRY_LATER: u16 = 1013;
-/// How long a flooding client's remaining frames are read away after its 1008.
-const FLOOD_DRAIN: Duration = Duration::from_secs(2);
-
-/// Small buffers: an idle socket costs kilobytes, not tungstenite's default 128 KiB read
-/// buffer (STYLE.md). Frames from clients are tiny subscribe requests.
-pub fn websocket_config() -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(4096)
-        .write_buffer_size(4096)
-        .max_write_buffer_size(65536)
-        .max_message_size(Some(64 << 10))
-        .max_frame_size(Some(64 << 10))
-}
-
-/// Who the connection belongs to, which decides what `home` means.
-#[derive(Debug, Clone)]
-pub struct Reader {
-    pub user_id: i64,
-    /// The browser session's login, which its `home` ends with; `None` for the
-    /// simulator's `/api/stream`, which has no session.
-    pub login: Option<Login>,
-}
 
 /// Everything a socket task needs.
 pub struct Connection {
@@ -76,40 +42,6 @@ pub struct Connection {
     pub slot: Result<Slot, Refusal>,
 }
 
-enum Stop {
-    /// The peer went away or broke the protocol.
-    Gone,
-    /// The peer sent a close frame: finish the closing handshake.
-    PeerClosed,
-    /// The peer's queue overflowed.
-    TooSlow,
-    Shutdown,
-    Idle,
-    /// The client sent frames faster than its budget.
-    Flooding,
-    /// The client asked for `since` replays faster than its budget.
-    Replaying,
-    /// The login behind its `home` ended.
-    LoggedOut,
-}
-
-/// Counts a stream in `minitwit_ws_connections{transport}` for as long as it lives.
-pub struct Gauge(prometheus::IntGauge);
-
-impl Gauge {
-    pub fn open(hub: &Hub, transport: &str) -> Gauge {
-        let gauge = hub.metrics().ws_connections.with_label_values(&[transport]);
-        gauge.inc();
-        Gauge(gauge)
-    }
-}
-
-impl Drop for Gauge {
-    fn drop(&mut self) {
-        self.0.dec();
-    }
-}
-
 /// Serves one websocket, from its upgrade until it closes: the one task of an open
 /// socket, on the socket runtime.
 ///
@@ -119,7 +51,9 @@ impl Drop for Gauge {
 pub fn run(pending: PendingSocket, conn: Connection) -> impl Future<Output = ()> + Send {
     pending.open().then(move |ws| match (ws, conn.slot) {
         (None, _) => Either::Left(Either::Left(std::future::ready(()))),
-        (Some(ws), Err(refusal)) => Either::Left(Either::Right(refuse(ws, conn.hub, refusal))),
+        (Some(ws), Err(refusal)) => Either::Left(Either::Right(async move {
+            close::refuse(ws, conn.hub.metrics(), refusal).await
+        })),
         (Some(ws), Ok(slot)) => {
             let task = SocketTask {
                 rx: conn.hub.open_queue(),
@@ -135,23 +69,6 @@ pub fn run(pending: PendingSocket, conn: Connection) -> impl Future<Output = ()>
             Either::Right(task.run())
         }
     })
-}
-
-/// Closes a socket refused by a cap on open streams with 1013 (try again later).
-async fn refuse(mut ws: Socket, hub: Hub, refusal: Refusal) {
-    hub.metrics()
-        .ws_refused_total
-        .with_label_values(&[refusal.as_str()])
-        .inc();
-    let close = close_frame(CLOSE_TRY_LATER, "too many open streams: try again later");
-    let _ = tokio::time::timeout(CLOSE_WAIT, ws.send(close)).await;
-}
-
-fn close_frame(code: u16, reason: &'static str) -> Message {
-    Message::Close(Some(CloseFrame {
-        code: CloseCode::from(code),
-        reason: Utf8Bytes::from_static(reason),
-    }))
 }
 
 /// One open socket. Kept small: an idle socket holds this, in the task it runs in, for
@@ -227,7 +144,7 @@ impl SocketTask {
                         None => Ok(None),
                     };
                     if let Ok(Some(at_us)) = written {
-                        Outgoing::record_written(self.hub.metrics(), at_us);
+                        count_written(self.hub.metrics(), at_us);
                     }
                     written.map(drop)
                 }
@@ -270,53 +187,10 @@ impl SocketTask {
 
     /// Unregisters the socket's streams and closes it the way `stop` says.
     async fn close(&mut self, stop: Stop) {
-        for sub in &self.subs {
-            sub.close(&self.hub);
-        }
-        let ws = &mut self.ws;
-        let close = match stop {
-            Stop::TooSlow => Some((CLOSE_TOO_SLOW, "too slow: resume with since")),
-            Stop::Shutdown => Some((1001, "server shutting down")),
-            Stop::Idle => Some((1000, "idle")),
-            Stop::Flooding => {
-                self.hub
-                    .metrics()
-                    .ws_refused_total
-                    .with_label_values(&["flood"])
-                    .inc();
-                Some((CLOSE_POLICY, "too many frames: at most 10 a second"))
-            }
-            Stop::Replaying => {
-                self.hub
-                    .metrics()
-                    .ws_refused_total
-                    .with_label_values(&["replays"])
-                    .inc();
-                Some((CLOSE_POLICY, REPLAYS_EXCEEDED))
-            }
-            Stop::LoggedOut => Some((CLOSE_LOGGED_OUT, "logged out")),
-            Stop::Gone | Stop::PeerClosed => None,
-        };
-        if matches!(stop, Stop::PeerClosed) {
-            // tungstenite queued the close reply; flushing it completes the handshake.
-            let _ = tokio::time::timeout(CLOSE_WAIT, SinkExt::close(ws)).await;
-        }
-        if let Some((code, reason)) = close {
-            let _ = tokio::time::timeout(CLOSE_WAIT, ws.send(close_frame(code, reason))).await;
-        }
-        if matches!(stop, Stop::Flooding | Stop::Replaying) {
-            // The flood is still in the receive buffer: closing on it would send a reset
-            // that discards our close frame at the client. Read it away until the client's
-            // close.
-            let _ = tokio::time::timeout(FLOOD_DRAIN, async {
-                while let Some(Ok(frame)) = ws.next().await {
-                    if matches!(frame, Message::Close(_)) {
-                        break;
-                    }
-                }
-            })
-            .await;
-        }
+        // Dropping a subscription unregisters it: nothing more is queued for this socket
+        // while it closes.
+        self.subs.clear();
+        close::close(&mut self.ws, self.hub.metrics(), stop).await;
     }
 
     /// The write of a live message, unless this stream's replay already sent it: the
@@ -361,7 +235,8 @@ impl SocketTask {
                     if sub.name == StreamName::Home {
                         self.home_login = None;
                     }
-                    sub.close(&self.hub);
+                    // Dropping it unregisters it.
+                    drop(sub);
                 }
                 self.send(unsubscribed_frame(&stream)).await
             }
@@ -412,7 +287,7 @@ impl SocketTask {
     }
 
     /// Sends the newest subscription's messages after `since` (at most
-    /// [`super::protocol::MAX_REPLAY`]), oldest first.
+    /// [`crate::realtime::protocol::MAX_REPLAY`]), oldest first.
     async fn replay(&mut self, since: Position) -> Result<(), Stop> {
         let Some(sub) = self.subs.last_mut() else {
             return Ok(());

@@ -1,4 +1,6 @@
-//! `GET /metrics`: the registry in Prometheus text format, behind `METRICS_TOKEN` when set.
+//! `GET /metrics`: the registry (`crate::metrics`) in Prometheus text format, behind
+//! `METRICS_TOKEN` when set. Apart from the registry, which the engine below the state
+//! updates, because this handler reads the state.
 
 use poem::http::{header, StatusCode};
 use poem::web::Data;

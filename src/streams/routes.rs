@@ -1,26 +1,32 @@
-//! The HTTP side of the streams: `/ws`, `/api/stream` and `/static/live.js`.
+//! The websocket routes: `/ws`, `/api/stream` and `/static/live.js`.
 //!
 //! Everything that can be refused is refused before the upgrade, rendered by `refusal`:
 //! a bad stream name (400), an unknown user (404), `home` without a session or from
-//! another site's page (401). `/api/stream` is the API's: without the simulator's
-//! credential it is refused by the `api::Simulator` extractor (403), and its errors are the
-//! API's JSON. A stream over the caps on open streams is upgraded and closed at once with
-//! 1013 (SPEC §4), so a browser's script sees why.
+//! another site's page (401). `/api/stream` is mounted by the API (so `latest` is recorded
+//! as on every API call): without the simulator's credential it is refused (403), and its
+//! errors are the API's JSON. A stream over the caps on open streams is upgraded and
+//! closed at once with 1013 (docs/protocol.md), so a browser's script sees why.
 
+use std::net::IpAddr;
+
+use poem::http::header::AUTHORIZATION;
 use poem::session::Session;
 use poem::web::Data;
 use poem::{handler, Request, Response};
 
-use super::protocol::{Position, StreamName};
+use super::reader::Reader;
 use super::refusal;
-use super::slots::{Refusal, Slot};
-use super::socket::{self, Connection, Reader};
+use super::socket::{self, Connection};
 use super::upgrade::WsUpgrade;
-use crate::api::Simulator;
-use crate::error::{AppError, AppResult};
-use crate::limits::{client_ip, Limiter};
+use crate::error::{AppError, AppResult, Forbidden};
+use crate::limits::{address_bucket, client_ip, Limiter};
+use crate::origin::is_cross_origin;
 use crate::query::query_param;
+use crate::realtime::protocol::{Position, StreamName};
+use crate::realtime::runtime;
+use crate::realtime::slots::{Refusal, Slot};
 use crate::state::AppState;
+use crate::web::session::session_user;
 
 /// The live-update script of the timeline pages, embedded so the binary runs anywhere.
 const LIVE_JS: &str = include_str!("../../static/live.js");
@@ -38,6 +44,11 @@ fn bad_since() -> AppError {
     AppError::invalid("since must be a position the server sent, or a message id")
 }
 
+/// The client's address as the caps on open streams count it: an IPv6 client by its /64.
+pub fn client_bucket(req: &Request, state: &AppState) -> Option<IpAddr> {
+    client_ip(req, &state.settings.trusted_proxies).map(address_bucket)
+}
+
 /// The user a stream names, or 404.
 async fn stream_user(state: &AppState, username: &str) -> AppResult<i64> {
     state
@@ -49,7 +60,7 @@ async fn stream_user(state: &AppState, username: &str) -> AppResult<i64> {
 
 /// What a browser's stream request (`/ws` or `/sse`) asks for, checked before anything
 /// is opened.
-pub(super) struct StreamRequest {
+pub struct StreamRequest {
     /// `None` for a bare `/ws`.
     pub name: Option<StreamName>,
     pub since: Option<Position>,
@@ -59,7 +70,7 @@ pub(super) struct StreamRequest {
 /// Counts the attempt against the client's connect budget, then parses and checks
 /// `stream` and `since` (or `since_header`, SSE's `Last-Event-ID`): the refusal (see
 /// `refusal`) for what can be refused before a stream opens.
-pub(super) async fn stream_request(
+pub async fn stream_request(
     req: &Request,
     session: &Session,
     state: &AppState,
@@ -76,7 +87,8 @@ async fn checked_stream_request(
     state: &AppState,
     since_header: Option<&str>,
 ) -> AppResult<StreamRequest> {
-    // Every attempt counts against the client's per-IP budget (SPEC §6), refused or not.
+    // Every attempt counts against the client's per-IP budget (README.md, "Limits"),
+    // refused or not.
     if let Some(ip) = client_ip(req, &state.settings.trusted_proxies) {
         state.limits.check_ip(Limiter::WsConnect, ip)?;
     }
@@ -94,10 +106,10 @@ async fn checked_stream_request(
     };
     // Another site's page must not open a stream with this user's cookie (cross-site
     // websocket hijacking): its requests count as anonymous.
-    let reader = if crate::web::guard::is_cross_origin(req) {
+    let reader = if is_cross_origin(req) {
         None
     } else {
-        crate::web::session::session_user(state, session)
+        session_user(state, session)
             .await
             .map(|(user_id, login)| Reader {
                 user_id,
@@ -131,27 +143,31 @@ pub async fn ws_stream(
         Ok(asked) => asked,
         Err(refused) => return refused,
     };
-    let slot = state
-        .hub
-        .slots()
-        .take(client_ip(req, &state.settings.trusted_proxies));
+    let slot = state.hub.slots().take(client_bucket(req, &state));
     let initial = asked.name.map(|name| (name, asked.since));
     upgrade(ws, &state, asked.reader, initial, slot)
 }
 
 /// `GET /api/stream?user=NAME[&since=ID]` with the simulator's Basic auth: NAME's home.
-/// Not rate limited: the simulator's credential is not (SPEC §6).
+/// Not rate limited: the simulator's credential is not (README.md, "Limits").
 #[handler]
 pub async fn api_stream(
     req: &Request,
     ws: WsUpgrade,
-    _auth: Simulator,
     state: Data<&AppState>,
-) -> Response {
+) -> poem::Result<Response> {
+    // The credential first, as the API's extractor refuses it: an error, not an answer.
+    let authorization = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
+    if !state.simulator.accepts(authorization) {
+        let refused = AppError::Forbidden(Forbidden::NotSimulator);
+        return Err(poem::Error::from_response(refusal::simulator_json(
+            &refused,
+        )));
+    }
     // `since` is refused as on the browser streams; the rest as the API refuses.
     let since = match since_param(req) {
         Ok(since) => since,
-        Err(e) => return refusal::response(&e),
+        Err(e) => return Ok(refusal::response(&e)),
     };
     let user = match query_param(req, "user") {
         Some(username) => stream_user(&state, &username).await,
@@ -159,13 +175,10 @@ pub async fn api_stream(
     };
     let user_id = match user {
         Ok(id) => id,
-        Err(e) => return crate::api::error::response(&e),
+        Err(e) => return Ok(refusal::simulator_json(&e)),
     };
-    let slot = state
-        .hub
-        .slots()
-        .take(client_ip(req, &state.settings.trusted_proxies));
-    upgrade(
+    let slot = state.hub.slots().take(client_bucket(req, &state));
+    Ok(upgrade(
         ws,
         &state,
         Some(Reader {
@@ -174,7 +187,7 @@ pub async fn api_stream(
         }),
         Some((StreamName::Home, since)),
         slot,
-    )
+    ))
 }
 
 /// Answers the upgrade and starts the socket's one task on the socket runtime; the task
@@ -194,7 +207,7 @@ fn upgrade(
     };
     let (response, pending) = ws.accept();
     // If the socket runtime is gone (process exiting), the socket just closes.
-    drop(super::runtime::handle().spawn(socket::run(pending, conn)));
+    drop(runtime::handle().spawn(socket::run(pending, conn)));
     response
 }
 

@@ -1,0 +1,26 @@
+//! The stream surface: the HTTP handlers that open streams on the realtime engine
+//! (`crate::realtime`) and write its frames to clients, as websockets and as server-sent
+//! events (docs/protocol.md). Beside `api` and `web`; the engine below knows no HTTP
+//! (docs/architecture.md).
+//!
+//! - [`routes`]: `/ws`, `/api/stream` (mounted by the API) and `/static/live.js`: what is
+//!   refused before a stream opens, and the upgrade's start of the socket task.
+//! - [`sse`]: `/sse`, the same streams as server-sent events.
+//! - [`upgrade`]: the websocket handshake, so a socket is one task that writes shared
+//!   frames; [`socket`]: that task (subscriptions, replay, pings, the flood limit);
+//!   [`budget`]: its budgets of frames and replays; [`close`]: how it ends (close codes).
+//! - [`reader`]: whose a stream is, and its count in the connections gauge.
+//! - [`refusal`]: how a stream that cannot open is answered (`AppError` rendered for
+//!   streams).
+
+pub mod budget;
+pub mod close;
+pub mod reader;
+pub mod refusal;
+pub mod routes;
+pub mod socket;
+pub mod sse;
+pub mod upgrade;
+
+pub use routes::{api_stream, live_js, ws_stream};
+pub use sse::sse_stream;
