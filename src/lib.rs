@@ -7,14 +7,15 @@
 //! - [`domain`]: usernames, emails, passwords and message texts, parsed once.
 //! - [`store`]: SeaORM entities, migrations and every query; [`store::Pools`] says which
 //!   pool each kind of query runs on, per backend.
-//! - [`registration`], [`posting`]: the actions shared by the API and the pages;
-//!   [`moderation`]: hiding messages and showing them again.
+//! - [`actions`]: what the API and the pages do on a user's behalf (registering, posting,
+//!   following, moderating), one file each, all answering `AppResult`.
 //! - [`api`]: the simulator API under `/api`; who may call is an extractor (`api::auth`).
 //! - [`web`]: the classic MiniTwit pages (timelines, login, registration, follow); who is
 //!   visiting is an extractor (`web::extract`).
 //! - [`realtime`]: publishing of new messages and follow changes to open streams.
 //! - [`sim`], [`seed`]: the load tool that replays simulator scenarios, and bulk seeding.
-//! - [`metrics`]: the Prometheus registry (every family of SPEC §5), the route label taken
+//! - [`metrics`]: the Prometheus registry (every family README.md lists
+//!   under "Metrics and logs"), the route label taken
 //!   from the pattern poem's router matched, `/metrics`, and the business gauges refreshed
 //!   from the store.
 //! - [`assets`]: `/static/*path`, the stylesheet and the live-update script.
@@ -22,15 +23,17 @@
 //! - [`origin`]: where a browser says a request comes from (`Sec-Fetch-Site`, `Origin`);
 //!   [`browser_policy`]: the headers that say what a browser may do with a response.
 //! - [`limits`]: body size, rate limits, password-hash slots and slow-client deadlines
-//!   (SPEC §6).
-//! - [`error`]: `AppError`, the one error of the app, mapped to a status; rendered by
-//!   `api::error` (JSON), `web::error` (pages) and `realtime::refusal` (streams).
+//!   (README.md, "Limits").
+//! - [`error`]: `AppError`, the one error of the app, mapped to a status; each surface's
+//!   router is wrapped once by its renderer: `api::error` (JSON), `web::error` (pages),
+//!   `realtime::refusal` (streams).
 //! - [`clock`]: the one wall clock; [`query`]: query-string parameters.
 //! - [`health`], [`telemetry`] (logs, and the one request middleware: ids, spans, the
 //!   `request finished` line and the HTTP metrics): the operational edges.
 //! - [`backup`]: `minitwit backup` and the server's scheduled SQLite backups.
 //! - [`error_reports`]: panics and logged errors sent to Sentry when `SENTRY_DSN` is set.
 
+pub mod actions;
 pub mod api;
 pub mod assets;
 pub mod avatar;
@@ -45,12 +48,9 @@ pub mod error_reports;
 pub mod health;
 pub mod limits;
 pub mod metrics;
-pub mod moderation;
 pub mod origin;
-pub mod posting;
 pub mod query;
 pub mod realtime;
-pub mod registration;
 pub mod seed;
 pub mod sim;
 pub mod startup;
