@@ -57,3 +57,35 @@ mod tests {
         assert!(!auth.accepts(None));
     }
 }
+
+/// The whole app as a unit test calls it: the real router over a real SQLite store in a
+/// temporary directory, without a listener.
+#[cfg(test)]
+pub(crate) mod test_app {
+    use poem::{Endpoint, IntoEndpoint, Request, Response};
+
+    use crate::config::Settings;
+    use crate::startup::{routes, Application};
+
+    pub struct TestApp {
+        pub app: Application,
+        _dir: tempfile::TempDir,
+    }
+
+    impl TestApp {
+        pub async fn start() -> TestApp {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}/test.db?mode=rwc", dir.path().display());
+            let app = Application::build(Settings::for_tests(&url))
+                .await
+                .expect("app builds");
+            TestApp { app, _dir: dir }
+        }
+
+        /// `req` answered by the app's router.
+        pub async fn call(&self, req: Request) -> Response {
+            let endpoint = routes(self.app.state().clone()).into_endpoint();
+            endpoint.get_response(req).await
+        }
+    }
+}

@@ -142,6 +142,8 @@ pub struct Json<T>(pub T);
 pub trait JsonAnswer: Serialize + Send {
     /// The documented type with the same JSON.
     type Doc: Type;
+    /// What the answer is, for the document.
+    const DESCRIPTION: &'static str = "";
 
     /// A guess at the size of the JSON, so the buffer is not grown (and copied) while
     /// writing: that shows on the hot reads.
@@ -181,7 +183,7 @@ impl<T: JsonAnswer> ApiResponse for Json<T> {
     fn meta() -> MetaResponses {
         MetaResponses {
             responses: vec![MetaResponse {
-                description: "",
+                description: T::DESCRIPTION,
                 status: Some(200),
                 status_range: None,
                 content: vec![MetaMediaType {

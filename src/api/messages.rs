@@ -49,6 +49,7 @@ impl Serialize for Messages {
 
 impl JsonAnswer for Messages {
     type Doc = Vec<ApiMessage>;
+    const DESCRIPTION: &'static str = "Newest first.";
 
     /// The keys, quotes and date take under 64 bytes a message; escapes rarely add more.
     fn size_hint(&self) -> usize {

@@ -17,6 +17,8 @@ mod latest;
 mod messages;
 pub mod openapi;
 mod register;
+#[cfg(test)]
+mod surface_tests;
 
 use std::sync::Arc;
 

@@ -22,6 +22,8 @@ pub mod guard;
 mod moderation;
 pub mod secure_cookie;
 pub mod session;
+#[cfg(test)]
+mod surface_tests;
 pub mod templates;
 mod timeline;
 pub mod view;

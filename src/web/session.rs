@@ -2,7 +2,7 @@
 //!
 //! The cookie is poem's signed cookie (wired in `startup::routes`); a login also lives on the
 //! server (`store::sessions`), and the cookie only counts while that row does: logout and
-//! expiry end every copy of the cookie, on every replica (SPEC §3).
+//! expiry end every copy of the cookie, on every replica (README.md, "The web pages").
 
 use poem::http::{header, StatusCode};
 use poem::session::Session;
