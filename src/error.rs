@@ -1,7 +1,9 @@
 //! The app's one error: what went wrong, said by the domain, the store and the limits, and
-//! mapped to an HTTP status here. Each surface renders it in one place: `api::error` as the
-//! simulator's JSON, `web::error` as an HTML page, `streams::refusal` as a stream's plain
-//! refusal. Nothing below the surfaces knows how it will be shown.
+//! mapped to an HTTP status here. Handlers, extractors, guards and middleware return it
+//! (as a `poem::Error` that holds it); each surface's router is wrapped once by its
+//! renderer, which turns it into that surface's answer: `api::error` the simulator's JSON,
+//! `web::error` an HTML page, `streams::refusal` a stream's plain refusal. Nothing below
+//! the surfaces knows how it will be shown.
 //!
 //! Causes (database errors) are logged where they are converted, here, and never sent to
 //! the client.
@@ -9,6 +11,7 @@
 use std::borrow::Cow;
 
 use poem::http::StatusCode;
+use poem::{IntoResponse, PathPattern, Response};
 
 use crate::limits::{HashBusy, RateLimited};
 use crate::store::StoreError;
@@ -47,13 +50,19 @@ pub enum Forbidden {
     NotModerator,
 }
 
-/// "Unknown user", the simulator API's 404 text for a user named in the path.
+/// "Unknown user": the one wording of a 404 for a user named in a request (the simulator
+/// API's text for a user in the path, a follow's target, a stream's user).
 pub const UNKNOWN_USER: &str = "Unknown user";
 
 impl AppError {
     /// A 400 with `message`.
     pub fn invalid(message: impl Into<Cow<'static, str>>) -> AppError {
         AppError::Invalid(message.into())
+    }
+
+    /// A 404 for a user named in the request.
+    pub fn unknown_user() -> AppError {
+        AppError::NotFound(UNKNOWN_USER)
     }
 
     /// The status every surface answers this error with.
@@ -71,7 +80,7 @@ impl AppError {
     }
 
     /// Adds `Retry-After` to a response rendering this error, when it has one to say.
-    pub fn add_retry_after(&self, res: &mut poem::Response) {
+    pub fn add_retry_after(&self, res: &mut Response) {
         match self {
             AppError::RateLimited(limited) => limited.add_retry_after(res),
             AppError::Busy(busy) => busy.add_retry_after(res),
@@ -87,6 +96,14 @@ impl std::fmt::Display for AppError {
 }
 
 impl std::error::Error for AppError {}
+
+/// Lets handlers and middleware return it as a `poem::Error`, for the surface's renderer to
+/// find (`poem::Error::downcast_ref`). Outside any surface it is a bare status.
+impl poem::error::ResponseError for AppError {
+    fn status(&self) -> StatusCode {
+        AppError::status(self)
+    }
+}
 
 impl From<StoreError> for AppError {
     fn from(err: StoreError) -> Self {
@@ -116,3 +133,25 @@ impl From<HashBusy> for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// `answer` with an [`AppError`] in it turned into `render`'s response, keeping the route
+/// the router matched (the metrics label); any other error is left as it is. The one body
+/// of every surface's renderer middleware, which differ only in `render`.
+pub fn rendered<T: IntoResponse>(
+    answer: poem::Result<T>,
+    render: fn(&AppError) -> Response,
+) -> poem::Result<Response> {
+    match answer {
+        Ok(res) => Ok(res.into_response()),
+        Err(err) => match err.downcast_ref::<AppError>() {
+            Some(error) => {
+                let mut res = render(error);
+                if let Some(pattern) = err.data::<PathPattern>() {
+                    res.set_data(pattern.clone());
+                }
+                Ok(res)
+            }
+            None => Err(err),
+        },
+    }
+}

@@ -7,8 +7,8 @@
 //! - [`domain`]: usernames, emails, passwords and message texts, parsed once.
 //! - [`store`]: SeaORM entities, migrations and every query; [`store::Pools`] says which
 //!   pool each kind of query runs on, per backend.
-//! - [`registration`], [`posting`]: the actions shared by the API and the pages;
-//!   [`moderation`]: hiding messages and showing them again.
+//! - [`actions`]: what the API and the pages do on a user's behalf (registering, posting,
+//!   following, moderating), one file each, all answering `AppResult`.
 //! - [`api`]: the simulator API under `/api`; who may call is an extractor (`api::auth`).
 //! - [`web`]: the classic MiniTwit pages (timelines, login, registration, follow); who is
 //!   visiting is an extractor (`web::extract`).
@@ -17,17 +17,18 @@
 //! - [`streams`]: the stream surface on top of it: `/ws`, `/sse`, `/api/stream`
 //!   (docs/protocol.md). docs/architecture.md draws the layers.
 //! - [`sim`], [`seed`]: the load tool that replays simulator scenarios, and bulk seeding.
-//! - [`metrics`]: the Prometheus registry (every family of SPEC §5), the route label taken
-//!   from the pattern poem's router matched, and the business gauges refreshed from the
-//!   store; [`scrape`]: `/metrics`.
+//! - [`metrics`]: the Prometheus registry (every family README.md lists under "Metrics and
+//!   logs"), the route label taken from the pattern poem's router matched, and the business
+//!   gauges refreshed from the store; [`scrape`]: `/metrics`.
 //! - [`assets`]: `/static/*path`, the stylesheet and the live-update script.
 //! - [`avatar`]: the Gravatar URL of a message's author, for pages and live frames.
 //! - [`origin`]: where a browser says a request comes from (`Sec-Fetch-Site`, `Origin`);
 //!   [`browser_policy`]: the headers that say what a browser may do with a response.
 //! - [`limits`]: body size, rate limits, password-hash slots and slow-client deadlines
-//!   (SPEC §6).
-//! - [`error`]: `AppError`, the one error of the app, mapped to a status; rendered by
-//!   `api::error` (JSON), `web::error` (pages) and `streams::refusal` (streams).
+//!   (README.md, "Limits").
+//! - [`error`]: `AppError`, the one error of the app, mapped to a status; each surface's
+//!   router is wrapped once by its renderer: `api::error` (JSON), `web::error` (pages),
+//!   `streams::refusal` (streams).
 //! - [`clock`]: the one wall clock; [`query`]: query-string parameters;
 //!   [`session_cookie`]: the session cookie's name and settings.
 //! - [`health`], [`telemetry`] (logs, and the one request middleware: ids, spans, the
@@ -35,6 +36,7 @@
 //! - [`backup`]: `minitwit backup` and the server's scheduled SQLite backups.
 //! - [`error_reports`]: panics and logged errors sent to Sentry when `SENTRY_DSN` is set.
 
+pub mod actions;
 pub mod api;
 pub mod assets;
 pub mod avatar;
@@ -49,12 +51,9 @@ pub mod error_reports;
 pub mod health;
 pub mod limits;
 pub mod metrics;
-pub mod moderation;
 pub mod origin;
-pub mod posting;
 pub mod query;
 pub mod realtime;
-pub mod registration;
 pub mod scrape;
 pub mod seed;
 pub mod session_cookie;

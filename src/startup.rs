@@ -13,11 +13,11 @@ use poem::{get, EndpointExt, IntoEndpoint, Route, Server};
 use crate::assets::StaticFiles;
 use crate::browser_policy::BrowserPolicy;
 use crate::config::Settings;
-use crate::limits::{limit_body, DeadlineAcceptor, HashSlots, RateLimits};
+use crate::limits::{DeadlineAcceptor, HashSlots, RateLimits};
 use crate::metrics::route::{documented_paths, RouteLabels};
 use crate::metrics::{self, Metrics};
 use crate::realtime::{Hub, SocketLimits};
-use crate::state::{AppState, SimulatorAuth};
+use crate::state::{AppState, SimulatorCredential};
 use crate::store::{SetupError, Store};
 use crate::telemetry::RequestTelemetry;
 use crate::{api, health, realtime, scrape, session_cookie, streams, web};
@@ -26,7 +26,7 @@ use crate::{api, health, realtime, scrape, session_cookie, streams, web};
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 pub struct Application {
-    /// Drops clients that dawdle over a request head or idle too long (SPEC §6).
+    /// Drops clients that dawdle over a request head or idle too long (README.md, "Limits").
     acceptor: DeadlineAcceptor<TcpAcceptor>,
     addr: SocketAddr,
     state: AppState,
@@ -93,7 +93,7 @@ impl Application {
         let state = AppState {
             store,
             hub,
-            simulator: SimulatorAuth::new(
+            simulator: SimulatorCredential::new(
                 &settings.simulator_user,
                 settings.simulator_password.expose(),
             ),
@@ -168,14 +168,18 @@ impl Application {
 
 /// Where the simulator API is mounted.
 const API_MOUNT: &str = "/api";
+/// Where the pages are mounted: beside everything else, under the routes above.
+const PAGES_MOUNT: &str = "/";
 
 /// Every route of the app, with the state, the session middleware, the browser policy
-/// headers and the request telemetry (ids, logs, metrics) attached. Telemetry is outermost, so every log line of a
+/// headers and the request telemetry (ids, logs, metrics) attached. The API and the pages
+/// are surfaces: each is a router wrapped once by its own policy and error renderer
+/// (`api::routes`, `web::routes`). Telemetry is outermost, so every log line of a
 /// request has its id, and it reads the route label from the pattern the router matched.
 pub fn routes(state: AppState) -> impl IntoEndpoint {
     let sessions = CookieSession::new(session_cookie::config(&state.settings));
     let labels = RouteLabels::new(
-        &[API_MOUNT],
+        &[API_MOUNT, PAGES_MOUNT],
         documented_paths::<api::openapi::Operations>(API_MOUNT),
     );
     let telemetry = RequestTelemetry::new(state.metrics.clone(), labels);
@@ -186,12 +190,12 @@ pub fn routes(state: AppState) -> impl IntoEndpoint {
         .at("/static/*path", get(StaticFiles))
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
-        .at("/metrics", get(scrape::metrics));
+        .at("/metrics", get(scrape::metrics))
+        .nest(PAGES_MOUNT, web::routes());
     let secure = web::secure_cookie::SecureOverHttps::new(&state.settings);
-    web::mount(route)
+    route
         .with(sessions)
         .with(secure)
-        .around(limit_body)
         .data(state)
         .with(BrowserPolicy)
         .with(telemetry)

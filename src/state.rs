@@ -16,7 +16,7 @@ use crate::store::Store;
 pub struct AppState {
     pub store: Store,
     pub hub: Hub,
-    pub simulator: SimulatorAuth,
+    pub simulator: SimulatorCredential,
     pub metrics: Metrics,
     pub limits: RateLimits,
     /// The bound on password hashes running at once, shared by login and registration.
@@ -26,14 +26,14 @@ pub struct AppState {
 
 /// The simulator's Basic-auth header, precomputed so each check is one comparison.
 #[derive(Clone)]
-pub struct SimulatorAuth {
+pub struct SimulatorCredential {
     expected_header: Arc<[u8]>,
 }
 
-impl SimulatorAuth {
-    pub fn new(user: &str, password: &str) -> SimulatorAuth {
+impl SimulatorCredential {
+    pub fn new(user: &str, password: &str) -> SimulatorCredential {
         let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-        SimulatorAuth {
+        SimulatorCredential {
             expected_header: format!("Basic {token}").into_bytes().into(),
         }
     }
@@ -50,10 +50,42 @@ mod tests {
 
     #[test]
     fn accepts_only_the_configured_credential() {
-        let auth = SimulatorAuth::new("simulator", "super_safe!");
+        let auth = SimulatorCredential::new("simulator", "super_safe!");
         assert!(auth.accepts(Some(b"Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUh")));
         assert!(!auth.accepts(Some(b"Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUi")));
         assert!(!auth.accepts(Some(b"")));
         assert!(!auth.accepts(None));
+    }
+}
+
+/// The whole app as a unit test calls it: the real router over a real SQLite store in a
+/// temporary directory, without a listener.
+#[cfg(test)]
+pub(crate) mod test_app {
+    use poem::{Endpoint, IntoEndpoint, Request, Response};
+
+    use crate::config::Settings;
+    use crate::startup::{routes, Application};
+
+    pub struct TestApp {
+        pub app: Application,
+        _dir: tempfile::TempDir,
+    }
+
+    impl TestApp {
+        pub async fn start() -> TestApp {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}/test.db?mode=rwc", dir.path().display());
+            let app = Application::build(Settings::for_tests(&url))
+                .await
+                .expect("app builds");
+            TestApp { app, _dir: dir }
+        }
+
+        /// `req` answered by the app's router.
+        pub async fn call(&self, req: Request) -> Response {
+            let endpoint = routes(self.app.state().clone()).into_endpoint();
+            endpoint.get_response(req).await
+        }
     }
 }

@@ -1,10 +1,13 @@
 //! The API's rendering of [`AppError`]: the status and the simulator's
-//! `{"status":…,"error_msg":…}` body, in one place. Every API error, and every refusal of
-//! an `/api/` request by a middleware, is built here.
+//! `{"status":…,"error_msg":…}` body, in one place. The API's router is wrapped once by
+//! [`render_errors`], so every API error, and every refusal of an `/api/` request by a
+//! middleware (the body limit, the cross-site refusal, a rate limit), is built here.
 
-use poem::Response;
+use std::sync::Arc;
 
-use crate::error::{AppError, Forbidden};
+use poem::{Endpoint, Request, Response};
+
+use crate::error::{rendered, AppError, Forbidden};
 use crate::limits::{HashBusy, RateLimited};
 
 /// The exact 403 text the simulator expects without its credential.
@@ -51,6 +54,12 @@ pub fn response(error: &AppError) -> Response {
         .body(body(error));
     error.add_retry_after(&mut res);
     res
+}
+
+/// Middleware wrapping the API's router: an [`AppError`] from anything under it becomes
+/// the simulator's JSON, keeping the route the router matched (the metrics label).
+pub async fn render_errors<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
+    rendered(ep.call(req).await, response)
 }
 
 #[cfg(test)]

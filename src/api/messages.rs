@@ -1,21 +1,21 @@
 //! `/api/msgs` and `/api/msgs/{username}`: read timelines and post messages.
 
-use poem::{Request, Response};
 use poem_openapi::param::Query;
-use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi};
-use serde::{Deserialize, Serialize};
+use poem_openapi::{Object, OpenApi};
+use serde::{Deserialize, Serialize, Serializer};
 
-use super::auth::{Path, SimulatorAuth};
-use super::documented::{Changed, JsonBody, LenientInt, Reply, SimulatorErrors};
-use super::latest::committing_latest;
-use super::{json_response_sized, no_content, no_param, State};
-use crate::error::AppError;
-use crate::posting::post_message as store_and_publish;
-use crate::store::{TimelineMessage, TimelineScope, User};
+use super::auth::{Path, Secured, Simulator};
+use super::documented::{
+    Changed, Failure, Json, JsonAnswer, JsonBody, LenientInt, ReadErrors, WriteErrors,
+};
+use super::latest::Latest;
+use super::{count, State};
+use crate::actions::posting::post_message;
+use crate::error::AppResult;
+use crate::store::{NewestPage, TimelineScope, User};
 
-/// One message as the simulator reads it (the documented shape; [`ApiMessageRef`] writes
-/// it).
+/// One message as the simulator reads it (the documented shape; [`Messages`] writes it
+/// from the rows).
 #[derive(Serialize, Object)]
 struct ApiMessage {
     content: String,
@@ -32,30 +32,33 @@ struct ApiMessageRef<'a> {
     user: &'a str,
 }
 
-fn as_json(messages: &[TimelineMessage]) -> Response {
-    let out: Vec<ApiMessageRef> = messages
-        .iter()
-        .map(|m| ApiMessageRef {
+/// A timeline page as the simulator reads it: newest first, written straight from the
+/// store's rows.
+struct Messages(Option<NewestPage>);
+
+impl Serialize for Messages {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let rows = self.0.as_deref().unwrap_or_default();
+        serializer.collect_seq(rows.iter().map(|m| ApiMessageRef {
             content: &m.text,
             pub_date: m.pub_date,
             user: &m.username,
-        })
-        .collect();
-    // The keys, quotes and date take under 64 bytes a message; escapes rarely add more.
-    let size: usize = messages
-        .iter()
-        .map(|m| m.text.len() + m.username.len() + 64)
-        .sum();
-    json_response_sized(&out, size + 2)
+        }))
+    }
 }
 
-/// What the timelines answer besides their errors (documentation; the handlers build it).
-#[derive(ApiResponse)]
-#[allow(dead_code)]
-enum TimelineReply {
-    /// Newest first.
-    #[oai(status = 200)]
-    Ok(Json<Vec<ApiMessage>>),
+impl JsonAnswer for Messages {
+    type Doc = Vec<ApiMessage>;
+    const DESCRIPTION: &'static str = "Newest first.";
+
+    /// The keys, quotes and date take under 64 bytes a message; escapes rarely add more.
+    fn size_hint(&self) -> usize {
+        let rows = self.0.as_deref().unwrap_or_default();
+        2 + rows
+            .iter()
+            .map(|m| m.text.len() + m.username.len() + 64)
+            .sum::<usize>()
+    }
 }
 
 /// The body of a new message: empty, over 1000 characters or with a control character other
@@ -63,6 +66,15 @@ enum TimelineReply {
 #[derive(Deserialize, Object)]
 struct PostBody {
     content: String,
+}
+
+/// The newest `no` messages of `scope` (none at all for `no=0`, without asking the store).
+async fn newest(state: &State<'_>, scope: TimelineScope, no: LenientInt) -> AppResult<Messages> {
+    let no = count(no);
+    if no == 0 {
+        return Ok(Messages(None));
+    }
+    Ok(Messages(Some(state.store.newest_page(scope, no).await?)))
 }
 
 pub struct MessagesApi;
@@ -73,86 +85,46 @@ impl MessagesApi {
     #[oai(path = "/msgs", method = "get")]
     async fn public_messages(
         &self,
-        req: &Request,
         state: State<'_>,
-        _auth: SimulatorAuth,
+        _auth: Secured<Simulator>,
         /// How many (default 100; a value that is not an integer means 100).
-        #[oai(name = "no")]
-        _no: Query<LenientInt>,
-        #[oai(name = "latest")] _latest: Query<LenientInt>,
-    ) -> Reply<TimelineReply, SimulatorErrors> {
-        public_messages(req, state).await.into()
+        no: Query<LenientInt>,
+        #[oai(name = "latest")] _recorded: Latest,
+    ) -> Result<Json<Messages>, Failure<ReadErrors>> {
+        Ok(Json(newest(&state, TimelineScope::Public, no.0).await?))
     }
 
     /// One user's messages, newest first.
     #[oai(path = "/msgs/:username", method = "get")]
     async fn user_messages(
         &self,
-        req: &Request,
         state: State<'_>,
-        _auth: SimulatorAuth,
+        _auth: Secured<Simulator>,
         username: Path<User>,
         /// How many (default 100; a value that is not an integer means 100).
-        #[oai(name = "no")]
-        _no: Query<LenientInt>,
-        #[oai(name = "latest")] _latest: Query<LenientInt>,
-    ) -> Reply<TimelineReply, SimulatorErrors> {
-        user_messages(req, state, username).await.into()
+        no: Query<LenientInt>,
+        #[oai(name = "latest")] _recorded: Latest,
+    ) -> Result<Json<Messages>, Failure<ReadErrors>> {
+        let scope = TimelineScope::User(username.0.id);
+        Ok(Json(newest(&state, scope, no.0).await?))
     }
 
     /// Posts a message as this user.
     #[oai(path = "/msgs/:username", method = "post")]
     async fn post_message(
         &self,
-        req: &Request,
         state: State<'_>,
-        _auth: SimulatorAuth,
+        _auth: Secured<Simulator>,
         username: Path<User>,
-        #[oai(name = "latest")] _latest: Query<LenientInt>,
+        latest: Latest,
         body: JsonBody<PostBody>,
-    ) -> Reply<Changed, SimulatorErrors> {
-        post_message(req, state, username, body).await.into()
+    ) -> Result<Changed, Failure<WriteErrors>> {
+        let Path(author) = username;
+        let body = body.parse()?;
+        let posted = post_message(&state, &author, &body.content, latest.value()).await;
+        latest.committed(posted)?;
+        Ok(Changed::Done)
     }
-}
-
-async fn public_messages(req: &Request, state: State<'_>) -> Result<Response, AppError> {
-    let no = no_param(req);
-    if no == 0 {
-        return Ok(as_json(&[]));
-    }
-    let messages = state.store.newest_page(TimelineScope::Public, no).await?;
-    Ok(as_json(&messages))
-}
-
-async fn user_messages(
-    req: &Request,
-    state: State<'_>,
-    Path(user): Path<User>,
-) -> Result<Response, AppError> {
-    let user_id = user.id;
-    let no = no_param(req);
-    if no == 0 {
-        return Ok(as_json(&[]));
-    }
-    let messages = state
-        .store
-        .newest_page(TimelineScope::User(user_id), no)
-        .await?;
-    Ok(as_json(&messages))
-}
-
-async fn post_message(
-    req: &Request,
-    state: State<'_>,
-    Path(author): Path<User>,
-    body: JsonBody<PostBody>,
-) -> Result<Response, AppError> {
-    let body = body.parse()?;
-    committing_latest(req, async |latest| {
-        store_and_publish(&state, &author, &body.content, latest).await
-    })
-    .await?;
-    Ok(no_content())
 }
 
 #[cfg(test)]

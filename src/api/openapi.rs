@@ -31,7 +31,7 @@ pub fn service() -> OpenApiService<Operations, ()> {
         env!("CARGO_PKG_VERSION"),
     )
     .description(
-        "The ITU MiniTwit simulator's API (SPEC §2). Every endpoint records `?latest=N` \
+        "The ITU MiniTwit simulator's API. Every endpoint records `?latest=N` \
          before checking anything else; errors are `{\"status\":…,\"error_msg\":…}`.",
     )
     .server("/api")

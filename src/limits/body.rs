@@ -1,10 +1,12 @@
 //! Request bodies over 64 KiB are refused with 413, whether or not they declare a length.
-//! [`MAX_BODY_BYTES`] is the app's one body limit: the web forms read up to it too.
+//! [`MAX_BODY_BYTES`] is the app's one body limit: the web forms read up to it too. Each
+//! surface's router wraps itself in [`limit_body`], inside its renderer, so the 413 is
+//! that surface's answer.
 
 use std::sync::Arc;
 
 use futures_util::StreamExt;
-use poem::http::{header, Method, StatusCode};
+use poem::http::{header, Method};
 use poem::{Body, Endpoint, IntoResponse, Request, Response};
 
 use crate::error::AppError;
@@ -22,7 +24,7 @@ pub async fn limit_body<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Resu
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
         drain(&mut req).await;
-        return Ok(too_large(&req));
+        return Err(AppError::TooLarge.into());
     }
     let may_have_body = declared.is_some_and(|len| len > 0)
         || req.headers().contains_key(header::TRANSFER_ENCODING)
@@ -31,12 +33,10 @@ pub async fn limit_body<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Resu
         let mut stream = req.take_body().into_bytes_stream();
         let mut buffered = Vec::new();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| {
-                poem::Error::from_string(format!("cannot read body: {e}"), StatusCode::BAD_REQUEST)
-            })?;
+            let chunk = chunk.map_err(|e| AppError::invalid(format!("cannot read body: {e}")))?;
             if buffered.len() + chunk.len() > MAX_BODY_BYTES {
                 drain_stream(&mut stream, buffered.len() + chunk.len()).await;
-                return Ok(too_large(&req));
+                return Err(AppError::TooLarge.into());
             }
             buffered.extend_from_slice(&chunk);
         }
@@ -64,15 +64,5 @@ where
             Some(Ok(chunk)) => read += chunk.as_ref().len(),
             _ => break,
         }
-    }
-}
-
-/// The 413, rendered by the surface the path belongs to: the simulator's JSON under
-/// `/api/`, an error page elsewhere.
-fn too_large(req: &Request) -> Response {
-    if req.uri().path().starts_with("/api/") {
-        crate::api::error::response(&AppError::TooLarge)
-    } else {
-        crate::web::error::response(&AppError::TooLarge)
     }
 }

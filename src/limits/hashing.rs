@@ -1,6 +1,6 @@
-//! A process-wide bound on password hashes computed at once (SPEC §6). An Argon2id hash
-//! holds 19 MiB while it runs: without a bound, 128 registrations at once took a replica
-//! past 1 GiB. Every login and registration, web and API, hashes through [`HashSlots`].
+//! A process-wide bound on password hashes computed at once (README.md, "Limits"). An
+//! Argon2id hash holds 19 MiB while it runs: without a bound, 128 registrations at once
+//! took a replica past 1 GiB. Every login and registration, web and API, hashes through [`HashSlots`].
 //!
 //! Each slot owns its 19 MiB ([`HashMemory`]) and reuses it. A semaphore alone is not
 //! enough: glibc keeps freed 19 MiB blocks in per-thread arenas, and with hashes landing
@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 use crate::domain::HashMemory;
 use crate::metrics::Metrics;
 
-/// How long a request waits for a slot before it is told to come back (SPEC §6).
+/// How long a request waits for a slot before it is told to come back (README.md, "Limits").
 pub const MAX_HASH_WAIT: Duration = Duration::from_secs(2);
 
 /// The slots, shared by every handler of the process; cheap to clone.
@@ -143,7 +143,9 @@ mod tests {
         let busy = results.iter().filter(|r| **r == Err(HashBusy)).count();
         assert_eq!((ok, busy), (4, 2), "{results:?}");
         assert_eq!(metrics.password_hash_rejected_total.get(), 2);
-        let res = crate::api::error::response(&HashBusy.into());
+        let busy = crate::error::AppError::from(HashBusy);
+        let mut res = Response::builder().status(busy.status()).finish();
+        busy.add_retry_after(&mut res);
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(res.headers()["retry-after"], "1");
     }

@@ -252,7 +252,9 @@ mod tests {
             .with_label_values(&["login"])
             .get();
         assert_eq!(counted, 1);
-        let res = crate::api::error::response(&refused.into());
+        let refused = crate::error::AppError::from(refused);
+        let mut res = Response::builder().status(refused.status()).finish();
+        refused.add_retry_after(&mut res);
         assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
         assert!(res.headers().contains_key("retry-after"));
     }

@@ -1,16 +1,16 @@
-//! The actions: posting a message, following and unfollowing. Each goes through
-//! `crate::posting`, so every change is also published to open streams.
+//! The pages' doors to the actions: posting a message, following and unfollowing. Each
+//! goes through `crate::actions`, so every change is also published to open streams.
 
 use poem::session::Session;
 use poem::web::Data;
 use poem::{handler, Body, Response};
 
-use super::error::WebResult;
 use super::extract::{PathUser, SessionUser};
 use super::form::Form;
 use super::session::{flash, redirect};
 use super::view::user_path;
-use crate::posting;
+use crate::actions::{follows, posting};
+use crate::error::AppResult;
 use crate::state::AppState;
 
 /// `POST /add_message`: an empty text is ignored, as the classic app does; a valid one is
@@ -21,7 +21,7 @@ pub async fn add_message(
     session: &Session,
     SessionUser(author): SessionUser,
     body: Body,
-) -> WebResult<Response> {
+) -> AppResult<Response> {
     state.limits.check_post(author.id)?;
     let form = Form::read(body).await?;
     let text = form.get("text");
@@ -40,9 +40,9 @@ pub async fn follow(
     session: &Session,
     SessionUser(reader): SessionUser,
     whom: PathUser,
-) -> WebResult<Response> {
+) -> AppResult<Response> {
     let username = whom.name;
-    posting::follow(&state, reader.id, whom.user.id, None).await?;
+    follows::follow(&state, reader.id, whom.user.id, None).await?;
     flash(session, format!("You are now following \"{username}\""));
     Ok(redirect(&user_path(&username)))
 }
@@ -54,9 +54,9 @@ pub async fn unfollow(
     session: &Session,
     SessionUser(reader): SessionUser,
     whom: PathUser,
-) -> WebResult<Response> {
+) -> AppResult<Response> {
     let username = whom.name;
-    posting::unfollow(&state, reader.id, whom.user.id, None).await?;
+    follows::unfollow(&state, reader.id, whom.user.id, None).await?;
     flash(
         session,
         format!("You are no longer following \"{username}\""),

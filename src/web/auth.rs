@@ -1,25 +1,25 @@
 //! `/login`, `/register` and `/logout`: the classic forms, their error texts and flashes.
+//! Their rate limits are declared on the router (`web::routes`).
 
 use poem::session::Session;
 use poem::web::Data;
-use poem::{handler, Body, Request, Response};
+use poem::{handler, Body, Response};
 
-use super::error::WebResult;
 use super::extract::MaybeSessionUser;
 use super::form::Form;
 use super::session::{flash, log_in, log_out, redirect};
 use super::{html, page_context};
+use crate::actions::registration::{register_user, Registration};
 use crate::domain::Password;
 use crate::error::AppError;
-use crate::limits::{client_ip, Limiter};
-use crate::registration::{register_user, Registration};
+use crate::error::AppResult;
 use crate::state::AppState;
 
 #[handler]
 pub async fn login_form(
     session: &Session,
     MaybeSessionUser(reader): MaybeSessionUser,
-) -> WebResult<Response> {
+) -> AppResult<Response> {
     if reader.is_some() {
         return Ok(redirect("/"));
     }
@@ -29,16 +29,14 @@ pub async fn login_form(
 /// `POST /login`: `Invalid username` / `Invalid password` on the form, else a fresh session.
 #[handler]
 pub async fn login(
-    req: &Request,
     state: Data<&AppState>,
     session: &Session,
     MaybeSessionUser(reader): MaybeSessionUser,
     body: Body,
-) -> WebResult<Response> {
+) -> AppResult<Response> {
     if reader.is_some() {
         return Ok(redirect("/"));
     }
-    limit_by_ip(req, &state, Limiter::Login)?;
     let form = Form::read(body).await?;
     let username = form.get("username");
     let Some(user) = state.store.user_by_name(username).await? else {
@@ -63,15 +61,7 @@ pub async fn login(
     Ok(redirect("/"))
 }
 
-/// Counts one attempt by the client's IP against `limiter`.
-fn limit_by_ip(req: &Request, state: &AppState, limiter: Limiter) -> WebResult<()> {
-    if let Some(ip) = client_ip(req, &state.settings.trusted_proxies) {
-        state.limits.check_ip(limiter, ip)?;
-    }
-    Ok(())
-}
-
-fn login_page(session: &Session, username: &str, error: Option<&str>) -> WebResult<Response> {
+fn login_page(session: &Session, username: &str, error: Option<&str>) -> AppResult<Response> {
     let mut ctx = page_context(None, session);
     ctx.insert("username", username);
     ctx.insert("error", &error);
@@ -82,7 +72,7 @@ fn login_page(session: &Session, username: &str, error: Option<&str>) -> WebResu
 pub async fn register_form(
     session: &Session,
     MaybeSessionUser(reader): MaybeSessionUser,
-) -> WebResult<Response> {
+) -> AppResult<Response> {
     if reader.is_some() {
         return Ok(redirect("/"));
     }
@@ -92,16 +82,14 @@ pub async fn register_form(
 /// `POST /register`: the API's rules and texts (one code path), plus the repeated password.
 #[handler]
 pub async fn register(
-    req: &Request,
     state: Data<&AppState>,
     session: &Session,
     MaybeSessionUser(reader): MaybeSessionUser,
     body: Body,
-) -> WebResult<Response> {
+) -> AppResult<Response> {
     if reader.is_some() {
         return Ok(redirect("/"));
     }
-    limit_by_ip(req, &state, Limiter::Register)?;
     let form = Form::read(body).await?;
     let registration = Registration {
         username: form.get("username"),
@@ -109,7 +97,7 @@ pub async fn register(
         password: form.get("password"),
         password_repeat: Some(form.get("password2")),
     };
-    match register_user(&state.store, &state.hashing, registration, None).await {
+    match register_user(&state, registration, None).await {
         Ok(_) => {
             flash(
                 session,
@@ -120,11 +108,11 @@ pub async fn register(
         // A broken rule is shown on the form, as the classic app does; anything else is an
         // error page.
         Err(AppError::Invalid(message)) => register_page(session, &form, Some(&message)),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 
-fn register_page(session: &Session, form: &Form, error: Option<&str>) -> WebResult<Response> {
+fn register_page(session: &Session, form: &Form, error: Option<&str>) -> AppResult<Response> {
     let mut ctx = page_context(None, session);
     ctx.insert("username", form.get("username"));
     ctx.insert("email", form.get("email"));
@@ -134,7 +122,7 @@ fn register_page(session: &Session, form: &Form, error: Option<&str>) -> WebResu
 
 /// `GET /logout`: ends the session on the server, then says so on the public timeline.
 #[handler]
-pub async fn logout(state: Data<&AppState>, session: &Session) -> WebResult<Response> {
+pub async fn logout(state: Data<&AppState>, session: &Session) -> AppResult<Response> {
     log_out(&state, session).await?;
     flash(session, "You were logged out");
     Ok(redirect("/public"))

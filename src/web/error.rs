@@ -1,20 +1,15 @@
 //! The pages' rendering of [`AppError`]: an HTML page with the right status (never JSON),
-//! in one place. Handlers return [`WebResult`]; `?` turns any [`AppError`] (or a store,
-//! limit or template error) into a [`PageError`], which poem renders here.
+//! in one place. The pages' router is wrapped once by [`render_errors`]: whatever under it
+//! fails with an [`AppError`] (a handler, an extractor, the cross-origin guard, a rate
+//! limit, the body limit) is answered with this page.
 
-use poem::error::ResponseError;
-use poem::http::StatusCode;
-use poem::Response;
+use std::sync::Arc;
+
+use poem::{Endpoint, Request, Response};
 use tera::Context;
 
 use super::templates;
-use crate::error::{AppError, Forbidden};
-use crate::limits::{HashBusy, RateLimited};
-use crate::store::StoreError;
-
-/// An [`AppError`] on its way to becoming a page.
-#[derive(Debug)]
-pub struct PageError(pub AppError);
+use crate::error::{rendered, AppError, Forbidden};
 
 /// The text of `error` in the pages' words.
 fn message(error: &AppError) -> &str {
@@ -49,10 +44,7 @@ pub fn response(error: &AppError) -> Response {
         ),
     );
     ctx.insert("message", message(error));
-    let body = templates::render("error.html", &ctx).unwrap_or_else(|e| {
-        tracing::error!(error = %e, "cannot render the error page");
-        message(error).to_owned()
-    });
+    let body = templates::render("error.html", &ctx).unwrap_or_else(|_| message(error).to_owned());
     let mut res = Response::builder()
         .status(status)
         .content_type("text/html; charset=utf-8")
@@ -61,53 +53,9 @@ pub fn response(error: &AppError) -> Response {
     res
 }
 
-impl std::fmt::Display for PageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.0.status(), message(&self.0))
-    }
+/// Middleware wrapping the pages' router: an [`AppError`] from anything under it becomes
+/// its page, keeping the route the router matched (the metrics label). Poem's own errors
+/// (no such route, wrong method) pass through as poem answers them.
+pub async fn render_errors<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
+    rendered(ep.call(req).await, response)
 }
-
-impl std::error::Error for PageError {}
-
-impl ResponseError for PageError {
-    fn status(&self) -> StatusCode {
-        self.0.status()
-    }
-
-    fn as_response(&self) -> Response {
-        response(&self.0)
-    }
-}
-
-impl From<AppError> for PageError {
-    fn from(error: AppError) -> Self {
-        PageError(error)
-    }
-}
-
-impl From<StoreError> for PageError {
-    fn from(err: StoreError) -> Self {
-        PageError(err.into())
-    }
-}
-
-impl From<RateLimited> for PageError {
-    fn from(limited: RateLimited) -> Self {
-        PageError(limited.into())
-    }
-}
-
-impl From<HashBusy> for PageError {
-    fn from(busy: HashBusy) -> Self {
-        PageError(busy.into())
-    }
-}
-
-impl From<tera::Error> for PageError {
-    fn from(err: tera::Error) -> Self {
-        tracing::error!(error = ?err, "template rendering failed");
-        PageError(AppError::Internal)
-    }
-}
-
-pub type WebResult<T> = Result<T, PageError>;

@@ -10,23 +10,22 @@
 use poem::session::Session;
 use poem::{FromRequest, Request, RequestBody};
 
-use super::error::PageError;
 use super::session::current_user;
-use crate::error::{AppError, Forbidden};
+use crate::error::{AppError, AppResult, Forbidden};
 use crate::state::AppState;
 use crate::store::User;
 
-fn state(req: &Request) -> Result<&AppState, PageError> {
+fn state(req: &Request) -> AppResult<&AppState> {
     req.data::<AppState>().ok_or_else(|| {
         tracing::error!("AppState is missing from the request");
-        PageError(AppError::Internal)
+        AppError::Internal
     })
 }
 
-async fn reader(req: &Request) -> Result<Option<User>, PageError> {
+async fn reader(req: &Request) -> AppResult<Option<User>> {
     let Some(session) = req.extensions().get::<Session>() else {
         tracing::error!("the session middleware is missing");
-        return Err(PageError(AppError::Internal));
+        return Err(AppError::Internal);
     };
     current_user(state(req)?, session).await
 }
@@ -47,7 +46,7 @@ impl<'a> FromRequest<'a> for SessionUser {
     async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
         match reader(req).await? {
             Some(user) => Ok(SessionUser(user)),
-            None => Err(PageError(AppError::Unauthorized).into()),
+            None => Err(AppError::Unauthorized.into()),
         }
     }
 }
@@ -57,13 +56,13 @@ pub struct Moderator(pub User);
 
 impl<'a> FromRequest<'a> for Moderator {
     async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
-        let refused = || PageError(AppError::Forbidden(Forbidden::NotModerator));
+        let refused = || AppError::Forbidden(Forbidden::NotModerator);
         let user = reader(req).await?.ok_or_else(refused)?;
         if state(req)?
             .store
             .is_moderator(user.id)
             .await
-            .map_err(PageError::from)?
+            .map_err(AppError::from)?
         {
             Ok(Moderator(user))
         } else {
@@ -89,8 +88,8 @@ impl<'a> FromRequest<'a> for PathUser {
             .store
             .user_by_name(&name)
             .await
-            .map_err(PageError::from)?
-            .ok_or(PageError(AppError::NotFound(crate::error::UNKNOWN_USER)))?;
+            .map_err(AppError::from)?
+            .ok_or_else(AppError::unknown_user)?;
         Ok(PathUser { name, user })
     }
 }

@@ -4,8 +4,8 @@
 use poem::error::ReadBodyError;
 use poem::Body;
 
-use super::error::WebResult;
 use crate::error::AppError;
+use crate::error::AppResult;
 use crate::limits::MAX_BODY_BYTES;
 
 pub struct Form(Vec<(String, String)>);
@@ -18,7 +18,7 @@ impl Form {
 
     /// Reads the body up to the app's body limit (far above any form of ours: a message is
     /// at most 1000 characters).
-    pub async fn read(body: Body) -> WebResult<Form> {
+    pub async fn read(body: Body) -> AppResult<Form> {
         let bytes = body
             .into_bytes_limit(MAX_BODY_BYTES)
             .await

@@ -1,5 +1,6 @@
-//! The classic MiniTwit pages of SPEC §3: timelines, login, registration and the actions,
-//! rendered with the embedded tera templates.
+//! The classic MiniTwit pages (README.md, "The web pages"): timelines, login,
+//! registration and the actions, rendered with the embedded tera templates. One router
+//! ([`routes`]) with its policy and its error rendering declared once.
 //!
 //! - [`timeline`]: `/`, `/public`, `/{username}`, paged by id.
 //! - [`auth`]: `/login`, `/register`, `/logout`.
@@ -7,9 +8,9 @@
 //! - [`moderation`]: `/messages/{id}/hide` and `/unhide`, for moderators.
 //! - [`session`]: the logged-in user and flashes; [`extract`]: who is visiting, as
 //!   extractors (`SessionUser`, `MaybeSessionUser`, `Moderator`, `PathUser`);
-//!   [`guard`]: the cross-origin refusal;
+//!   [`guard`]: the cross-origin refusal, on the router;
 //!   [`secure_cookie`]: `Secure` on the session cookie behind an HTTPS proxy;
-//!   [`error`]: `AppError` rendered as an HTML page;
+//!   [`error`]: `AppError` rendered as an HTML page, wrapping the router;
 //!   [`form`], [`view`], [`templates`]: the plumbing of the pages.
 
 mod actions;
@@ -21,66 +22,65 @@ pub mod guard;
 mod moderation;
 pub mod secure_cookie;
 pub mod session;
+#[cfg(test)]
+mod surface_tests;
 pub mod templates;
 mod timeline;
 pub mod view;
 
 use poem::session::Session;
-use poem::{get, handler, EndpointExt, Response, Route};
+use poem::{get, handler, post, Endpoint, EndpointExt, Response, Route};
 use serde::Serialize;
 use tera::Context;
 
+use crate::error::AppResult;
+use crate::limits::{limit_body, Limiter, RateLimit};
 use crate::store::User;
-use error::WebResult;
 
-/// Adds the pages to `route`. `/{username}` matches any single segment that no other route
-/// claims, so this can be mounted beside the API and the streams in any order.
-pub fn mount(route: Route) -> Route {
-    route
+/// The pages, wrapped once by what applies to all of them: the body limit, the
+/// cross-origin refusal of writes, and the rendering of every [`AppError`] as a page.
+/// Mounted at `/` beside the API and the streams: `/{username}` matches any single segment
+/// that no other route of the app claims.
+///
+/// [`AppError`]: crate::error::AppError
+pub fn routes() -> impl Endpoint<Output = Response> {
+    Route::new()
         .at("/", get(timeline::home))
         .at("/public", get(timeline::public))
         .at(
             "/login",
-            get(auth::login_form)
-                .post(auth::login)
-                .around(guard::refuse_cross_origin_writes),
+            get(auth::login_form).post(auth::login.with(RateLimit::per_ip(Limiter::Login))),
         )
         .at(
             "/register",
             get(auth::register_form)
-                .post(auth::register)
-                .around(guard::refuse_cross_origin_writes),
+                .post(auth::register.with(RateLimit::per_ip(Limiter::Register))),
         )
-        // Logout changes state on GET: another site's link or image must not log a user out.
-        .at(
-            "/logout",
-            get(auth::logout).around(guard::refuse_cross_origin),
-        )
-        .at(
-            "/add_message",
-            poem::post(actions::add_message).around(guard::refuse_cross_origin),
-        )
-        .at(
-            "/messages/:id/hide",
-            poem::post(moderation::hide).around(guard::refuse_cross_origin),
-        )
-        .at(
-            "/messages/:id/unhide",
-            poem::post(moderation::unhide).around(guard::refuse_cross_origin),
-        )
+        .at("/add_message", post(actions::add_message))
+        .at("/messages/:id/hide", post(moderation::hide))
+        .at("/messages/:id/unhide", post(moderation::unhide))
         .at("/:username", get(timeline::user_page))
+        // These change state even on GET (another site's link or image must not log a
+        // user out or make them follow someone), so they are refused from anywhere but our
+        // own pages whatever the method. Not a router nested at `/`: poem would then send
+        // `/` itself to that router, not to the home page.
+        .at("/logout", changes_on_get(get(auth::logout)))
         .at(
             "/:username/follow",
-            get(actions::follow)
-                .post(actions::follow)
-                .around(guard::refuse_cross_origin),
+            changes_on_get(get(actions::follow).post(actions::follow)),
         )
         .at(
             "/:username/unfollow",
-            get(actions::unfollow)
-                .post(actions::unfollow)
-                .around(guard::refuse_cross_origin),
+            changes_on_get(get(actions::unfollow).post(actions::unfollow)),
         )
+        .around(guard::refuse_cross_origin_writes)
+        .around(limit_body)
+        .around(error::render_errors)
+}
+
+/// A route that changes state on GET too: only our own pages may call it, by any method.
+fn changes_on_get(ep: impl Endpoint + 'static) -> impl Endpoint {
+    ep.around(guard::refuse_cross_origin)
 }
 
 /// The logged-in user as the layout shows it.
@@ -108,7 +108,7 @@ fn layout_context(user: Option<&User>, flashes: &[String]) -> Context {
     ctx
 }
 
-fn html(template: &str, ctx: &Context) -> WebResult<Response> {
+fn html(template: &str, ctx: &Context) -> AppResult<Response> {
     let body = templates::render(template, ctx)?;
     Ok(html_body(body))
 }

@@ -1,15 +1,14 @@
-//! `POST /messages/{id}/hide` and `/unhide`: moderators take a message down (SPEC §3
+//! `POST /messages/{id}/hide` and `/unhide`: moderators take a message down (README.md,
 //! "Moderation"), or bring it back. Anyone else gets 403, an unknown id 404.
 
 use poem::session::Session;
 use poem::web::{Data, Path};
 use poem::{handler, Request, Response};
 
-use super::error::WebResult;
 use super::extract::Moderator;
 use super::session::{flash, redirect};
-use crate::error::AppError;
-use crate::moderation;
+use crate::actions::moderation;
+use crate::error::AppResult;
 use crate::state::AppState;
 
 #[handler]
@@ -19,7 +18,7 @@ pub async fn hide(
     session: &Session,
     _moderator: Moderator,
     Path(id): Path<String>,
-) -> WebResult<Response> {
+) -> AppResult<Response> {
     change(req, &state, session, &id, true).await
 }
 
@@ -30,7 +29,7 @@ pub async fn unhide(
     session: &Session,
     _moderator: Moderator,
     Path(id): Path<String>,
-) -> WebResult<Response> {
+) -> AppResult<Response> {
     change(req, &state, session, &id, false).await
 }
 
@@ -40,10 +39,8 @@ async fn change(
     session: &Session,
     id: &str,
     hidden: bool,
-) -> WebResult<Response> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| AppError::NotFound("Unknown message"))?;
+) -> AppResult<Response> {
+    let id: i64 = id.parse().map_err(|_| moderation::unknown_message())?;
     moderation::set_hidden(state, id, hidden).await?;
     flash(
         session,

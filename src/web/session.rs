@@ -2,14 +2,14 @@
 //!
 //! The cookie is poem's signed cookie (wired in `startup::routes`); a login also lives on the
 //! server (`store::sessions`), and the cookie only counts while that row does: logout and
-//! expiry end every copy of the cookie, on every replica (SPEC §3).
+//! expiry end every copy of the cookie, on every replica (README.md, "The web pages").
 
 use poem::http::{header, StatusCode};
 use poem::session::Session;
 use poem::Response;
 
-use super::error::WebResult;
 use crate::clock::unix_now;
+use crate::error::AppResult;
 use crate::realtime::logins::Login;
 use crate::state::AppState;
 use crate::store::{SessionToken, User};
@@ -25,13 +25,13 @@ const FLASHES: &str = "flashes";
 
 /// The logged-in user, if any. A cookie whose login was logged out or expired, or that names
 /// a user who no longer exists (a reset database), is treated as logged out and cleared.
-pub async fn current_user(state: &AppState, session: &Session) -> WebResult<Option<User>> {
+pub async fn current_user(state: &AppState, session: &Session) -> AppResult<Option<User>> {
     Ok(current_login(state, session).await?.map(|(user, _)| user))
 }
 
 /// [`current_user`], with the login it rests on: what a `home` stream keeps so that it
 /// ends with the login (`realtime::logins`).
-async fn current_login(state: &AppState, session: &Session) -> WebResult<Option<(User, Login)>> {
+async fn current_login(state: &AppState, session: &Session) -> AppResult<Option<(User, Login)>> {
     let Some(id) = session.get::<i64>(USER_ID) else {
         return Ok(None);
     };
@@ -73,7 +73,7 @@ pub async fn session_user(state: &AppState, session: &Session) -> Option<(i64, L
 /// Starts a fresh session for `user_id`, with a new token that lives
 /// `MINITWIT_SESSION_DAYS`: whatever the old session held (a fixed session planted by
 /// someone else included) is dropped first.
-pub async fn log_in(state: &AppState, session: &Session, user_id: i64) -> WebResult<()> {
+pub async fn log_in(state: &AppState, session: &Session, user_id: i64) -> AppResult<()> {
     let lifetime = i64::from(state.settings.session_days) * 86_400;
     let token = state
         .store
@@ -87,7 +87,7 @@ pub async fn log_in(state: &AppState, session: &Session, user_id: i64) -> WebRes
 
 /// Ends the login on the server, so a copy of the cookie taken before is refused too, then
 /// forgets it in the browser.
-pub async fn log_out(state: &AppState, session: &Session) -> WebResult<()> {
+pub async fn log_out(state: &AppState, session: &Session) -> AppResult<()> {
     if let Some(token) = session.get::<String>(SESSION_TOKEN) {
         let token = SessionToken::from_cookie(token);
         state.store.delete_session(&token).await?;

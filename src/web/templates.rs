@@ -7,6 +7,8 @@ use std::sync::LazyLock;
 
 use tera::{Context, Tera};
 
+use crate::error::{AppError, AppResult};
+
 static TEMPLATES: LazyLock<Tera> = LazyLock::new(|| {
     let mut tera = Tera::default();
     tera.add_raw_templates([
@@ -30,8 +32,11 @@ static TEMPLATES: LazyLock<Tera> = LazyLock::new(|| {
 });
 
 /// Renders `name`; an error here is a bug in a template, logged and shown as a 500.
-pub fn render(name: &str, context: &Context) -> Result<String, tera::Error> {
-    TEMPLATES.render(name, context)
+pub fn render(name: &str, context: &Context) -> AppResult<String> {
+    TEMPLATES.render(name, context).map_err(|e| {
+        tracing::error!(error = ?e, template = name, "template rendering failed");
+        AppError::Internal
+    })
 }
 
 /// MarkupSafe's mapping, as the classic Jinja pages write it: `"` is `&#34;` (the classic

@@ -11,12 +11,12 @@ use poem::{handler, Request, Response};
 use serde::Serialize;
 use tera::Context;
 
-use super::error::WebResult;
 use super::extract::{MaybeSessionUser, PathUser};
 use super::session::{redirect, take_flashes};
 use super::view::{user_path, MessageView};
 use super::{html_body, layout_context, templates};
 use crate::error::AppError;
+use crate::error::AppResult;
 use crate::realtime::protocol::Position;
 use crate::state::AppState;
 use crate::store::{NewestPage, Page, TimelineMessage, TimelineScope, User};
@@ -41,7 +41,7 @@ pub async fn home(
     state: Data<&AppState>,
     session: &Session,
     MaybeSessionUser(user): MaybeSessionUser,
-) -> WebResult<Response> {
+) -> AppResult<Response> {
     let Some(user) = user else {
         return Ok(redirect("/public"));
     };
@@ -62,7 +62,7 @@ pub async fn public(
     state: Data<&AppState>,
     session: &Session,
     MaybeSessionUser(user): MaybeSessionUser,
-) -> WebResult<Response> {
+) -> AppResult<Response> {
     let timeline = Timeline {
         scope: TimelineScope::Public,
         stream: "public".to_owned(),
@@ -83,7 +83,7 @@ pub async fn user_page(
         user: profile_user, ..
     }: PathUser,
     MaybeSessionUser(reader): MaybeSessionUser,
-) -> WebResult<Response> {
+) -> AppResult<Response> {
     let profile = match &reader {
         Some(reader) => Some(Profile {
             is_self: reader.id == profile_user.id,
@@ -121,7 +121,7 @@ impl Timeline {
         state: &AppState,
         session: &Session,
         reader: Option<&User>,
-    ) -> WebResult<Response> {
+    ) -> AppResult<Response> {
         let before = before_param(req)?;
         // One more than a page tells whether an older page exists, so the link never
         // leads to an empty page.
@@ -163,7 +163,7 @@ impl Timeline {
         flashes: &[String],
         moderator: bool,
         position: Position,
-    ) -> Result<String, tera::Error> {
+    ) -> AppResult<String> {
         let has_older = messages.len() as u64 > PER_PAGE;
         let messages = &messages[..messages.len().min(PER_PAGE as usize)];
         let older = messages
@@ -185,7 +185,7 @@ impl Timeline {
 }
 
 /// `?before=ID`: absent for the newest page; anything but a positive integer is a 400.
-fn before_param(req: &Request) -> WebResult<Option<i64>> {
+fn before_param(req: &Request) -> AppResult<Option<i64>> {
     let Some(query) = req.uri().query() else {
         return Ok(None);
     };
@@ -193,7 +193,7 @@ fn before_param(req: &Request) -> WebResult<Option<i64>> {
         None => Ok(None),
         Some((_, value)) => match value.trim().parse::<i64>() {
             Ok(id) if id > 0 => Ok(Some(id)),
-            _ => Err(AppError::invalid("`before` must be the id of a message.").into()),
+            _ => Err(AppError::invalid("`before` must be the id of a message.")),
         },
     }
 }

@@ -53,7 +53,7 @@ async fn hiding_sends_delete_to_every_stream_that_showed_it(app: TestApp) {
     assert_eq!(app.tweet("author", "abusive").await.status(), 204);
     let id = receive(&mut streams, "abusive").await;
 
-    minitwit::moderation::set_hidden(&app.state, id, true)
+    minitwit::actions::moderation::set_hidden(&app.state, id, true)
         .await
         .expect("hide");
     expect_delete(&mut streams, id).await;
@@ -64,7 +64,7 @@ async fn hiding_sends_delete_to_every_stream_that_showed_it(app: TestApp) {
     assert_eq!(app.tweet("author", "fine").await.status(), 204);
     assert_eq!(resumed.contents(1).await, ["fine"]);
     // Showing it again sends it again, once, to every stream it belongs to.
-    minitwit::moderation::set_hidden(&app.state, id, false)
+    minitwit::actions::moderation::set_hidden(&app.state, id, false)
         .await
         .expect("show");
     for ws in &mut streams {
@@ -90,7 +90,7 @@ async fn hiding_on_one_instance_deletes_on_the_other() {
     assert_eq!(a.tweet("author", "abusive").await.status(), 204);
     let id = receive(&mut on_a, "abusive").await;
 
-    minitwit::moderation::set_hidden(&b.state, id, true)
+    minitwit::actions::moderation::set_hidden(&b.state, id, true)
         .await
         .expect("hide on B");
     expect_delete(&mut on_a, id).await;

@@ -70,7 +70,7 @@ async fn newest_id(app: &TestApp) -> i64 {
 }
 
 async fn hide(app: &TestApp, id: i64, hidden: bool) {
-    minitwit::moderation::set_hidden(&app.state, id, hidden)
+    minitwit::actions::moderation::set_hidden(&app.state, id, hidden)
         .await
         .expect("moderation");
 }

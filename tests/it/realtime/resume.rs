@@ -31,7 +31,7 @@ async fn message(ws: &mut WsClient) -> (String, i64, String) {
 }
 
 async fn hide(app: &TestApp, id: i64, hidden: bool) {
-    minitwit::moderation::set_hidden(&app.state, id, hidden)
+    minitwit::actions::moderation::set_hidden(&app.state, id, hidden)
         .await
         .expect("hide or show");
 }

@@ -140,7 +140,7 @@ async fn sse_delivers_messages_with_ids_and_resumes_after_last_event_id(app: Tes
     // A hidden message is an `event: delete` with the websocket's delete frame, whose
     // position is the id line.
     let id = app.state.store.newest_ids().await.expect("newest").message - 3;
-    minitwit::moderation::set_hidden(&app.state, id, true)
+    minitwit::actions::moderation::set_hidden(&app.state, id, true)
         .await
         .expect("hide");
     assert_eq!(live.message().await.1, "four");

@@ -1,4 +1,4 @@
-//! Hiding a message and showing it again (SPEC §3 "Moderation"): set the flag and number
+//! Hiding a message and showing it again (README.md, "Moderation"): set the flag and number
 //! the change, then tell open streams on every instance, which send `delete` for a hidden
 //! message and the message again for one shown again.
 
@@ -13,10 +13,15 @@ pub async fn set_hidden(state: &AppState, message_id: i64, hidden: bool) -> AppR
         .store
         .set_hidden(message_id, hidden)
         .await?
-        .ok_or(AppError::NotFound("Unknown message"))?;
+        .ok_or_else(unknown_message)?;
     if hidden {
         state.metrics.messages_hidden_total.inc();
     }
     state.hub.publish(Event::VisibilityChanged(change));
     Ok(())
+}
+
+/// The 404 for a message id that names no message (or is not an id at all).
+pub fn unknown_message() -> AppError {
+    AppError::NotFound("Unknown message")
 }

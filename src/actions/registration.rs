@@ -2,8 +2,8 @@
 
 use crate::domain::{Email, Password, Username};
 use crate::error::{AppError, AppResult};
-use crate::limits::HashSlots;
-use crate::store::{CreateUserError, Store};
+use crate::state::AppState;
+use crate::store::CreateUserError;
 
 /// What a client submitted to register.
 pub struct Registration<'a> {
@@ -22,8 +22,7 @@ const TAKEN: &str = "The username is already taken";
 /// [`AppError::Invalid`] with the text to show, no free hash slot [`AppError::Busy`].
 /// `latest` (the simulator's, if any) is committed with the new user.
 pub async fn register_user(
-    store: &Store,
-    hashing: &HashSlots,
+    state: &AppState,
     form: Registration<'_>,
     latest: Option<i64>,
 ) -> AppResult<i64> {
@@ -38,11 +37,15 @@ pub async fn register_user(
     }
     // Checked before hashing so a taken name costs no Argon2 work; the unique constraint
     // below still decides races.
-    if store.username_taken(username.as_str()).await? {
+    if state.store.username_taken(username.as_str()).await? {
         return Err(AppError::invalid(TAKEN));
     }
-    let pw_hash = hashing.run(move |memory| password.hash_in(memory)).await?;
-    store
+    let pw_hash = state
+        .hashing
+        .run(move |memory| password.hash_in(memory))
+        .await?;
+    state
+        .store
         .create_user(&username, &email, &pw_hash, latest)
         .await
         .map_err(|e| match e {
