@@ -1,5 +1,5 @@
 //! The Gravatar URL shown next to every message, on the pages and in live frames alike
-//! (SPEC §3), so a rendered and a pushed message look the same.
+//! (README.md, "The web pages"), so a rendered and a pushed message look the same.
 
 /// Gravatar of `md5(lower(trim(email)))`, an identicon when the address has none.
 pub fn gravatar_url(email: &str, size: u32) -> String {

@@ -1,4 +1,4 @@
-//! One typed configuration: every setting is a flag with an environment-variable fallback (SPEC §1).
+//! One typed configuration: every setting is a flag with an environment-variable fallback (README.md, "Commands and configuration").
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -80,7 +80,7 @@ pub struct SeedArgs {
     pub follows_per_user: usize,
 }
 
-/// When the session cookie carries `Secure` (SPEC §1 `MINITWIT_COOKIE_SECURE`).
+/// When the session cookie carries `Secure` (README.md, "Commands and configuration", `MINITWIT_COOKIE_SECURE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CookieSecure {
     /// When the request came over HTTPS, as a trusted proxy's `X-Forwarded-Proto` says.

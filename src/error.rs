@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use poem::http::StatusCode;
 use poem::{IntoResponse, PathPattern, Response};
 
-use crate::limits::{HashBusy, RateLimited};
+use crate::overload::{HashBusy, RateLimited};
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -26,6 +26,8 @@
 //!   [`browser_policy`]: the headers that say what a browser may do with a response.
 //! - [`limits`]: body size, rate limits, password-hash slots and slow-client deadlines
 //!   (README.md, "Limits").
+//!   [`overload`]: the refusals they raise (429, 503), below both `limits` and `error`;
+//!   [`rate_limit`]: the route middleware that declares a per-address limit.
 //! - [`error`]: `AppError`, the one error of the app, mapped to a status; each surface's
 //!   router is wrapped once by its renderer: `api::error` (JSON), `web::error` (pages),
 //!   `streams::refusal` (streams).
@@ -52,7 +54,9 @@ pub mod health;
 pub mod limits;
 pub mod metrics;
 pub mod origin;
+pub mod overload;
 pub mod query;
+pub mod rate_limit;
 pub mod realtime;
 pub mod scrape;
 pub mod seed;

@@ -1,4 +1,4 @@
-//! Prometheus metrics: one registry holding every family SPEC §5 names.
+//! Prometheus metrics: one registry holding every family README.md lists under "Metrics and logs".
 //!
 //! Handlers and tasks update the families through [`Metrics`]; `/metrics`
 //! (`crate::scrape`, a handler above the state, while this sits below the engine) encodes

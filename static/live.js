@@ -1,5 +1,5 @@
 // MiniTwit live timeline: opens the page's websocket stream and shows new messages
-// without a reload (SPEC §3 "Live", §4). No framework; the page works without it.
+// without a reload (README.md, "Live updates: websocket streams"; docs/protocol.md). No framework; the page works without it.
 //
 // The timeline is `<ul id="timeline" data-stream="S" data-newest-id="ID">`. New messages
 // are rendered with the same markup as the server's, all user text escaped. A reader at

@@ -1,4 +1,4 @@
-//! The moderator role (SPEC §3 "Moderation"): a flag on the user, granted and revoked with
+//! The moderator role (README.md, "Moderation"): a flag on the user, granted and revoked with
 //! `minitwit moderator grant|revoke NAME`. Moderators may hide messages (`flagged`).
 
 use sea_orm_migration::prelude::*;

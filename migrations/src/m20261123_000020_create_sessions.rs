@@ -1,4 +1,4 @@
-//! Login sessions kept on the server (SPEC §3), so logout and expiry end a session for
+//! Login sessions kept on the server (README.md, "The web pages"), so logout and expiry end a session for
 //! every replica: the signed cookie only names a row here, and a cookie whose row is gone
 //! (logged out, expired) is no session. One row per login; the id stored is the SHA-256 of
 //! the cookie's token, so a copy of the table cannot be replayed as cookies.

@@ -8,7 +8,8 @@ use super::documented::{Changed, Failure, JsonBody, RegisterErrors};
 use super::latest::Latest;
 use super::State;
 use crate::actions::registration::{register_user, Registration};
-use crate::limits::{Limiter, RateLimit};
+use crate::limits::Limiter;
+use crate::rate_limit::RateLimit;
 
 /// A missing field is the classic "You have to enter …" error, not a parse error.
 #[derive(Deserialize, Object)]

@@ -1,4 +1,4 @@
-//! The characters refused in user input (SPEC §3 and §6), named once for every domain type.
+//! The characters refused in user input (README.md, "The web pages" and "Limits"), named once for every domain type.
 
 /// U+0000–U+001F and U+007F. PostgreSQL refuses U+0000 in text (a query with one is a
 /// 500), and none of them belongs in a name, an address or a password.

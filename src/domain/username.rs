@@ -1,7 +1,7 @@
-//! `Username`: 1–64 characters, no `/`, not a reserved route name (SPEC §6), NFC-normalised,
+//! `Username`: 1–64 characters, no `/`, not a reserved route name (README.md, "Limits"), NFC-normalised,
 //! without control characters, without characters that render as nothing (bidi marks,
 //! zero-width characters, fillers, variation selectors: `chars::is_invisible`) and without
-//! leading or trailing spaces (SPEC §3); and `UsernameQuery`, a name that an existing user
+//! leading or trailing spaces (README.md, "The web pages"); and `UsernameQuery`, a name that an existing user
 //! could have.
 
 use std::fmt;

@@ -9,11 +9,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use poem::Response;
 use tokio::sync::Semaphore;
 
 use crate::domain::HashMemory;
 use crate::metrics::Metrics;
+pub use crate::overload::HashBusy;
 
 /// How long a request waits for a slot before it is told to come back (README.md, "Limits").
 pub const MAX_HASH_WAIT: Duration = Duration::from_secs(2);
@@ -26,24 +26,6 @@ pub struct HashSlots {
     memories: Arc<Mutex<Vec<HashMemory>>>,
     max_wait: Duration,
     metrics: Metrics,
-}
-
-/// No slot came free in time: 503 with `Retry-After`, worth a retry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HashBusy;
-
-impl HashBusy {
-    pub const MESSAGE: &'static str = "The server is busy, please try again shortly";
-    /// Seconds a client is told to wait: a hash takes tens of milliseconds, so a slot is
-    /// likely free by then.
-    pub const RETRY_AFTER_SECS: u64 = 1;
-
-    pub fn add_retry_after(&self, res: &mut Response) {
-        res.headers_mut().insert(
-            poem::http::header::RETRY_AFTER,
-            poem::http::HeaderValue::from(Self::RETRY_AFTER_SECS),
-        );
-    }
 }
 
 impl HashSlots {
@@ -144,7 +126,7 @@ mod tests {
         assert_eq!((ok, busy), (4, 2), "{results:?}");
         assert_eq!(metrics.password_hash_rejected_total.get(), 2);
         let busy = crate::error::AppError::from(HashBusy);
-        let mut res = Response::builder().status(busy.status()).finish();
+        let mut res = poem::Response::builder().status(busy.status()).finish();
         busy.add_retry_after(&mut res);
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(res.headers()["retry-after"], "1");

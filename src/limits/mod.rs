@@ -6,12 +6,10 @@ mod body;
 mod client_ip;
 mod deadlines;
 mod hashing;
-mod per_client;
 mod rate;
 
 pub use body::{limit_body, MAX_BODY_BYTES};
 pub use client_ip::{address_bucket, client_ip, TrustedProxies};
 pub use deadlines::{DeadlineAcceptor, Deadlines, HEAD_TIMEOUT, IDLE_TIMEOUT, MAX_HEAD_BYTES};
 pub use hashing::{HashBusy, HashSlots, MAX_HASH_WAIT};
-pub use per_client::RateLimit;
 pub use rate::{Limiter, RateLimitSettings, RateLimited, RateLimits};

@@ -11,62 +11,15 @@ use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
-use poem::Response;
 
 use super::address_bucket;
 use crate::metrics::Metrics;
+pub use crate::overload::{Limiter, RateLimited};
 
 /// Keys kept before a sweep is forced, whatever the interval.
 const MAX_KEYS: usize = 100_000;
 /// How often idle keys are dropped.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
-
-/// Which limit refused a request; also the `limiter` label of `minitwit_rate_limited_total`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Limiter {
-    Login,
-    Register,
-    WsConnect,
-    Post,
-}
-
-impl Limiter {
-    pub const ALL: [Limiter; 4] = [
-        Limiter::Login,
-        Limiter::Register,
-        Limiter::WsConnect,
-        Limiter::Post,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Limiter::Login => "login",
-            Limiter::Register => "register",
-            Limiter::WsConnect => "ws_connect",
-            Limiter::Post => "post",
-        }
-    }
-}
-
-/// A request refused by a limiter, with how long until it would be allowed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimited {
-    pub limiter: Limiter,
-    pub retry_after_secs: u64,
-}
-
-impl RateLimited {
-    /// The API's text for it (the pages word it their own way).
-    pub const MESSAGE: &'static str = "Too many requests, please slow down and try again shortly";
-
-    /// Sets `Retry-After` on a 429 response.
-    pub fn add_retry_after(&self, res: &mut Response) {
-        if let Ok(value) = self.retry_after_secs.to_string().parse() {
-            res.headers_mut()
-                .insert(poem::http::header::RETRY_AFTER, value);
-        }
-    }
-}
 
 /// Requests per minute each limit allows, with a burst of the same size; 0 turns it off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,7 +206,7 @@ mod tests {
             .get();
         assert_eq!(counted, 1);
         let refused = crate::error::AppError::from(refused);
-        let mut res = Response::builder().status(refused.status()).finish();
+        let mut res = poem::Response::builder().status(refused.status()).finish();
         refused.add_retry_after(&mut res);
         assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
         assert!(res.headers().contains_key("retry-after"));

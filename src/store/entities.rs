@@ -12,7 +12,7 @@ pub mod user {
         pub username: String,
         pub email: String,
         pub pw_hash: String,
-        /// May hide messages (SPEC §3 "Moderation"). Read fresh, never from a cache.
+        /// May hide messages (README.md, "Moderation"). Read fresh, never from a cache.
         pub is_moderator: bool,
     }
 

@@ -22,6 +22,7 @@ use crate::error::{AppError, AppResult, Forbidden};
 use crate::limits::{address_bucket, client_ip, Limiter};
 use crate::origin::is_cross_origin;
 use crate::query::query_param;
+use crate::rate_limit::RateLimit;
 use crate::realtime::protocol::{Position, StreamName};
 use crate::realtime::runtime;
 use crate::realtime::slots::{Refusal, Slot};
@@ -89,9 +90,7 @@ async fn checked_stream_request(
 ) -> AppResult<StreamRequest> {
     // Every attempt counts against the client's per-IP budget (README.md, "Limits"),
     // refused or not.
-    if let Some(ip) = client_ip(req, &state.settings.trusted_proxies) {
-        state.limits.check_ip(Limiter::WsConnect, ip)?;
-    }
+    RateLimit::per_ip(Limiter::WsConnect).check(req)?;
     let since = match since_header.and_then(|h| req.headers().get(h)) {
         Some(value) => match value.to_str().ok().and_then(Position::parse) {
             Some(position) => Some(position),

@@ -34,7 +34,8 @@ use serde::Serialize;
 use tera::Context;
 
 use crate::error::AppResult;
-use crate::limits::{limit_body, Limiter, RateLimit};
+use crate::limits::{limit_body, Limiter};
+use crate::rate_limit::RateLimit;
 use crate::store::User;
 
 /// The pages, wrapped once by what applies to all of them: the body limit, the

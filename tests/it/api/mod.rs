@@ -1,4 +1,4 @@
-//! The simulator API against a real server: one test per row and rule of SPEC §2, on SQLite
+//! The simulator API against a real server: one test per row and rule of README.md's "The simulator API", on SQLite
 //! always and on PostgreSQL when `TEST_DATABASE_URL` is set.
 
 mod cli;

@@ -1,4 +1,4 @@
-//! Memory under a burst of password hashes (SPEC §6): each Argon2id hash holds 19 MiB, so
+//! Memory under a burst of password hashes (README.md, "Limits"): each Argon2id hash holds 19 MiB, so
 //! the process bounds how many run at once. Measured on the real binary, as the kernel
 //! sees it (`VmHWM`, the peak resident set).
 

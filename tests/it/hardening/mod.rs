@@ -1,4 +1,4 @@
-//! Hardening (SPEC §6): limits, junk input, faults and restarts with nothing lost.
+//! Hardening (README.md, "Limits"): limits, junk input, faults and restarts with nothing lost.
 
 mod durability;
 mod ipv6;

@@ -1,4 +1,4 @@
-//! The stack's defaults (SPEC §7): every credential from a Docker secret, none with a public
+//! The stack's defaults (README.md, "Deployment on Docker Swarm"): every credential from a Docker secret, none with a public
 //! default; checked in docker-stack.yml and by running the image's entrypoint.
 
 use std::os::unix::fs::PermissionsExt;

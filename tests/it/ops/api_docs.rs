@@ -74,7 +74,7 @@ async fn every_documented_operation_is_routed_and_every_spec_endpoint_documented
             "{method} {path} does not document `latest`"
         );
     }
-    // Every endpoint of SPEC §2 is in the document, with the statuses SPEC gives it.
+    // Every endpoint of README.md's "The simulator API" is in the document, with its statuses.
     let documented: BTreeSet<(String, String)> = ops.into_iter().collect();
     for (method, path, statuses) in [
         ("GET", "/latest", &["200"][..]),
@@ -105,7 +105,7 @@ async fn every_documented_operation_is_routed_and_every_spec_endpoint_documented
     assert!(doc["paths"]["/msgs"]["get"]["security"]
         .to_string()
         .contains("simulator"));
-    // The error body's schema is the one SPEC §2 fixes.
+    // The error body's schema is the simulator's (README.md, "The simulator API").
     let error = doc["components"]["schemas"]["ErrorBody"]["properties"]
         .as_object()
         .expect("ErrorBody schema");

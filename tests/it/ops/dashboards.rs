@@ -124,7 +124,7 @@ fn dashboards_are_provisioned_and_well_formed() {
         "minitwit_rate_limited_total",
         "process_cpu_seconds_total",
         "process_resident_memory_bytes",
-        // What the realtime and security work measure (issue 13).
+        // What the realtime and security work measure.
         "minitwit_delivery_catchup_queries_total",
         "minitwit_delivery_catchup_messages_total",
         "minitwit_redis_stalls_total",

@@ -1,10 +1,10 @@
-//! `/metrics`: every family of SPEC §5 after a little traffic, route labels that are
+//! `/metrics`: every family README.md lists under "Metrics and logs" after a little traffic, route labels that are
 //! patterns, and `METRICS_TOKEN`.
 
 use crate::common::{self, Backend, TestApp, TestDb};
 use crate::on_both_backends;
 
-/// Every family SPEC §5 names.
+/// Every family README.md lists under "Metrics and logs".
 pub const SPEC_FAMILIES: &[&str] = &[
     "minitwit_http_requests_total",
     "minitwit_http_request_duration_seconds",

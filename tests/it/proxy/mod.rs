@@ -1,4 +1,4 @@
-//! `proxy/nginx.conf` in a real nginx (SPEC §7) in front of two replicas on PostgreSQL and
+//! `proxy/nginx.conf` in a real nginx (README.md, "Deployment on Docker Swarm") in front of two replicas on PostgreSQL and
 //! Redis, on ports other than 80 and 443, with a self-signed certificate made by the test:
 //! plain HTTP redirects to HTTPS, HTTPS answers with HSTS and the session cookie is
 //! `Secure`, same-origin forms work, cross-origin ones are refused, websockets upgrade,

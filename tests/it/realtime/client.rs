@@ -1,5 +1,5 @@
 //! A websocket client for the stream tests: connect to `/ws` or `/api/stream`, read the
-//! JSON events of SPEC §4 with timeouts, and send subscribe frames.
+//! JSON events of docs/protocol.md with timeouts, and send subscribe frames.
 
 use std::time::Duration;
 

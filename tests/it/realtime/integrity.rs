@@ -1,4 +1,4 @@
-//! The delivery guarantee of SPEC §4 under the faults networks make: two instances on one
+//! The delivery guarantee of docs/delivery.md under the faults networks make: two instances on one
 //! PostgreSQL and one Redis with random delays in between, Redis cut off from one
 //! instance, and Redis stalled (TCP up, no answers). Every socket must receive exactly
 //! the messages of its stream, each once.

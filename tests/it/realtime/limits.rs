@@ -1,4 +1,4 @@
-//! The socket limits of SPEC §4: a bare `/ws` subscribes with frames, a client flooding
+//! The socket limits of docs/protocol.md: a bare `/ws` subscribes with frames, a client flooding
 //! frames or `since` replays is closed with 1008 without slowing anyone else, and the caps
 //! on open streams per instance and per address refuse with 1013.
 

@@ -1,4 +1,4 @@
-//! Websocket streams against real servers (SPEC §4): one instance on SQLite and PostgreSQL,
+//! Websocket streams against real servers (docs/protocol.md): one instance on SQLite and PostgreSQL,
 //! two instances sharing PostgreSQL and Redis, Redis going away and coming back, slow
 //! readers, the live page in headless Chromium, the delivery guarantee under injected
 //! network faults, and the cached pages following the events of every instance.

@@ -1,4 +1,4 @@
-//! A hidden message leaves open streams live (SPEC §3 "Moderation", §4 `delete`): every
+//! A hidden message leaves open streams live (README.md, "Moderation"; docs/protocol.md, `delete`): every
 //! `public`, `user:` and `home` stream that could show it gets `{"event":"delete"}`, on
 //! this instance and on another one behind Redis; `since` replays skip it.
 

@@ -201,7 +201,7 @@ async fn a_bare_socket_is_pinged_closed_when_silent_and_told_when_the_server_sto
         .expect("stop task");
 }
 
-/// Websocket connects are limited per client IP (SPEC §6): past the budget, a 429 with
+/// Websocket connects are limited per client IP (README.md, "Limits"): past the budget, a 429 with
 /// `Retry-After` before any upgrade; the simulator's `/api/stream` is not limited.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_connects_are_rate_limited_per_ip() {

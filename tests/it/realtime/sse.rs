@@ -1,4 +1,4 @@
-//! Server-sent events (SPEC §4): `/sse` delivers messages with ids on the same delivery
+//! Server-sent events (docs/protocol.md): `/sse` delivers messages with ids on the same delivery
 //! path as the websockets, resumes after `Last-Event-ID`, sends `delete` for a hidden
 //! message, and refuses `home` without a session.
 

@@ -1,4 +1,4 @@
-//! Moderation (SPEC §3): `minitwit moderator grant|revoke`, the hide form moderators see,
+//! Moderation (README.md, "The web pages"): `minitwit moderator grant|revoke`, the hide form moderators see,
 //! 403 for everyone else, and a hidden message gone from every page and the API until a
 //! moderator shows it again.
 

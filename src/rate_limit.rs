@@ -1,4 +1,5 @@
-//! The one way a route declares a per-address rate limit: [`RateLimit`], a route
+//! The one way a route declares a per-address rate limit (a policy above `limits`, which
+//! only counts; it needs the app's state): [`RateLimit`], a route
 //! middleware, for login, registration (pages and API) and stream connects. It counts the
 //! request against its limiter by the client's address (`client_ip`) before the handler
 //! runs, and refuses with [`AppError::RateLimited`], which the surface's renderer answers
@@ -7,8 +8,8 @@
 use poem::http::header::AUTHORIZATION;
 use poem::{Endpoint, Middleware, Request};
 
-use super::{client_ip, Limiter};
 use crate::error::{AppError, AppResult};
+use crate::limits::{client_ip, Limiter};
 use crate::state::AppState;
 
 /// Counts each request by the client's address against one [`Limiter`].
