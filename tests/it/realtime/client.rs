@@ -188,3 +188,88 @@ pub fn as_tuple(event: &Value) -> (String, String, String, i64) {
         event["message"]["id"].as_i64().expect("id"),
     )
 }
+
+/// A websocket peer that completes the handshake and then never writes a byte, not even
+/// the pongs a websocket library sends by itself: the peer the server's idle timeout is
+/// for. (A tungstenite client answers buffered pings while it reads, and that write can
+/// meet the already-closed socket before the close frame is read.)
+pub struct SilentPeer {
+    tcp: TcpStream,
+    /// Bytes read after the handshake and not yet parsed into frames.
+    pending: Vec<u8>,
+}
+
+impl SilentPeer {
+    /// Upgrades `path_and_query` by hand and checks the server answered 101.
+    pub async fn connect(app: &TestApp, path_and_query: &str) -> SilentPeer {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut tcp = TcpStream::connect(app.addr).await.expect("connect");
+        let request = format!(
+            "GET {path_and_query} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Sec-WebSocket-Version: 13\r\n\r\n",
+            app.addr
+        );
+        tcp.write_all(request.as_bytes())
+            .await
+            .expect("send upgrade");
+        let mut pending = Vec::new();
+        let head_end = loop {
+            if let Some(at) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                break at + 4;
+            }
+            let mut chunk = [0u8; 1024];
+            let n = tokio::time::timeout(WAIT, tcp.read(&mut chunk))
+                .await
+                .expect("upgrade answered within the wait")
+                .expect("read upgrade answer");
+            assert!(n > 0, "closed during the upgrade");
+            pending.extend_from_slice(&chunk[..n]);
+        };
+        let head = String::from_utf8_lossy(&pending[..head_end]).into_owned();
+        assert!(head.starts_with("HTTP/1.1 101"), "not upgraded: {head}");
+        pending.drain(..head_end);
+        SilentPeer { tcp, pending }
+    }
+
+    /// Reads (without answering anything) until the server sends a close frame, and
+    /// returns its code; `None` if the connection ends without one.
+    pub async fn close_code(&mut self) -> Option<CloseCode> {
+        use tokio::io::AsyncReadExt;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            while let Some((opcode, payload)) = self.next_frame() {
+                if opcode == 0x8 {
+                    let code = payload.get(..2).map(|c| u16::from_be_bytes([c[0], c[1]]));
+                    return code.map(CloseCode::from);
+                }
+            }
+            let mut chunk = [0u8; 4096];
+            let n = tokio::time::timeout_at(deadline, self.tcp.read(&mut chunk))
+                .await
+                .expect("closed within the wait")
+                .unwrap_or(0);
+            if n == 0 {
+                return None;
+            }
+            self.pending.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// The next whole (unmasked, server-sent) frame in `pending` as (opcode, payload).
+    fn next_frame(&mut self) -> Option<(u8, Vec<u8>)> {
+        let buf = &self.pending;
+        let (opcode, short_len) = (*buf.first()? & 0x0f, *buf.get(1)? & 0x7f);
+        let (len, header) = match short_len {
+            126 => (u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?]) as usize, 4),
+            127 => {
+                let bytes: [u8; 8] = buf.get(2..10)?.try_into().ok()?;
+                (u64::from_be_bytes(bytes) as usize, 10)
+            }
+            n => (n as usize, 2),
+        };
+        let payload = buf.get(header..header + len)?.to_vec();
+        self.pending.drain(..header + len);
+        Some((opcode, payload))
+    }
+}

@@ -9,7 +9,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::common::{Backend, TestApp, TestDb, SIM_AUTH};
-use crate::realtime::client::{refused_status, WsClient};
+use crate::realtime::client::{refused_status, SilentPeer, WsClient};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_upgrades_are_clear_4xx() {
@@ -133,7 +133,7 @@ async fn pings_keep_readers_alive_and_silent_peers_are_closed() {
     .await;
     app.register("alice").await;
     let mut reader = WsClient::stream(&app, "public").await;
-    let mut silent = WsClient::stream(&app, "public").await;
+    let mut silent = SilentPeer::connect(&app, "/ws?stream=public").await;
 
     // The reader polls (answering pings) for 4 s and counts them.
     let pings = pings_within(&mut reader, Duration::from_secs(4)).await;
@@ -185,7 +185,7 @@ async fn a_bare_socket_is_pinged_closed_when_silent_and_told_when_the_server_sto
         s.ws_idle_secs = 2;
     })
     .await;
-    let mut silent = WsClient::connect(&app, "/ws", &[]).await;
+    let mut silent = SilentPeer::connect(&app, "/ws").await;
     let mut reader = WsClient::connect(&app, "/ws", &[]).await;
 
     // The reader polls (answering pings) for 4 s and counts them.
