@@ -13,6 +13,8 @@
 //
 // Each step prints what it checked; the first failure prints `FAIL: …` and exits with 1.
 
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { createInterface } from "node:readline";
 
 import {
@@ -187,8 +189,45 @@ async function openStreaming(streamingUrl, token) {
     // Fail instead of reconnecting forever, so a refused socket is a failed step.
     retry: false,
   });
-  const socket = await streaming.prepare();
-  return { streaming, socket };
+  try {
+    const socket = await streaming.prepare();
+    return { streaming, socket };
+  } catch (error) {
+    streaming.close();
+    throw new Failure(`${error} [${await handshakeDiagnosis(streamingUrl, token)}]`);
+  }
+}
+
+/** What a plain websocket handshake with the token as subprotocol answers, for a failure
+ * message (masto only says that it could not connect). */
+function handshakeDiagnosis(streamingUrl, token) {
+  const url = new URL("/api/v1/streaming", streamingUrl.replace(/^ws/, "http"));
+  const request = url.protocol === "https:" ? httpsRequest : httpRequest;
+  return new Promise((resolve) => {
+    const req = request(url, {
+      headers: {
+        Connection: "Upgrade",
+        Upgrade: "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Protocol": token,
+      },
+      timeout: 3000,
+    });
+    req.on("upgrade", (res, socket) => {
+      socket.destroy();
+      const echoed = res.headers["sec-websocket-protocol"];
+      resolve(`the handshake answered 101, Sec-WebSocket-Protocol ${JSON.stringify(echoed)}`);
+    });
+    req.on("response", (res) => {
+      let body = "";
+      res.on("data", (chunk) => (body += chunk));
+      res.on("end", () => resolve(`the handshake answered ${res.statusCode}: ${body.slice(0, 200)}`));
+    });
+    req.on("timeout", () => req.destroy(new Error("no answer within 3 s")));
+    req.on("error", (error) => resolve(`the handshake failed: ${error.message}`));
+    req.end();
+  });
 }
 
 /** Subscriptions have no acknowledgement: post until a status arrives on every stream. */
