@@ -349,7 +349,7 @@ mod tests {
     fn pkce_s256_as_rfc_7636_appendix_b() {
         assert!(pkce_matches(
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-            "dBjftJeZ4CVP-mJ0kRKBGHrnUjSd-f6C8kG1B1xtxhE"
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
         ));
         assert!(!pkce_matches(
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",

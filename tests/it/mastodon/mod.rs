@@ -2,6 +2,7 @@
 //! Mastodon client uses it: OAuth, accounts, statuses, timelines and their `Link` paging,
 //! CORS; on SQLite always and on PostgreSQL when `TEST_DATABASE_URL` is set.
 
+mod browser;
 mod oauth;
 mod rest;
 
