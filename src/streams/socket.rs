@@ -264,7 +264,7 @@ impl SocketTask {
             return Err(Stop::Replaying);
         }
         let reader = self.reader.as_ref().map(|r| r.user_id);
-        let sub = match Subscription::open(&self.hub, reader, self.rx.handle(), name).await {
+        let sub = match Subscription::open(&self.hub, reader, self.rx.handle(), name, None).await {
             Ok(sub) => sub,
             Err(e) => return self.send(error_frame(&e)).await,
         };
@@ -292,7 +292,7 @@ impl SocketTask {
         let Some(sub) = self.subs.last_mut() else {
             return Ok(());
         };
-        let messages = match sub.replay(since, &self.hub).await {
+        let messages = match sub.replay(since, &self.hub, &None).await {
             Ok(messages) => messages,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot replay a stream");

@@ -107,7 +107,7 @@ impl SseStream {
         let _gauge = Gauge::open(&hub, "sse");
         let mut rx = hub.open_queue();
         let reader = self.reader.as_ref().map(|r| r.user_id);
-        let mut sub = match Subscription::open(&hub, reader, rx.handle(), self.name).await {
+        let mut sub = match Subscription::open(&hub, reader, rx.handle(), self.name, None).await {
             Ok(sub) => sub,
             Err(e) => {
                 let _ = tx.send(event_text(None, "error", &error_frame(&e))).await;
@@ -123,7 +123,7 @@ impl SseStream {
         let _ = subscribed.send(());
         let metrics = hub.metrics().clone();
         let replay = match self.since {
-            Some(since) => sub.replay(since, &hub).await,
+            Some(since) => sub.replay(since, &hub, &None).await,
             None => Ok(Vec::new()),
         };
         match replay {
