@@ -9,12 +9,15 @@
 //! - [`upgrade`]: the websocket handshake, so a socket is one task that writes shared
 //!   frames; [`socket`]: that task (subscriptions, replay, pings, the flood limit);
 //!   [`budget`]: its budgets of frames and replays; [`close`]: how it ends (close codes).
+//! - [`dialect`]: a socket's protocol: MiniTwit's, or another surface's client frames,
+//!   answers and frame format.
 //! - [`reader`]: whose a stream is, and its count in the connections gauge.
 //! - [`refusal`]: how a stream that cannot open is answered (`AppError` rendered for
 //!   streams).
 
 pub mod budget;
 pub mod close;
+pub mod dialect;
 pub mod reader;
 pub mod refusal;
 pub mod routes;

@@ -203,6 +203,8 @@ fn upgrade(
         reader,
         initial,
         slot,
+        dialect: None,
+        transport: "websocket",
     };
     let (response, pending) = ws.accept();
     // If the socket runtime is gone (process exiting), the socket just closes.

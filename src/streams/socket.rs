@@ -15,12 +15,11 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::budget::{FrameBudget, ReplayBudget};
 use super::close::{self, Stop};
+use super::dialect::{self, Command, SocketDialect};
 use super::reader::{Gauge, Reader};
 use super::upgrade::{PendingSocket, Socket};
 use crate::realtime::logins::LoginHold;
-use crate::realtime::protocol::{
-    error_frame, subscribed_frame, unsubscribed_frame, ClientFrame, Position, StreamName,
-};
+use crate::realtime::protocol::{Position, StreamName};
 use crate::realtime::queue::{count_written, Outgoing, QueueReceiver, Signal};
 use crate::realtime::slots::{Refusal, Slot};
 use crate::realtime::subscription::Subscription;
@@ -40,6 +39,10 @@ pub struct Connection {
     pub initial: Option<(StreamName, Option<Position>)>,
     /// This socket's place under the caps on open streams, or why it has none.
     pub slot: Result<Slot, Refusal>,
+    /// The protocol its client speaks.
+    pub dialect: SocketDialect,
+    /// Its transport label in `minitwit_ws_connections`.
+    pub transport: &'static str,
 }
 
 /// Serves one websocket, from its upgrade until it closes: the one task of an open
@@ -57,13 +60,14 @@ pub fn run(pending: PendingSocket, conn: Connection) -> impl Future<Output = ()>
         (Some(ws), Ok(slot)) => {
             let task = SocketTask {
                 rx: conn.hub.open_queue(),
-                _gauge: Gauge::open(&conn.hub, "websocket"),
+                _gauge: Gauge::open(&conn.hub, conn.transport),
                 ws,
                 hub: conn.hub,
                 reader: conn.reader,
                 initial: conn.initial,
                 subs: Vec::new(),
                 home_login: None,
+                dialect: conn.dialect,
                 _slot: slot,
             };
             Either::Right(task.run())
@@ -85,6 +89,8 @@ struct SocketTask {
     /// Ties its `home` subscription to the session's login, which ends it (boxed: most
     /// sockets have none).
     home_login: Option<Box<LoginHold>>,
+    /// The protocol its client speaks.
+    dialect: SocketDialect,
     /// Holds this socket's place under the caps until it closes.
     _slot: Slot,
     _gauge: Gauge,
@@ -213,24 +219,18 @@ impl SocketTask {
     }
 
     async fn on_frame(&mut self, frame: Message, replays: &mut ReplayBudget) -> Result<(), Stop> {
+        let dialect = dialect::of(&self.dialect);
         let Message::Text(text) = frame else {
-            return self.send(error_frame("frames are JSON text")).await;
+            return self.send(dialect.error("frames are JSON text")).await;
         };
-        match ClientFrame::parse(&text) {
-            Err(e) => self.send(error_frame(&e)).await,
-            Ok(ClientFrame::Subscribe { stream, since }) => {
-                let since = match since.map(|raw| raw.position()) {
-                    None => None,
-                    Some(Some(position)) => Some(position),
-                    Some(None) => return self.send(error_frame("bad since")).await,
-                };
-                match StreamName::parse(&stream) {
-                    Ok(name) => self.subscribe(name, since, replays).await,
-                    Err(e) => self.send(error_frame(e)).await,
-                }
+        match dialect.command(&text) {
+            Err(e) => self.send(dialect.error(&e)).await,
+            Ok(Command::Subscribe { stream, since }) => {
+                self.subscribe(stream, since, replays).await
             }
-            Ok(ClientFrame::Unsubscribe { stream }) => {
-                if let Some(at) = self.subs.iter().position(|s| s.name.is(&stream)) {
+            Ok(Command::Unsubscribe { raw, stream }) => {
+                let held = stream.and_then(|name| self.subs.iter().position(|s| s.name == name));
+                if let Some(at) = held {
                     let sub = self.subs.swap_remove(at);
                     if sub.name == StreamName::Home {
                         self.home_login = None;
@@ -238,7 +238,8 @@ impl SocketTask {
                     // Dropping it unregisters it.
                     drop(sub);
                 }
-                self.send(unsubscribed_frame(&stream)).await
+                self.send_some(dialect::of(&self.dialect).unsubscribed(&raw))
+                    .await
             }
         }
     }
@@ -253,20 +254,22 @@ impl SocketTask {
         since: Option<Position>,
         replays: &mut ReplayBudget,
     ) -> Result<(), Stop> {
-        let label = name.as_string();
+        let dialect = dialect::of(&self.dialect);
         if self.subs.iter().any(|s| s.name == name) {
-            return self.send(subscribed_frame(&label)).await;
+            return self.send_some(dialect.subscribed(&name)).await;
         }
         if self.subs.len() >= MAX_STREAMS {
-            return self.send(error_frame("too many streams")).await;
+            return self.send(dialect.error("too many streams")).await;
         }
         if since.is_some() && !replays.take() {
             return Err(Stop::Replaying);
         }
         let reader = self.reader.as_ref().map(|r| r.user_id);
-        let sub = match Subscription::open(&self.hub, reader, self.rx.handle(), name, None).await {
+        let format = dialect.format().clone();
+        let sub = match Subscription::open(&self.hub, reader, self.rx.handle(), name, format).await
+        {
             Ok(sub) => sub,
-            Err(e) => return self.send(error_frame(&e)).await,
+            Err(e) => return self.send(dialect.error(&e)).await,
         };
         if sub.name == StreamName::Home {
             if let Some(login) = self.reader.as_ref().and_then(|r| r.login.as_ref()) {
@@ -278,8 +281,9 @@ impl SocketTask {
         }
         // Most sockets hold one stream: room for exactly that, not the four of a first push.
         self.subs.reserve_exact(1);
+        let answer = dialect::of(&self.dialect).subscribed(&sub.name);
         self.subs.push(sub);
-        self.send(subscribed_frame(&label)).await?;
+        self.send_some(answer).await?;
         if let Some(since) = since {
             self.replay(since).await?;
         }
@@ -292,11 +296,12 @@ impl SocketTask {
         let Some(sub) = self.subs.last_mut() else {
             return Ok(());
         };
-        let messages = match sub.replay(since, &self.hub, &None).await {
+        let dialect = dialect::of(&self.dialect);
+        let messages = match sub.replay(since, &self.hub, dialect.format()).await {
             Ok(messages) => messages,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot replay a stream");
-                return self.send(error_frame("cannot replay now")).await;
+                return self.send(dialect.error("cannot replay now")).await;
             }
         };
         for replayed in messages {
@@ -308,6 +313,14 @@ impl SocketTask {
 
     fn send(&mut self, text: String) -> impl Future<Output = Result<(), Stop>> + '_ {
         write(&mut self.ws, &self.rx, Message::Text(text.into()))
+    }
+
+    /// Sends `text` if there is one (a protocol without that answer has none).
+    async fn send_some(&mut self, text: Option<String>) -> Result<(), Stop> {
+        match text {
+            Some(text) => self.send(text).await,
+            None => Ok(()),
+        }
     }
 }
 
