@@ -142,6 +142,11 @@ pub struct Settings {
         global = true
     )]
     pub bind: SocketAddr,
+    /// The address people reach this server at (`https://minitwit.example`), as the
+    /// Mastodon-compatible API writes it into account and status URLs, `Link` headers and
+    /// the streaming URL (docs/mastodon.md). Unset: `http://` and the bound address.
+    #[arg(long, env = "MINITWIT_PUBLIC_URL", global = true, value_parser = parse_public_url)]
+    pub public_url: Option<String>,
     /// `sqlite://…` or `postgres://…`.
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://minitwit.db?mode=rwc", global = true, value_parser = parse_database_url)]
     pub database_url: String,
@@ -333,6 +338,15 @@ pub struct Settings {
     /// Report server errors and panics to this Sentry (or Sentry-compatible) DSN.
     #[arg(long, env = "SENTRY_DSN", global = true, hide_env_values = true)]
     pub sentry_dsn: Option<Secret>,
+}
+
+/// An absolute `http(s)://` URL, kept without a trailing slash.
+fn parse_public_url(raw: &str) -> Result<String, String> {
+    let url = url::Url::parse(raw).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("must be an http:// or https:// URL with a host".into());
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 impl Settings {

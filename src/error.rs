@@ -48,6 +48,8 @@ pub enum Forbidden {
     CrossOrigin,
     /// An action only moderators may take.
     NotModerator,
+    /// An access token whose scopes do not cover the action (the Mastodon-compatible API).
+    OutsideScopes,
 }
 
 /// "Unknown user": the one wording of a 404 for a user named in a request (the simulator

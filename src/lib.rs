@@ -14,6 +14,8 @@
 //!   visiting is an extractor (`web::extract`).
 //! - [`realtime`]: the fan-out engine: every committed change published once reaches
 //!   every open stream it belongs to on every instance (docs/delivery.md); no HTTP.
+//! - [`mastodon`]: the Mastodon-compatible client API (OAuth, accounts, statuses,
+//!   timelines, streaming) for the apps people already use (docs/mastodon.md).
 //! - [`streams`]: the stream surface on top of it: `/ws`, `/sse`, `/api/stream`
 //!   (docs/protocol.md). docs/architecture.md draws the layers.
 //! - [`sim`], [`seed`]: the load tool that replays simulator scenarios, and bulk seeding.
@@ -52,6 +54,7 @@ pub mod error_chain;
 pub mod error_reports;
 pub mod health;
 pub mod limits;
+pub mod mastodon;
 pub mod metrics;
 pub mod origin;
 pub mod overload;

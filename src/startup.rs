@@ -20,7 +20,7 @@ use crate::realtime::{Hub, SocketLimits};
 use crate::state::{AppState, SimulatorCredential};
 use crate::store::{SetupError, Store};
 use crate::telemetry::RequestTelemetry;
-use crate::{api, health, realtime, scrape, session_cookie, streams, web};
+use crate::{api, health, mastodon, realtime, scrape, session_cookie, streams, web};
 
 /// How long in-flight requests get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -90,28 +90,6 @@ impl Application {
         let hub = realtime_hub(&settings, &store, &metrics).map_err(StartupError::Redis)?;
         let cached = store.clone();
         hub.on_event(move |noticed| invalidate_pages(&cached, noticed));
-        let state = AppState {
-            store,
-            hub,
-            simulator: SimulatorCredential::new(
-                &settings.simulator_user,
-                settings.simulator_password.expose(),
-            ),
-            limits: RateLimits::new(settings.rate_limits(), metrics.clone()),
-            hashing: HashSlots::new(settings.hash_concurrency as usize, metrics.clone()),
-            metrics,
-            settings: Arc::new(settings.clone()),
-        };
-        let mut housekeeping = vec![
-            state.limits.spawn_sweeper(),
-            state.store.spawn_session_sweeper(),
-        ];
-        housekeeping.extend(state.store.spawn_sqlite_checkpointer());
-        if let Some(schedule) = settings.backup_schedule() {
-            housekeeping.extend(crate::backup::spawn_scheduled(&state.store, schedule));
-        }
-        let housekeeping = AbortOnDrop(housekeeping);
-        let gauges = crate::metrics::spawn_refresher(state.store.clone(), state.metrics.clone());
         let acceptor = TcpListener::bind(settings.bind)
             .into_acceptor()
             .await
@@ -124,6 +102,33 @@ impl Application {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .unwrap_or(settings.bind);
+        let public_url = match &settings.public_url {
+            Some(url) => url.clone(),
+            None => format!("http://{addr}"),
+        };
+        let state = AppState {
+            store,
+            hub,
+            simulator: SimulatorCredential::new(
+                &settings.simulator_user,
+                settings.simulator_password.expose(),
+            ),
+            limits: RateLimits::new(settings.rate_limits(), metrics.clone()),
+            hashing: HashSlots::new(settings.hash_concurrency as usize, metrics.clone()),
+            metrics,
+            settings: Arc::new(settings.clone()),
+            public_url: public_url.into(),
+        };
+        let mut housekeeping = vec![
+            state.limits.spawn_sweeper(),
+            state.store.spawn_session_sweeper(),
+        ];
+        housekeeping.extend(state.store.spawn_sqlite_checkpointer());
+        if let Some(schedule) = settings.backup_schedule() {
+            housekeeping.extend(crate::backup::spawn_scheduled(&state.store, schedule));
+        }
+        let housekeeping = AbortOnDrop(housekeeping);
+        let gauges = crate::metrics::spawn_refresher(state.store.clone(), state.metrics.clone());
         Ok(Application {
             acceptor: DeadlineAcceptor::new(acceptor, settings.deadlines()),
             addr,
@@ -183,7 +188,14 @@ pub fn routes(state: AppState) -> impl IntoEndpoint {
         documented_paths::<api::openapi::Operations>(API_MOUNT),
     );
     let telemetry = RequestTelemetry::new(state.metrics.clone(), labels);
-    let route = Route::new()
+    // The Mastodon-compatible surface answers under several prefixes, one of them inside
+    // the simulator API's `/api`: one router, mounted at each without stripping it.
+    let mastodon = Arc::new(mastodon::routes());
+    let route = mastodon::PREFIXES
+        .iter()
+        .fold(Route::new(), |route, prefix| {
+            route.nest_no_strip(*prefix, mastodon.clone())
+        })
         .nest(API_MOUNT, api::routes())
         .at("/ws", get(streams::ws_stream))
         .at("/sse", get(streams::sse_stream))

@@ -22,6 +22,9 @@ pub struct AppState {
     /// The bound on password hashes running at once, shared by login and registration.
     pub hashing: HashSlots,
     pub settings: Arc<Settings>,
+    /// Where people reach this server, without a trailing slash: `MINITWIT_PUBLIC_URL`, or
+    /// `http://` and the bound address.
+    pub public_url: Arc<str>,
 }
 
 /// The simulator's Basic-auth header, precomputed so each check is one comparison.

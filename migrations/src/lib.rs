@@ -10,6 +10,7 @@ mod m20261122_000002_index_unflagged_by_author;
 mod m20261123_000010_moderator_role;
 mod m20261123_000020_create_sessions;
 mod m20261205_000030_visibility_changes;
+mod m20261205_000040_mastodon_oauth;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000010_moderator_role::Migration),
             Box::new(m20261123_000020_create_sessions::Migration),
             Box::new(m20261205_000030_visibility_changes::Migration),
+            Box::new(m20261205_000040_mastodon_oauth::Migration),
         ]
     }
 }

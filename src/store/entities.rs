@@ -164,3 +164,103 @@ pub mod visibility_change {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod oauth_app {
+    use sea_orm::entity::prelude::*;
+
+    /// A client app registered through the Mastodon API; `secret_hash` is the SHA-256 of
+    /// its client secret.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "oauth_apps")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub app_id: i64,
+        #[sea_orm(unique)]
+        pub client_id: String,
+        pub secret_hash: String,
+        pub name: String,
+        pub website: Option<String>,
+        /// Newline-separated.
+        pub redirect_uris: String,
+        /// Space-separated.
+        pub scopes: String,
+        /// Unix seconds.
+        pub created_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod oauth_code {
+    use sea_orm::entity::prelude::*;
+
+    /// An authorization code waiting to be exchanged for a token, once.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "oauth_codes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub code_hash: String,
+        pub app_id: i64,
+        pub user_id: i64,
+        pub redirect_uri: String,
+        pub scopes: String,
+        /// The PKCE S256 challenge, if the client sent one.
+        pub challenge: Option<String>,
+        /// Unix seconds.
+        pub expires_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod oauth_token {
+    use sea_orm::entity::prelude::*;
+
+    /// An access token; `token_hash` is its SHA-256.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "oauth_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub token_hash: String,
+        pub app_id: Option<i64>,
+        pub user_id: Option<i64>,
+        /// Space-separated.
+        pub scopes: String,
+        pub password_stamp: Option<String>,
+        /// Unix seconds.
+        pub created_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod status_idempotency {
+    use sea_orm::entity::prelude::*;
+
+    /// The status a user posted under an `Idempotency-Key` (its SHA-256).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "status_idempotency")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key_hash: String,
+        pub message_id: i64,
+        /// Unix seconds.
+        pub created_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -5,8 +5,10 @@
 //! public and of each user's timeline are kept in memory ([`NewestPage`]: `public_cache`,
 //! `user_pages`) until the events of [`Store::messages_changed`] make them stale.
 
+mod accounts;
 mod backup;
 mod bulk;
+mod digest;
 mod entities;
 mod follows;
 mod group_commit;
@@ -14,6 +16,7 @@ mod latest;
 mod messages;
 mod moderation;
 mod newest_page;
+mod oauth;
 mod pools;
 mod public_cache;
 mod sessions;
@@ -28,11 +31,13 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::{Connection, PgConnection};
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, RuntimeErr, SqlErr, Statement};
 
+pub use accounts::{AccountStats, IdRange, Relationship, StoredMessage};
 pub use backup::BackupError;
 pub use bulk::BulkMessage;
 pub use messages::{Page, TimelineMessage, TimelineScope};
 pub use moderation::{NewestIds, VisibilityChange, MAX_CHANGE_REPLAY};
 pub use newest_page::NewestPage;
+pub use oauth::{password_stamp, AuthorizationCode, Grant, NewApp, OauthApp};
 pub use pools::Pools;
 pub use sessions::SessionToken;
 pub use setup::SetupError;

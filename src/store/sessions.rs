@@ -5,8 +5,8 @@
 use std::collections::HashSet;
 
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
-use sha2::{Digest, Sha256};
 
+use super::digest::{random_token, sha256_hex};
 use super::entities::{session, user};
 use super::{Store, StoreResult, User};
 
@@ -22,10 +22,7 @@ impl std::fmt::Debug for SessionToken {
 
 impl SessionToken {
     fn generate() -> SessionToken {
-        use rand::RngCore;
-        let mut bytes = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        SessionToken(hex(&bytes))
+        SessionToken(random_token())
     }
 
     /// A token as read back from a (signed) cookie.
@@ -40,17 +37,13 @@ impl SessionToken {
     /// The session's row key (the token's SHA-256): what open streams keep to learn
     /// whether the login still lives, without holding the token itself.
     pub fn key(&self) -> String {
-        hex(&Sha256::digest(self.0.as_bytes()))
+        sha256_hex(&self.0)
     }
 }
 
 /// Keys asked about in one query: well under SQLite's and PostgreSQL's caps on bound
 /// parameters.
 const LIVE_CHUNK: usize = 1000;
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 impl Store {
     /// Starts a session for `user_id` lasting until `expires_at` (Unix seconds).

@@ -20,8 +20,11 @@ fn message(error: &AppError) -> &str {
             "This request came from another site and was refused."
         }
         AppError::Forbidden(Forbidden::NotModerator) => "Only moderators may do that.",
-        // The simulator's credential guards no page; worded for completeness.
-        AppError::Forbidden(Forbidden::NotSimulator) => "You may not do that.",
+        // Neither the simulator's credential nor a token's scopes guard a page; worded for
+        // completeness.
+        AppError::Forbidden(Forbidden::NotSimulator | Forbidden::OutsideScopes) => {
+            "You may not do that."
+        }
         AppError::NotFound(_) => "There is no such page or user.",
         AppError::TooLarge => "The request is too large.",
         AppError::RateLimited(_) => "Too many requests, please slow down and try again shortly.",

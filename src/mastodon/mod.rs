@@ -1,0 +1,125 @@
+//! The Mastodon-compatible client API (docs/mastodon.md): a third surface over the same
+//! store, realtime engine, limits and metrics as the simulator API and the pages, so the
+//! apps people already use (Elk, Phanpy, Ivory, Tusky, Mastodon.py, masto) work with a
+//! MiniTwit server. One file per resource; one router, wrapped once by what applies to
+//! all of it: CORS outermost, then the rendering of every error as `{"error": …}`, then
+//! the body limit.
+//!
+//! - [`oauth`]: apps, tokens, revocation, the OAuth metadata (the consent page is
+//!   `web::authorize`); [`auth`]: the bearer token and its scopes.
+//! - [`instance`]: `/api/v1/instance`, `/api/v2/instance`, NodeInfo.
+//! - [`accounts`], [`statuses`], [`timelines`]: the resources; [`entities`]: their JSON.
+//! - [`paging`]: `max_id`/`since_id`/`min_id`/`limit` and the `Link` header.
+//! - [`stubs`]: what clients call on login that MiniTwit has no concept of.
+//! - [`params`]: query, form and JSON parameters read alike; [`error`], [`cors`].
+
+mod accounts;
+pub mod auth;
+mod cors;
+pub mod entities;
+pub mod error;
+mod instance;
+mod oauth;
+mod paging;
+mod params;
+mod statuses;
+mod stubs;
+mod timelines;
+
+use poem::{get, post, Endpoint, EndpointExt, Response, Route};
+use serde::Serialize;
+
+pub use oauth::{pkce_matches, scopes_within, OUT_OF_BAND};
+
+use crate::limits::limit_body;
+use crate::overload::Limiter;
+use crate::rate_limit::RateLimit;
+use crate::store::TimelineMessage;
+
+/// The path prefixes this surface answers under; `startup` mounts the router at each.
+pub const PREFIXES: [&str; 5] = ["/api/v1", "/api/v2", "/oauth", "/.well-known", "/nodeinfo"];
+
+/// `value` as a JSON answer.
+fn json(value: &impl Serialize) -> Response {
+    Response::builder()
+        .content_type("application/json; charset=utf-8")
+        .body(serde_json::to_string(value).unwrap_or_default())
+}
+
+/// `page` as a JSON array of statuses, written into one buffer.
+fn statuses_array(page: &[TimelineMessage], base: &str) -> String {
+    let mut out = String::with_capacity(page.len() * 1200 + 2);
+    out.push('[');
+    for (k, message) in page.iter().enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        out.push_str(&entities::status_json(message, base));
+    }
+    out.push(']');
+    out
+}
+
+/// Every route of the surface, by its full path (it is mounted without stripping its
+/// prefixes), wrapped once.
+pub fn routes() -> impl Endpoint<Output = Response> {
+    Route::new()
+        .at(
+            "/api/v1/apps",
+            post(oauth::create_app.with(RateLimit::per_ip(Limiter::Register))),
+        )
+        .at(
+            "/oauth/token",
+            post(oauth::issue_token.with(RateLimit::per_ip(Limiter::Login))),
+        )
+        .at("/oauth/revoke", post(oauth::revoke))
+        .at(
+            "/.well-known/oauth-authorization-server",
+            get(oauth::metadata),
+        )
+        .at("/.well-known/nodeinfo", get(instance::nodeinfo_links))
+        .at("/nodeinfo/2.0", get(instance::nodeinfo))
+        .at("/api/v1/instance", get(instance::instance_v1))
+        .at("/api/v1/instance/", get(instance::instance_v1))
+        .at("/api/v2/instance", get(instance::instance_v2))
+        .at("/api/v2/instance/", get(instance::instance_v2))
+        .at(
+            "/api/v1/accounts/verify_credentials",
+            get(accounts::verify_credentials),
+        )
+        .at("/api/v1/accounts/lookup", get(accounts::lookup))
+        .at(
+            "/api/v1/accounts/relationships",
+            get(accounts::relationships),
+        )
+        .at("/api/v1/accounts/:id", get(accounts::show))
+        .at("/api/v1/accounts/:id/statuses", get(accounts::statuses))
+        .at(
+            "/api/v1/accounts/:id/follow",
+            post(accounts::follow_account),
+        )
+        .at(
+            "/api/v1/accounts/:id/unfollow",
+            post(accounts::unfollow_account),
+        )
+        .at("/api/v1/statuses", post(statuses::create))
+        .at(
+            "/api/v1/statuses/:id",
+            get(statuses::show).delete(statuses::delete),
+        )
+        .at("/api/v1/statuses/:id/context", get(statuses::context))
+        .at("/api/v1/timelines/home", get(timelines::home))
+        .at("/api/v1/timelines/public", get(timelines::public))
+        .at("/api/v1/preferences", get(stubs::preferences))
+        .at("/api/v1/custom_emojis", get(stubs::no_custom_emojis))
+        .at("/api/v1/markers", get(stubs::markers))
+        .at("/api/v1/notifications", get(stubs::empty_list))
+        .at("/api/v1/followed_tags", get(stubs::empty_list))
+        .at("/api/v1/follow_requests", get(stubs::empty_list))
+        .at("/api/v1/lists", get(stubs::empty_list))
+        .at("/api/v1/filters", get(stubs::empty_list))
+        .at("/api/v2/filters", get(stubs::empty_list))
+        .around(limit_body)
+        .around(error::render_errors)
+        .around(cors::cors)
+}
