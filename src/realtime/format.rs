@@ -131,6 +131,15 @@ impl StreamFrames<'_, '_> {
     }
 }
 
+/// Whether `a` and `b` are the same format.
+pub fn same(a: &Format, b: &Format) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => address(a) == address(b),
+        _ => false,
+    }
+}
+
 /// A format's identity: the address of its data (a `dyn` pointer's vtable half is not
 /// unique, so it is left out).
 fn address(format: &Arc<dyn FrameFormat>) -> usize {

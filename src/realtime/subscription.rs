@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use super::delivery::GIVE_UP_AFTER;
-use super::format::{frame, Format, Shown};
+use super::format::{frame, same, Format, Shown};
 use super::hub::Hub;
 use super::protocol::{Position, StreamName, MAX_REPLAY};
 use super::queue::{FrameKind, Outgoing, SocketHandle};
@@ -32,6 +32,10 @@ pub struct Subscription {
     replayed: Option<Box<Replay>>,
     /// Where it is registered, so that dropping it unregisters it.
     registry: Arc<Registry>,
+    /// The format its frames are built in, live and replayed; with the name, what tells
+    /// a socket's subscriptions apart (Mastodon's `public` and `public:local` are one
+    /// stream here, in two formats).
+    format: Format,
 }
 
 impl std::fmt::Debug for Subscription {
@@ -89,7 +93,7 @@ impl Subscription {
             },
         };
         let registry = hub.registry();
-        let (id, must_load) = registry.add(key, socket.clone(), format);
+        let (id, must_load) = registry.add(key, socket.clone(), format.clone());
         // Made at once, so it is unregistered even if this future is dropped below.
         let sub = Subscription {
             name,
@@ -97,6 +101,7 @@ impl Subscription {
             id,
             replayed: None,
             registry: registry.clone(),
+            format,
         };
         if let (SubKey::Home(reader), true) = (key, must_load) {
             let followees = store.followee_ids(reader).await.unwrap_or_else(|e| {
@@ -112,14 +117,9 @@ impl Subscription {
     /// frame): where each message it may have shown stands now (a `delete`, or the message
     /// again, for those hidden or shown since, when `since` says which changes it saw),
     /// then the stream's visible messages with id above `since` (at most [`MAX_REPLAY`]).
-    /// Remembered, so the live feed does not send them again. Built in `format`, as the
-    /// subscription's live frames are.
-    pub async fn replay(
-        &mut self,
-        since: Position,
-        hub: &Hub,
-        format: &Format,
-    ) -> StoreResult<Vec<Replayed>> {
+    /// Remembered, so the live feed does not send them again. Built in the
+    /// subscription's format, as its live frames are.
+    pub async fn replay(&mut self, since: Position, hub: &Hub) -> StoreResult<Vec<Replayed>> {
         // Taken after the subscription was registered: everything up to it was committed
         // before the queries below, so they find it; what they miss comes live.
         let reached = hub.position();
@@ -152,7 +152,7 @@ impl Subscription {
             }
         });
         let messages_complete = (messages.len() as u64) < MAX_REPLAY;
-        let name = &self.name;
+        let (name, format) = (&self.name, &self.format);
         let mut out = Vec::with_capacity(changes.len() + messages.len());
         let mut state = Replay::default();
         for (k, change) in changes.iter().enumerate() {
@@ -196,6 +196,11 @@ impl Subscription {
         state.ended = Some(Instant::now());
         self.replayed = Some(Box::new(state));
         Ok(out)
+    }
+
+    /// Whether this is the subscription to `name` in `format`.
+    pub fn is(&self, name: &StreamName, format: &Format) -> bool {
+        self.name == *name && same(&self.format, format)
     }
 
     /// Whether a live frame must be sent: not if the replay already sent it, or already

@@ -14,25 +14,30 @@ use crate::realtime::protocol::{
 };
 use crate::realtime::queue::FrameKind;
 
+/// A stream a client asks for: which, in which format, and from where.
+pub struct Wanted {
+    pub stream: StreamName,
+    /// The format of its frames, live and replayed.
+    pub format: Format,
+    /// Resume from here (docs/delivery.md).
+    pub since: Option<Position>,
+}
+
 /// What a client frame asks for.
-#[derive(Debug, PartialEq, Eq)]
 pub enum Command {
-    Subscribe {
-        stream: StreamName,
-        since: Option<Position>,
-    },
+    Subscribe(Wanted),
     Unsubscribe {
         /// The stream as the client wrote it, for the answer.
         raw: String,
-        /// The stream it names, if any.
-        stream: Option<StreamName>,
+        /// The stream it names, if any, and in which format it was asked for.
+        stream: Option<(StreamName, Format)>,
     },
+    /// Nothing to do: a frame the protocol lets pass without an answer.
+    Ignore,
 }
 
 /// One protocol's client frames and answers.
 pub trait Dialect: Send + Sync {
-    /// The format of the socket's live frames and replays.
-    fn format(&self) -> &Format;
     /// Parses a text frame from the client; the error is told with [`Dialect::error`].
     fn command(&self, text: &str) -> Result<Command, String>;
     /// The answer to a subscribe, if the protocol has one.
@@ -41,6 +46,8 @@ pub trait Dialect: Send + Sync {
     fn unsubscribed(&self, raw: &str) -> Option<String>;
     /// A refused client frame's answer; the socket stays open.
     fn error(&self, error: &str) -> String;
+    /// The answer to a binary frame, if the protocol has one.
+    fn binary(&self) -> Option<String>;
 }
 
 /// A socket's dialect: `None` is MiniTwit's, which costs an idle socket no allocation.
@@ -50,10 +57,6 @@ pub type SocketDialect = Option<Arc<dyn Dialect>>;
 pub struct MiniTwit;
 
 impl Dialect for MiniTwit {
-    fn format(&self) -> &Format {
-        &None
-    }
-
     fn command(&self, text: &str) -> Result<Command, String> {
         match ClientFrame::parse(text)? {
             ClientFrame::Subscribe { stream, since } => {
@@ -62,11 +65,14 @@ impl Dialect for MiniTwit {
                     Some(Some(position)) => Some(position),
                     Some(None) => return Err("bad since".into()),
                 };
-                let stream = StreamName::parse(&stream)?;
-                Ok(Command::Subscribe { stream, since })
+                Ok(Command::Subscribe(Wanted {
+                    stream: StreamName::parse(&stream)?,
+                    format: None,
+                    since,
+                }))
             }
             ClientFrame::Unsubscribe { stream } => Ok(Command::Unsubscribe {
-                stream: StreamName::parse(&stream).ok(),
+                stream: StreamName::parse(&stream).ok().map(|name| (name, None)),
                 raw: stream,
             }),
         }
@@ -82,6 +88,10 @@ impl Dialect for MiniTwit {
 
     fn error(&self, error: &str) -> String {
         error_frame(error)
+    }
+
+    fn binary(&self) -> Option<String> {
+        Some(error_frame("frames are JSON text"))
     }
 }
 
@@ -143,30 +153,46 @@ fn event_text(id: Option<Position>, event: &str, data: &str) -> String {
 mod tests {
     use super::*;
 
+    fn subscribed_to(command: Result<Command, String>) -> Option<(StreamName, Option<Position>)> {
+        match command {
+            Ok(Command::Subscribe(wanted)) if wanted.format.is_none() => {
+                Some((wanted.stream, wanted.since))
+            }
+            _ => None,
+        }
+    }
+
     #[test]
     fn minitwit_commands_and_their_refusals() {
         let minitwit = of(&None);
         assert_eq!(
-            minitwit.command(r#"{"type":"subscribe","stream":"user:al","since":"4.2"}"#),
-            Ok(Command::Subscribe {
-                stream: StreamName::User("al".into()),
-                since: Position::parse("4.2"),
-            })
+            subscribed_to(
+                minitwit.command(r#"{"type":"subscribe","stream":"user:al","since":"4.2"}"#)
+            ),
+            Some((StreamName::User("al".into()), Position::parse("4.2")))
         );
-        assert_eq!(
+        assert!(matches!(
             minitwit.command(r#"{"type":"unsubscribe","stream":"nope"}"#),
+            Ok(Command::Unsubscribe { raw, stream: None }) if raw == "nope"
+        ));
+        assert!(matches!(
+            minitwit.command(r#"{"type":"unsubscribe","stream":"home"}"#),
             Ok(Command::Unsubscribe {
-                raw: "nope".into(),
-                stream: None,
+                stream: Some((StreamName::Home, None)),
+                ..
             })
+        ));
+        assert_eq!(
+            minitwit
+                .command(r#"{"type":"subscribe","stream":"public","since":"x"}"#)
+                .err(),
+            Some("bad since".into())
         );
         assert_eq!(
-            minitwit.command(r#"{"type":"subscribe","stream":"public","since":"x"}"#),
-            Err("bad since".into())
-        );
-        assert_eq!(
-            minitwit.command(r#"{"type":"subscribe","stream":"users"}"#),
-            Err("unknown stream: use public, home or user:USERNAME".into())
+            minitwit
+                .command(r#"{"type":"subscribe","stream":"users"}"#)
+                .err(),
+            Some("unknown stream: use public, home or user:USERNAME".into())
         );
         assert_eq!(
             minitwit.subscribed(&StreamName::Home).as_deref(),

@@ -14,6 +14,7 @@ use poem::session::Session;
 use poem::web::Data;
 use poem::{handler, Request, Response};
 
+use super::dialect::Wanted;
 use super::reader::Reader;
 use super::refusal;
 use super::socket::{self, Connection};
@@ -143,7 +144,11 @@ pub async fn ws_stream(
         Err(refused) => return refused,
     };
     let slot = state.hub.slots().take(client_bucket(req, &state));
-    let initial = asked.name.map(|name| (name, asked.since));
+    let initial = asked.name.map(|stream| Wanted {
+        stream,
+        format: None,
+        since: asked.since,
+    });
     upgrade(ws, &state, asked.reader, initial, slot)
 }
 
@@ -184,18 +189,21 @@ pub async fn api_stream(
             user_id,
             login: None,
         }),
-        Some((StreamName::Home, since)),
+        Some(Wanted {
+            stream: StreamName::Home,
+            format: None,
+            since,
+        }),
         slot,
     ))
 }
 
-/// Answers the upgrade and starts the socket's one task on the socket runtime; the task
-/// awaits the upgraded connection itself, so nothing waits for it on the request runtime.
+/// A MiniTwit socket's upgrade (see [`start`]).
 fn upgrade(
     ws: WsUpgrade,
     state: &AppState,
     reader: Option<Reader>,
-    initial: Option<(StreamName, Option<Position>)>,
+    initial: Option<Wanted>,
     slot: Result<Slot, Refusal>,
 ) -> Response {
     let conn = Connection {
@@ -206,6 +214,12 @@ fn upgrade(
         dialect: None,
         transport: "websocket",
     };
+    start(ws, conn)
+}
+
+/// Answers the upgrade and starts the socket's one task on the socket runtime; the task
+/// awaits the upgraded connection itself, so nothing waits for it on the request runtime.
+pub fn start(ws: WsUpgrade, conn: Connection) -> Response {
     let (response, pending) = ws.accept();
     // If the socket runtime is gone (process exiting), the socket just closes.
     drop(runtime::handle().spawn(socket::run(pending, conn)));

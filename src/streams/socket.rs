@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::budget::{FrameBudget, ReplayBudget};
 use super::close::{self, Stop};
-use super::dialect::{self, Command, SocketDialect};
+use super::dialect::{self, Command, SocketDialect, Wanted};
 use super::reader::{Gauge, Reader};
 use super::upgrade::{PendingSocket, Socket};
 use crate::realtime::logins::LoginHold;
@@ -36,7 +36,7 @@ pub struct Connection {
     pub hub: Hub,
     pub reader: Option<Reader>,
     /// The stream named in the URL, subscribed before anything else.
-    pub initial: Option<(StreamName, Option<Position>)>,
+    pub initial: Option<Wanted>,
     /// This socket's place under the caps on open streams, or why it has none.
     pub slot: Result<Slot, Refusal>,
     /// The protocol its client speaks.
@@ -64,7 +64,7 @@ pub fn run(pending: PendingSocket, conn: Connection) -> impl Future<Output = ()>
                 ws,
                 hub: conn.hub,
                 reader: conn.reader,
-                initial: conn.initial,
+                initial: conn.initial.map(Box::new),
                 subs: Vec::new(),
                 home_login: None,
                 dialect: conn.dialect,
@@ -83,8 +83,9 @@ struct SocketTask {
     rx: QueueReceiver,
     hub: Hub,
     reader: Option<Reader>,
-    /// The stream named in the URL, until it is subscribed.
-    initial: Option<(StreamName, Option<Position>)>,
+    /// The stream named in the URL, until it is subscribed (boxed: a pointer for the
+    /// socket's life rather than the request itself).
+    initial: Option<Box<Wanted>>,
     subs: Vec<Subscription>,
     /// Ties its `home` subscription to the session's login, which ends it (boxed: most
     /// sockets have none).
@@ -120,10 +121,10 @@ impl SocketTask {
 
     async fn serve(&mut self) -> Stop {
         let mut replays = ReplayBudget::new();
-        if let Some((name, since)) = self.initial.take() {
+        if let Some(wanted) = self.initial.take() {
             // Boxed: subscribing awaits database queries whose state would otherwise be
             // part of every idle socket's task, for its whole life.
-            if let Err(stop) = Box::pin(self.subscribe(name, since, &mut replays)).await {
+            if let Err(stop) = Box::pin(self.subscribe(*wanted, &mut replays)).await {
                 return stop;
             }
         }
@@ -221,15 +222,15 @@ impl SocketTask {
     async fn on_frame(&mut self, frame: Message, replays: &mut ReplayBudget) -> Result<(), Stop> {
         let dialect = dialect::of(&self.dialect);
         let Message::Text(text) = frame else {
-            return self.send(dialect.error("frames are JSON text")).await;
+            return self.send_some(dialect.binary()).await;
         };
         match dialect.command(&text) {
             Err(e) => self.send(dialect.error(&e)).await,
-            Ok(Command::Subscribe { stream, since }) => {
-                self.subscribe(stream, since, replays).await
-            }
+            Ok(Command::Ignore) => Ok(()),
+            Ok(Command::Subscribe(wanted)) => self.subscribe(wanted, replays).await,
             Ok(Command::Unsubscribe { raw, stream }) => {
-                let held = stream.and_then(|name| self.subs.iter().position(|s| s.name == name));
+                let held = stream
+                    .and_then(|(name, format)| self.subs.iter().position(|s| s.is(&name, &format)));
                 if let Some(at) = held {
                     let sub = self.subs.swap_remove(at);
                     if sub.name == StreamName::Home {
@@ -248,14 +249,14 @@ impl SocketTask {
     /// meanwhile is both queued live and maybe in the replay, and the replayed ids drop
     /// the second copy. So replay joins live with no gap and no duplicate. A replay takes
     /// one of `replays`; without one the socket is closed (1008).
-    async fn subscribe(
-        &mut self,
-        name: StreamName,
-        since: Option<Position>,
-        replays: &mut ReplayBudget,
-    ) -> Result<(), Stop> {
+    async fn subscribe(&mut self, wanted: Wanted, replays: &mut ReplayBudget) -> Result<(), Stop> {
+        let Wanted {
+            stream: name,
+            format,
+            since,
+        } = wanted;
         let dialect = dialect::of(&self.dialect);
-        if self.subs.iter().any(|s| s.name == name) {
+        if self.subs.iter().any(|s| s.is(&name, &format)) {
             return self.send_some(dialect.subscribed(&name)).await;
         }
         if self.subs.len() >= MAX_STREAMS {
@@ -265,7 +266,6 @@ impl SocketTask {
             return Err(Stop::Replaying);
         }
         let reader = self.reader.as_ref().map(|r| r.user_id);
-        let format = dialect.format().clone();
         let sub = match Subscription::open(&self.hub, reader, self.rx.handle(), name, format).await
         {
             Ok(sub) => sub,
@@ -296,12 +296,12 @@ impl SocketTask {
         let Some(sub) = self.subs.last_mut() else {
             return Ok(());
         };
-        let dialect = dialect::of(&self.dialect);
-        let messages = match sub.replay(since, &self.hub, dialect.format()).await {
+        let messages = match sub.replay(since, &self.hub).await {
             Ok(messages) => messages,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot replay a stream");
-                return self.send(dialect.error("cannot replay now")).await;
+                let answer = dialect::of(&self.dialect).error("cannot replay now");
+                return self.send(answer).await;
             }
         };
         for replayed in messages {

@@ -143,7 +143,7 @@ impl SseStream {
         let _ = subscribed.send(());
         let metrics = hub.metrics().clone();
         let replay = match self.since {
-            Some(since) => sub.replay(since, &hub, dialect.format()).await,
+            Some(since) => sub.replay(since, &hub).await,
             None => Ok(Vec::new()),
         };
         match replay {
