@@ -1,0 +1,3 @@
+//! The Mastodon-compatible API (docs/mastodon.md) against a real server.
+
+mod streaming;
