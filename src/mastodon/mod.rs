@@ -33,7 +33,7 @@ use std::sync::Arc;
 use poem::{get, post, Endpoint, EndpointExt, Response, Route};
 use serde::Serialize;
 
-pub use oauth::{pkce_matches, scopes_within, OUT_OF_BAND};
+pub use oauth::{parse_scopes, pkce_matches, scopes_within, OUT_OF_BAND};
 
 use crate::limits::limit_body;
 use crate::overload::Limiter;
@@ -41,7 +41,10 @@ use crate::rate_limit::RateLimit;
 use crate::store::TimelineMessage;
 
 /// The path prefixes this surface answers under; `startup` mounts the router at each.
-pub const PREFIXES: [&str; 5] = ["/api/v1", "/api/v2", "/oauth", "/.well-known", "/nodeinfo"];
+pub const PREFIXES: [&str; 4] = ["/api/v1", "/api/v2", "/.well-known", "/nodeinfo"];
+/// Its paths outside those prefixes: `/oauth/authorize` beside them is a page (the web
+/// surface's `authorize`).
+pub const PATHS: [&str; 2] = ["/oauth/token", "/oauth/revoke"];
 
 /// `value` as a JSON answer.
 fn json(value: &impl Serialize) -> Response {

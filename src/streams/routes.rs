@@ -1,4 +1,4 @@
-//! The websocket routes: `/ws`, `/api/stream` and `/static/live.js`.
+//! MiniTwit's stream routes: `/ws`, `/api/stream`, `/sse` and `/static/live.js`.
 //!
 //! Everything that can be refused is refused before the upgrade, rendered by `refusal`:
 //! a bad stream name (400), an unknown user (404), `home` without a session or from
@@ -6,8 +6,6 @@
 //! as on every API call): without the simulator's credential it is refused (403), and its
 //! errors are the API's JSON. A stream over the caps on open streams is upgraded and
 //! closed at once with 1013 (docs/protocol.md), so a browser's script sees why.
-
-use std::net::IpAddr;
 
 use poem::http::header::AUTHORIZATION;
 use poem::session::Session;
@@ -17,15 +15,16 @@ use poem::{handler, Request, Response};
 use super::dialect::Wanted;
 use super::reader::Reader;
 use super::refusal;
-use super::socket::{self, Connection};
+use super::socket::Connection;
+use super::sse::{respond, SseOpen};
+use super::start::{client_bucket, start};
 use super::upgrade::WsUpgrade;
 use crate::error::{AppError, AppResult, Forbidden};
-use crate::limits::{address_bucket, client_ip, Limiter};
+use crate::limits::Limiter;
 use crate::origin::is_cross_origin;
 use crate::query::query_param;
 use crate::rate_limit::RateLimit;
 use crate::realtime::protocol::{Position, StreamName};
-use crate::realtime::runtime;
 use crate::realtime::slots::{Refusal, Slot};
 use crate::state::AppState;
 use crate::web::session::session_user;
@@ -44,11 +43,6 @@ fn since_param(req: &Request) -> AppResult<Option<Position>> {
 
 fn bad_since() -> AppError {
     AppError::invalid("since must be a position the server sent, or a message id")
-}
-
-/// The client's address as the caps on open streams count it: an IPv6 client by its /64.
-pub fn client_bucket(req: &Request, state: &AppState) -> Option<IpAddr> {
-    client_ip(req, &state.settings.trusted_proxies).map(address_bucket)
 }
 
 /// The user a stream names, or 404.
@@ -198,7 +192,7 @@ pub async fn api_stream(
     ))
 }
 
-/// A MiniTwit socket's upgrade (see [`start`]).
+/// A MiniTwit socket's upgrade.
 fn upgrade(
     ws: WsUpgrade,
     state: &AppState,
@@ -217,13 +211,24 @@ fn upgrade(
     start(ws, conn)
 }
 
-/// Answers the upgrade and starts the socket's one task on the socket runtime; the task
-/// awaits the upgraded connection itself, so nothing waits for it on the request runtime.
-pub fn start(ws: WsUpgrade, conn: Connection) -> Response {
-    let (response, pending) = ws.accept();
-    // If the socket runtime is gone (process exiting), the socket just closes.
-    drop(runtime::handle().spawn(socket::run(pending, conn)));
-    response
+/// `GET /sse?stream=S[&since=ID]` (`Last-Event-ID: ID` wins over `since`).
+#[handler]
+pub async fn sse_stream(req: &Request, session: &Session, state: Data<&AppState>) -> Response {
+    let asked = match stream_request(req, session, &state, Some("last-event-id")).await {
+        Ok(asked) => asked,
+        Err(refused) => return refused,
+    };
+    let Some(name) = asked.name else {
+        return refusal::response(&AppError::invalid("stream is required: ?stream=public"));
+    };
+    let opened = SseOpen {
+        reader: asked.reader,
+        name,
+        since: asked.since,
+        dialect: None,
+        transport: "sse",
+    };
+    respond(req, &state, opened).await
 }
 
 /// `GET /static/live.js`.

@@ -1,23 +1,21 @@
-//! `GET /sse?stream=S`: the streams of docs/protocol.md as server-sent events, for clients
-//! and proxies without websockets. Same subscriptions, replay, caps and metrics as `/ws`:
-//! each message is `id: N`, `event: message`, `data: <the websocket frame>`; a hidden one
-//! is `event: delete`. `Last-Event-ID` (or `?since=`) resumes like `since`, and a comment
-//! keeps the connection alive every ping interval (25 s). A reader that falls behind is
-//! cut off (its browser reconnects by itself with `Last-Event-ID`); a `home` whose login
-//! ended (logout, expiry) ends, and the browser's reconnect is refused (401).
+//! A stream as server-sent events, for clients and proxies without websockets: MiniTwit's
+//! `/sse` (docs/protocol.md: each message is `id: N`, `event: message`, `data: <the
+//! websocket frame>`; a hidden one is `event: delete`) and Mastodon's, each in its
+//! dialect (`super::dialect`). Same subscriptions, replay, caps and metrics as a
+//! websocket. `Last-Event-ID` (or `?since=`) resumes like `since`, and a comment keeps the
+//! connection alive every ping interval (25 s). A reader that falls behind is cut off (a
+//! browser reconnects by itself with `Last-Event-ID`); a `home` whose login ended (logout,
+//! expiry, a revoked token) ends.
 
 use std::time::Duration;
 
-use poem::session::Session;
-use poem::web::Data;
-use poem::{handler, Body, Request, Response};
+use poem::{Body, Request, Response};
 use tokio::sync::{mpsc, oneshot};
 
 use super::dialect::{self, SseDialect};
 use super::reader::{Gauge, Reader};
 use super::refusal;
-use super::routes::{client_bucket, stream_request};
-use crate::error::AppError;
+use super::start::client_bucket;
 use crate::realtime::protocol::{Position, StreamName};
 use crate::realtime::queue::{count_written, Signal};
 use crate::realtime::runtime;
@@ -32,26 +30,6 @@ const KEEP_ALIVE_COMMENT: &str = ": keep-alive\n\n";
 const BODY_BUFFER: usize = 16;
 /// How long one event may wait for the client to read before the stream is cut off.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// `GET /sse?stream=S[&since=ID]` (`Last-Event-ID: ID` wins over `since`).
-#[handler]
-pub async fn sse_stream(req: &Request, session: &Session, state: Data<&AppState>) -> Response {
-    let asked = match stream_request(req, session, &state, Some("last-event-id")).await {
-        Ok(asked) => asked,
-        Err(refused) => return refused,
-    };
-    let Some(name) = asked.name else {
-        return refusal::response(&AppError::invalid("stream is required: ?stream=public"));
-    };
-    let opened = SseOpen {
-        reader: asked.reader,
-        name,
-        since: asked.since,
-        dialect: None,
-        transport: "sse",
-    };
-    respond(req, &state, opened).await
-}
 
 /// What an SSE response streams, checked by its route.
 pub struct SseOpen {

@@ -16,8 +16,8 @@ use crate::rate_limit::RateLimit;
 use crate::realtime::protocol::StreamName;
 use crate::state::AppState;
 use crate::streams::dialect::Wanted;
-use crate::streams::routes::{client_bucket, start};
 use crate::streams::socket::Connection;
+use crate::streams::start::{client_bucket, start};
 use crate::streams::upgrade::WsUpgrade;
 
 /// The transport label of these sockets in `minitwit_ws_connections`.

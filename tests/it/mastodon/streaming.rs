@@ -10,48 +10,16 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderName;
 
+use super::Client;
 use crate::common::{self, Backend, TestApp, TestDb};
 use crate::on_both_backends;
 use crate::realtime::client::{ws_url, WsClient};
 use crate::realtime::cluster::{shared_backends, two_instances};
 use crate::realtime::sse::SseClient;
 
-/// The password `TestApp::register` gives every user.
-const PASSWORD: &str = "secret";
-
-/// A token for `username` with `scope`, through an app of its own and the password grant.
+/// A token for `username` (registered already) with `scope`, as a client logs in.
 async fn token(app: &TestApp, username: &str, scope: &str) -> String {
-    let registered: Value = app
-        .http
-        .post(app.url("/api/v1/apps"))
-        .json(&json!({"client_name": "streaming test", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": "read write follow"}))
-        .send()
-        .await
-        .expect("apps")
-        .json()
-        .await
-        .expect("app json");
-    let granted: Value = app
-        .http
-        .post(app.url("/oauth/token"))
-        .json(&json!({
-            "grant_type": "password",
-            "client_id": registered["client_id"],
-            "client_secret": registered["client_secret"],
-            "username": username,
-            "password": PASSWORD,
-            "scope": scope,
-        }))
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("token json");
-    granted["access_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no token: {granted}"))
-        .to_owned()
+    Client::log_in(app, username, scope).await.token
 }
 
 /// Opens a Mastodon streaming websocket at `path_and_query` with `headers`; checks that
@@ -119,20 +87,6 @@ async fn wait_for_subscriptions(app: &TestApp, n: usize) {
     }
 }
 
-/// Posts `text` as the token's user through `POST /api/v1/statuses`; returns the status.
-async fn post_status(app: &TestApp, token: &str, text: &str) -> Value {
-    let res = app
-        .http
-        .post(app.url("/api/v1/statuses"))
-        .bearer_auth(token)
-        .json(&json!({ "status": text }))
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(res.status(), StatusCode::OK);
-    res.json().await.expect("status json")
-}
-
 /// The REST entity of status `id`, as `GET /api/v1/statuses/:id` answers it.
 async fn fetched_status(app: &TestApp, id: &str) -> Value {
     app.http
@@ -161,14 +115,15 @@ async fn expect_delete(ws: &mut WsClient, stream: &str, id: &str) {
     );
 }
 
-/// Registers `author` and `reader` (who follows `author`); returns their tokens.
-async fn author_and_reader(app: &TestApp) -> (String, String) {
+/// Registers `author` and `reader` (who follows `author`); returns the author's client
+/// and the reader's token.
+async fn author_and_reader(app: &TestApp) -> (Client<'_>, String) {
     for name in ["author", "reader"] {
         assert_eq!(app.register(name).await.status(), 204);
     }
     assert_eq!(app.follow("reader", "author").await.status(), 204);
     (
-        token(app, "author", "read write").await,
+        Client::log_in(app, "author", "read write").await,
         token(app, "reader", "read").await,
     )
 }
@@ -197,7 +152,7 @@ async fn websocket_streams_get_updates_and_deletes(app: TestApp) {
     let mut local = connect(&app, &path, &[]).await;
     wait_for_subscriptions(&app, 4).await;
 
-    let posted = post_status(&app, &author, "hello <world>").await;
+    let posted = author.post_status("hello <world>").await;
     let id = posted["id"].as_str().expect("id").to_owned();
     let rest = fetched_status(&app, &id).await;
     assert_eq!(posted, rest);
@@ -227,18 +182,14 @@ async fn websocket_streams_get_updates_and_deletes(app: TestApp) {
         .send_json(json!({"type": "unsubscribe", "stream": "user"}))
         .await;
     wait_for_subscriptions(&app, 3).await;
-    let second = post_status(&app, &author, "second").await;
+    let second = author.post_status("second").await;
     let second_id = second["id"].as_str().expect("id");
     assert_eq!(expect_update(&mut user, "user").await["id"], second_id);
     framed.expect_nothing(Duration::from_millis(300)).await;
     // The author deleting it is a `delete` too.
-    let deleted = app
-        .http
-        .delete(app.url(&format!("/api/v1/statuses/{second_id}")))
-        .bearer_auth(&author)
-        .send()
-        .await
-        .expect("delete");
+    let deleted = author
+        .delete(&format!("/api/v1/statuses/{second_id}"))
+        .await;
     assert_eq!(deleted.status(), StatusCode::OK);
     expect_delete(&mut user, "user", second_id).await;
     let open = app
@@ -317,7 +268,7 @@ async fn server_sent_events_carry_the_payload(app: TestApp) {
     let mut public = SseClient::at(&app, &by_query, &[]).await;
     let mut anonymous = SseClient::at(&app, "/api/v1/streaming/public/local", &[]).await;
 
-    let posted = post_status(&app, &author, "over SSE").await;
+    let posted = author.post_status("over SSE").await;
     let id = posted["id"].as_str().expect("id").to_owned();
     let rest = fetched_status(&app, &id).await;
     for sse in [&mut user, &mut public, &mut anonymous] {
@@ -362,7 +313,7 @@ async fn a_revoked_token_ends_its_user_stream(app: TestApp) {
     wait_for_subscriptions(&app, 2).await;
     // A live token outlives the login checks (one a second): its streams stay open.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    post_status(&app, &author, "still here").await;
+    author.post_status("still here").await;
     expect_update(&mut user, "user").await;
     assert_eq!(sse.next().await.event.as_deref(), Some("update"));
     let revoked = app
@@ -418,7 +369,7 @@ async fn a_status_posted_on_a_reaches_both_kinds_of_client_on_b_once() {
     let mut classic = WsClient::stream(&b, "public").await;
     wait_for_subscriptions(&b, 3).await;
 
-    let posted = post_status(&a, &author, "from A").await;
+    let posted = author.post_status("from A").await;
     let id = posted["id"].as_str().expect("id");
     // As B's REST API answers it (each test instance has its own public URL).
     let on_b = fetched_status(&b, id).await;
