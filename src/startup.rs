@@ -194,7 +194,7 @@ pub fn routes(state: AppState) -> impl IntoEndpoint {
     let telemetry = RequestTelemetry::new(state.metrics.clone(), labels);
     // The Mastodon-compatible surface answers under several prefixes, one of them inside
     // the simulator API's `/api`: one router, mounted at each without stripping it.
-    let mastodon = Arc::new(mastodon::routes());
+    let mastodon = Arc::new(mastodon::routes(&state.public_url));
     let route = mastodon::PREFIXES
         .iter()
         .fold(Route::new(), |route, prefix| {

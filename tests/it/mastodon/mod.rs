@@ -1,10 +1,11 @@
 //! The Mastodon-compatible client API (docs/mastodon.md) against a real server, as a
 //! Mastodon client uses it: OAuth, accounts, statuses, timelines and their `Link` paging,
-//! CORS; on SQLite always and on PostgreSQL when `TEST_DATABASE_URL` is set.
+//! CORS, streaming; on SQLite always and on PostgreSQL when `TEST_DATABASE_URL` is set.
 
 mod browser;
 mod oauth;
 mod rest;
+mod streaming;
 
 use serde_json::Value;
 
