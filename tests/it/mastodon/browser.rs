@@ -52,8 +52,12 @@ async fn a_web_client_gets_a_token_through_the_consent_page_in_chromium() {
         .finish();
 
     let mut tab = chromium.new_tab().await;
-    tab.goto(&app.url(&format!("/oauth/authorize?{query}"))).await;
-    assert!(tab.text().await.contains("Web client asks to use your MiniTwit account"));
+    tab.goto(&app.url(&format!("/oauth/authorize?{query}")))
+        .await;
+    assert!(tab
+        .text()
+        .await
+        .contains("Web client asks to use your MiniTwit account"));
     tab.fill("input[name=username]", "ann").await;
     tab.fill("input[name=password]", "secret").await;
     tab.click_and_wait("input[value=Authorize]").await;
@@ -97,7 +101,8 @@ async fn a_web_client_gets_a_token_through_the_consent_page_in_chromium() {
     assert_eq!(me["username"], "ann");
 
     // Signed in now: the page asks only for consent.
-    tab.goto(&app.url(&format!("/oauth/authorize?{query}"))).await;
+    tab.goto(&app.url(&format!("/oauth/authorize?{query}")))
+        .await;
     let text = tab.text().await;
     assert!(text.contains("Signed in as ann"), "{text}");
     chromium.close().await;
