@@ -64,7 +64,7 @@ LAYERS = [
     ("engine", {"realtime"}),
     ("state", {"state", "health", "scrape", "rate_limit"}),
     ("actions", {"actions", "registration", "posting", "moderation"}),
-    ("surfaces", {"api", "web", "streams", "assets"}),
+    ("surfaces", {"api", "web", "streams", "mastodon", "assets"}),
     ("startup", {"startup", "crate"}),
 ]
 

@@ -33,7 +33,8 @@ pub struct Families {
     pub http_requests_total: IntCounterVec,
     /// Labels: method, route.
     pub http_request_duration_seconds: HistogramVec,
-    /// Streams open on this instance. Label: transport (websocket, sse).
+    /// Streams open on this instance. Label: transport (websocket, sse, and Mastodon's
+    /// mastodon_websocket, mastodon_sse).
     pub ws_connections: IntGaugeVec,
     /// Frames written to websockets.
     pub ws_messages_sent_total: IntCounter,
@@ -92,7 +93,7 @@ impl Default for Metrics {
 pub const LIMITERS: &[&str] = &["login", "register", "ws_connect", "post"];
 
 /// Every `transport` label value of `minitwit_ws_connections`.
-pub const TRANSPORTS: &[&str] = &["websocket", "sse"];
+pub const TRANSPORTS: &[&str] = &["websocket", "sse", "mastodon_websocket", "mastodon_sse"];
 
 /// Every `reason` label value of `minitwit_ws_refused_total`, exported at 0 from the start.
 pub const STREAM_REFUSALS: &[&str] = &["max_sockets", "max_sockets_per_ip", "flood", "replays"];

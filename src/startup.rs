@@ -183,19 +183,26 @@ const PAGES_MOUNT: &str = "/";
 /// request has its id, and it reads the route label from the pattern the router matched.
 pub fn routes(state: AppState) -> impl IntoEndpoint {
     let sessions = CookieSession::new(session_cookie::config(&state.settings));
+    let mounts: Vec<&str> = [API_MOUNT, PAGES_MOUNT]
+        .into_iter()
+        .chain(mastodon::PREFIXES)
+        .collect();
     let labels = RouteLabels::new(
-        &[API_MOUNT, PAGES_MOUNT],
+        &mounts,
         documented_paths::<api::openapi::Operations>(API_MOUNT),
     );
     let telemetry = RequestTelemetry::new(state.metrics.clone(), labels);
     // The Mastodon-compatible surface answers under several prefixes, one of them inside
     // the simulator API's `/api`: one router, mounted at each without stripping it.
-    let mastodon = Arc::new(mastodon::routes());
+    let mastodon = Arc::new(mastodon::routes(&state.public_url));
     let route = mastodon::PREFIXES
         .iter()
         .fold(Route::new(), |route, prefix| {
             route.nest_no_strip(*prefix, mastodon.clone())
-        })
+        });
+    let route = mastodon::PATHS
+        .iter()
+        .fold(route, |route, path| route.at(*path, mastodon.clone()))
         .nest(API_MOUNT, api::routes())
         .at("/ws", get(streams::ws_stream))
         .at("/sse", get(streams::sse_stream))

@@ -44,6 +44,7 @@ pub async fn run(args: HttpArgs) -> Result<(), String> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(5);
     let users = minitwit::seed::seed_users(&store, args.users, 20, &mut rng).await?;
     minitwit::seed::seed_messages(&store, &users.ids, args.messages, &mut rng).await?;
+    let token = mastodon_token(&store, &users.names).await?;
     store.close().await;
     // The seeded names share a prefix: "seedXXXXXX 17". Lua picks a random number.
     let prefix = users
@@ -52,7 +53,8 @@ pub async fn run(args: HttpArgs) -> Result<(), String> {
         .and_then(|n| n.split(' ').next())
         .ok_or("no users seeded")?
         .to_owned();
-    let server = Server::start(&db.url, &[])?;
+    // Statuses are posted by one user: its per-user post limit would answer 429.
+    let server = Server::start(&db.url, &[("MINITWIT_POSTS_PER_MINUTE", "0")])?;
     println!(
         "backend {:?}, {} users, {} messages, wrk -t2 -c{} -d{}s (load generator on the same machine)",
         args.backend, args.users, args.messages, args.connections, args.duration
@@ -82,6 +84,18 @@ pub async fn run(args: HttpArgs) -> Result<(), String> {
             follow_script(&random_user),
         ),
         ("GET /api/latest", get_script("'/api/latest'", true)),
+        (
+            "GET /api/v1/timelines/public (Mastodon)",
+            bearer_get_script("'/api/v1/timelines/public'", &token),
+        ),
+        (
+            "GET /api/v1/timelines/home (Mastodon)",
+            bearer_get_script("'/api/v1/timelines/home'", &token),
+        ),
+        (
+            "POST /api/v1/statuses (Mastodon)",
+            post_status_script(&token),
+        ),
         ("scenario mix", mix_script(&random_user)),
     ];
     println!("\n| endpoint | req/s | p99 ms | ratio to /healthz | non-2xx/3xx |");
@@ -106,6 +120,53 @@ pub async fn run(args: HttpArgs) -> Result<(), String> {
         .unwrap_or_default();
     println!("\nserver RSS after the run: {rss} kB");
     Ok(())
+}
+
+/// A read-write token of the first seeded user, who follows the seeding's share of the
+/// others, issued straight in the store (the password grant would measure Argon2).
+async fn mastodon_token(
+    store: &minitwit::store::Store,
+    names: &[String],
+) -> Result<String, String> {
+    let name = names.first().ok_or("no users seeded")?;
+    let user = store
+        .user_by_name(name)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the first seeded user is missing")?;
+    let redirect = ["urn:ietf:wg:oauth:2.0:oob".to_owned()];
+    let (app, _) = store
+        .create_app(minitwit::store::NewApp {
+            name: "bench",
+            website: None,
+            redirect_uris: &redirect,
+            scopes: "read write",
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    store
+        .create_token(Some(app.app_id), Some(&user), "read write")
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn bearer_get_script(path_expr: &str, token: &str) -> String {
+    format!(
+        "wrk.headers['Authorization'] = 'Bearer {token}'\n\
+         request = function()\n  return wrk.format('GET', {path_expr})\nend\n"
+    )
+}
+
+fn post_status_script(token: &str) -> String {
+    format!(
+        "wrk.headers['Authorization'] = 'Bearer {token}'\n\
+         wrk.headers['Content-Type'] = 'application/x-www-form-urlencoded'\n\
+         counter = 0\n\
+         request = function()\n\
+           counter = counter + 1\n\
+           return wrk.format('POST', '/api/v1/statuses', nil, 'status=benchmark%20status%20' .. counter)\n\
+         end\n"
+    )
 }
 
 fn get_script(path_expr: &str, auth: bool) -> String {

@@ -6,9 +6,11 @@
 //! - [`registration`]: registering a user;
 //! - [`posting`]: posting a message;
 //! - [`follows`]: following and unfollowing;
+//! - [`login`]: checking a user's password;
 //! - [`moderation`]: hiding a message and showing it again.
 
 pub mod follows;
+pub mod login;
 pub mod moderation;
 pub mod posting;
 pub mod registration;

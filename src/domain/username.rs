@@ -27,6 +27,10 @@ pub const RESERVED_USERNAMES: &[&str] = &[
     "static",
     "healthz",
     "readyz",
+    // The Mastodon-compatible API's paths (docs/mastodon.md).
+    "oauth",
+    "nodeinfo",
+    ".well-known",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

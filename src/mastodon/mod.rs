@@ -10,6 +10,7 @@
 //! - [`instance`]: `/api/v1/instance`, `/api/v2/instance`, NodeInfo.
 //! - [`accounts`], [`statuses`], [`timelines`]: the resources; [`entities`]: their JSON.
 //! - [`paging`]: `max_id`/`since_id`/`min_id`/`limit` and the `Link` header.
+//! - [`streaming`]: the streaming API, websocket and server-sent events.
 //! - [`stubs`]: what clients call on login that MiniTwit has no concept of.
 //! - [`params`]: query, form and JSON parameters read alike; [`error`], [`cors`].
 
@@ -23,13 +24,16 @@ mod oauth;
 mod paging;
 mod params;
 mod statuses;
+pub mod streaming;
 mod stubs;
 mod timelines;
+
+use std::sync::Arc;
 
 use poem::{get, post, Endpoint, EndpointExt, Response, Route};
 use serde::Serialize;
 
-pub use oauth::{pkce_matches, scopes_within, OUT_OF_BAND};
+pub use oauth::{parse_scopes, pkce_matches, scopes_within, OUT_OF_BAND};
 
 use crate::limits::limit_body;
 use crate::overload::Limiter;
@@ -37,7 +41,10 @@ use crate::rate_limit::RateLimit;
 use crate::store::TimelineMessage;
 
 /// The path prefixes this surface answers under; `startup` mounts the router at each.
-pub const PREFIXES: [&str; 5] = ["/api/v1", "/api/v2", "/oauth", "/.well-known", "/nodeinfo"];
+pub const PREFIXES: [&str; 4] = ["/api/v1", "/api/v2", "/.well-known", "/nodeinfo"];
+/// Its paths outside those prefixes: `/oauth/authorize` beside them is a page (the web
+/// surface's `authorize`).
+pub const PATHS: [&str; 2] = ["/oauth/token", "/oauth/revoke"];
 
 /// `value` as a JSON answer.
 fn json(value: &impl Serialize) -> Response {
@@ -61,9 +68,11 @@ fn statuses_array(page: &[TimelineMessage], base: &str) -> String {
 }
 
 /// Every route of the surface, by its full path (it is mounted without stripping its
-/// prefixes), wrapped once.
-pub fn routes() -> impl Endpoint<Output = Response> {
+/// prefixes), wrapped once; `public_url` is where clients reach the server (the streamed
+/// statuses' links).
+pub fn routes(public_url: &Arc<str>) -> impl Endpoint<Output = Response> {
     Route::new()
+        .nest_no_strip("/api/v1/streaming", streaming::routes(public_url))
         .at(
             "/api/v1/apps",
             post(oauth::create_app.with(RateLimit::per_ip(Limiter::Register))),

@@ -11,11 +11,11 @@ use sha2::{Digest, Sha256};
 
 use super::json;
 use super::params::Params;
+use crate::actions::login::check_password;
 use crate::clock::unix_now;
-use crate::domain::Password;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::store::{NewApp, OauthApp, User};
+use crate::store::{NewApp, OauthApp};
 
 /// The redirect URI of clients that show the code to the user instead of receiving it.
 pub const OUT_OF_BAND: &str = "urn:ietf:wg:oauth:2.0:oob";
@@ -259,7 +259,7 @@ async fn password_grant(state: &AppState, params: &Params) -> AppResult<Response
     }
     let username = params.get("username").unwrap_or("");
     let password = params.get("password").unwrap_or("");
-    let Some(user) = verified_user(state, username, password).await? else {
+    let Ok(user) = check_password(state, username, password).await? else {
         return Ok(invalid_grant());
     };
     let token = state
@@ -267,26 +267,6 @@ async fn password_grant(state: &AppState, params: &Params) -> AppResult<Response
         .create_token(Some(app.app_id), Some(&user), &scopes)
         .await?;
     Ok(token_answer(&token, &scopes))
-}
-
-/// The user called `username` if `password` is theirs (Argon2id, in a hash slot).
-pub async fn verified_user(
-    state: &AppState,
-    username: &str,
-    password: &str,
-) -> AppResult<Option<User>> {
-    let Some(user) = state.store.user_by_name(username).await? else {
-        return Ok(None);
-    };
-    let Ok(password) = Password::parse(password) else {
-        return Ok(None);
-    };
-    let pw_hash = user.pw_hash.clone();
-    let matches = state
-        .hashing
-        .run(move |memory| password.verify_in(&pw_hash, memory))
-        .await?;
-    Ok(matches.then_some(user))
 }
 
 /// `POST /oauth/revoke`: the token stops working at once on every instance. Answers `{}`
@@ -369,7 +349,7 @@ mod tests {
     fn pkce_s256_as_rfc_7636_appendix_b() {
         assert!(pkce_matches(
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-            "dBjftJeZ4CVP-mJ0kRKBGHrnUjSd-f6C8kG1B1xtxhE"
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
         ));
         assert!(!pkce_matches(
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",

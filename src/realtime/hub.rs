@@ -279,7 +279,7 @@ mod tests {
     async fn a_dropped_subscription_leaves_the_registry() {
         let (_db, hub) = hub().await;
         let rx = hub.open_queue();
-        let sub = Subscription::open(&hub, None, rx.handle(), StreamName::Public)
+        let sub = Subscription::open(&hub, None, rx.handle(), StreamName::Public, None)
             .await
             .expect("public opens");
         assert_eq!(hub.registry().len(), 1);

@@ -1,22 +1,25 @@
 //! Which login each open `home` stream rests on, so that the stream ends with it: a
 //! logout, or the session's expiry, closes the stream (websocket 4001, the SSE body ends)
-//! within seconds on every instance (README.md, "Live updates").
+//! within seconds on every instance (README.md, "Live updates"). A login is a browser
+//! session, or an access token of the Mastodon-compatible API (docs/mastodon.md), whose
+//! `user` stream ends when the token is revoked or dies with its user's password.
 //!
-//! A logout on this instance ends its streams at once ([`Logins::ended`], called by
-//! `web::session::log_out`). A logout on another instance is found by [`watch`]: every
-//! [`CHECK_EVERY`] it asks the `sessions` table which of the logins behind this instance's
-//! open `home` streams still exist, in one query for all of them, and ends the others;
+//! A logout (or a revocation) on this instance ends its streams at once
+//! ([`Logins::ended`], called by `web::session::log_out` and Mastodon's `/oauth/revoke`).
+//! One on another instance is found by [`watch`]: every [`CHECK_EVERY`] it asks the
+//! `sessions` table (and the tokens table) which of the logins behind this instance's open
+//! `home` streams still live, in one query for each, and ends the others; a session's
 //! expiry is known from the row's `expires_at` when the stream opens. Nothing goes through
 //! Redis, so this works while Redis is down; with the database down streams keep running
 //! until it answers again (no login is ended on a failed check).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use super::queue::SocketHandle;
 use crate::clock::unix_now;
-use crate::store::Store;
+use crate::store::{Store, StoreResult};
 
 /// How often [`watch`] checks the open logins: with the query's time, a logout on another
 /// instance ends the streams here well within the 5 s of README.md.
@@ -25,20 +28,41 @@ pub const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// next tick).
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// A browser session's login as a stream keeps it: the `sessions` row's key (the token's
-/// SHA-256, never the token) and when it expires. Cheap to clone.
+/// A login as a stream keeps it: the row's key (the token's SHA-256, never the token),
+/// when it expires, and which table holds it. Cheap to clone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Login {
     key: Arc<str>,
     /// Unix seconds.
     expires_at: i64,
+    credential: Credential,
+}
+
+/// What kind of login it is, i.e. where [`watch`] looks it up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// A browser session (`sessions`).
+    Session,
+    /// An access token of the Mastodon-compatible API (`oauth_tokens`).
+    Token,
 }
 
 impl Login {
+    /// A browser session's login.
     pub fn new(key: String, expires_at: i64) -> Login {
         Login {
             key: key.into(),
             expires_at,
+            credential: Credential::Session,
+        }
+    }
+
+    /// An access token's login: it has no expiry, it lives until revoked.
+    pub fn token(key: String) -> Login {
+        Login {
+            key: key.into(),
+            expires_at: i64::MAX,
+            credential: Credential::Token,
         }
     }
 }
@@ -53,6 +77,7 @@ pub struct Logins {
 #[derive(Debug)]
 struct Streams {
     expires_at: i64,
+    credential: Credential,
     /// By the handle's address (unique while it lives), so a stream's hold finds itself.
     handles: HashMap<usize, Arc<SocketHandle>>,
 }
@@ -75,6 +100,7 @@ impl Logins {
                 .entry(login.key.clone())
                 .or_insert_with(|| Streams {
                     expires_at: login.expires_at,
+                    credential: login.credential,
                     handles: HashMap::new(),
                 })
                 .handles
@@ -95,8 +121,9 @@ impl Logins {
         }
     }
 
-    /// Ends the logins expired at `now`; returns the keys of the others, to check.
-    fn expire(&self, now: i64) -> Vec<String> {
+    /// Ends the logins expired at `now`; returns the keys of the others, to check: the
+    /// sessions' and the tokens'.
+    fn expire(&self, now: i64) -> (Vec<String>, Vec<String>) {
         let mut logins = self.lock();
         let mut ended = Vec::new();
         logins.retain(|_, streams| {
@@ -106,12 +133,18 @@ impl Logins {
             }
             live
         });
-        let keys = logins.keys().map(|key| key.to_string()).collect();
+        let (mut sessions, mut tokens) = (Vec::new(), Vec::new());
+        for (key, streams) in logins.iter() {
+            match streams.credential {
+                Credential::Session => sessions.push(key.to_string()),
+                Credential::Token => tokens.push(key.to_string()),
+            }
+        }
         drop(logins);
         for handle in ended {
             handle.log_out();
         }
-        keys
+        (sessions, tokens)
     }
 
     /// Logins with open streams here (for tests).
@@ -161,15 +194,15 @@ pub async fn watch(logins: Weak<Logins>, store: Store, every: Duration) {
     loop {
         tick.tick().await;
         let now = unix_now();
-        let keys = match logins.upgrade() {
+        let (sessions, tokens) = match logins.upgrade() {
             Some(logins) => logins.expire(now),
             None => return,
         };
-        if keys.is_empty() {
+        if sessions.is_empty() && tokens.is_empty() {
             continue;
         }
-        let live = match tokio::time::timeout(CHECK_TIMEOUT, store.live_sessions(&keys, now)).await
-        {
+        let check = live_logins(&store, &sessions, &tokens, now);
+        let live = match tokio::time::timeout(CHECK_TIMEOUT, check).await {
             Ok(Ok(live)) => live,
             outcome => {
                 if !failing {
@@ -187,10 +220,30 @@ pub async fn watch(logins: Weak<Logins>, store: Store, every: Duration) {
         let Some(logins) = logins.upgrade() else {
             return;
         };
-        for key in keys.iter().filter(|key| !live.contains(*key)) {
-            logins.ended(key);
+        for key in sessions.iter().chain(&tokens) {
+            if !live.contains(key) {
+                logins.ended(key);
+            }
         }
     }
+}
+
+/// Which of `sessions` and `tokens` (keys) still live at `now`: one query for each kind
+/// that has any.
+async fn live_logins(
+    store: &Store,
+    sessions: &[String],
+    tokens: &[String],
+    now: i64,
+) -> StoreResult<HashSet<String>> {
+    let mut live = HashSet::new();
+    if !sessions.is_empty() {
+        live = store.live_sessions(sessions, now).await?;
+    }
+    if !tokens.is_empty() {
+        live.extend(store.live_tokens(tokens).await?);
+    }
+    Ok(live)
 }
 
 #[cfg(test)]
@@ -223,9 +276,30 @@ mod tests {
         assert_eq!(old_rx.try_recv().err(), Some(Signal::LoggedOut), "at once");
         let _soon = logins.hold(&Login::new("soon".into(), now + 5), &soon);
         let later_hold = logins.hold(&Login::new("later".into(), now + 3600), &later);
-        assert_eq!(logins.expire(now + 5), ["later"]);
+        assert_eq!(
+            logins.expire(now + 5),
+            (vec!["later".to_owned()], Vec::new())
+        );
         assert_eq!(soon_rx.try_recv().err(), Some(Signal::LoggedOut));
         drop(later_hold);
         assert!(logins.is_empty());
+    }
+
+    #[test]
+    fn tokens_never_expire_and_are_checked_apart_from_sessions() {
+        let logins = Arc::new(Logins::default());
+        let now = unix_now();
+        let (web, _web_rx) = SocketHandle::new(4);
+        let (app, mut app_rx) = SocketHandle::new(4);
+        let _web = logins.hold(&Login::new("cookie".into(), now + 60), &web);
+        let _app = logins.hold(&Login::token("token".into()), &app);
+        assert_eq!(
+            logins.expire(now + 3600),
+            (Vec::new(), vec!["token".to_owned()]),
+            "the session expired, the token did not"
+        );
+        assert!(matches!(app_rx.try_recv(), Ok(None)));
+        logins.ended("token");
+        assert_eq!(app_rx.try_recv().err(), Some(Signal::LoggedOut));
     }
 }

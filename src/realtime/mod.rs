@@ -26,7 +26,9 @@
 //! - [`registry`]: this instance's subscriptions and the per-event delivery;
 //!   [`queue`]: each open stream's queue of frames and signals.
 //! - [`redis_bus`]: the Redis side, with its health checks.
-//! - [`protocol`]: stream names, positions and the JSON frames of docs/protocol.md.
+//! - [`protocol`]: stream names, positions and the JSON frames of docs/protocol.md;
+//!   [`format`]: the frame formats of other surfaces, each frame built once per stream
+//!   and format.
 //! - [`subscription`]: one stream of a socket or SSE response: registration, `since`
 //!   replay and its join with the live feed.
 //! - [`logins`]: ends a `home` stream when its login does (logout, expiry), on every
@@ -38,6 +40,7 @@ pub mod delivery;
 pub mod dispatcher;
 pub mod envelope;
 pub mod event;
+pub mod format;
 pub mod hub;
 pub mod logins;
 pub mod protocol;

@@ -1,17 +1,16 @@
 //! This instance's open subscriptions, and delivery of one event to exactly the streams
 //! that should see it.
 //!
-//! Each message's JSON is built once per stream kind (public, `user:NAME`, home) and the
-//! same bytes are queued to every recipient's queue (`super::queue`). A stream whose
-//! bounded queue is full is marked slow and kicked (it closes with 4008); the others never
-//! wait for it.
+//! Each message's frame is built once per stream kind (public, `user:NAME`, home) and
+//! frame format (`super::format`), and the same bytes are queued to every recipient's
+//! queue (`super::queue`). A stream whose bounded queue is full is marked slow and kicked
+//! (it closes with 4008); the others never wait for it.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio_tungstenite::tungstenite::Utf8Bytes;
-
-use super::protocol::{avatar_url, delete_frame, message_frame, Position};
+use super::format::{EventFrames, Format, Shown, StreamFrames};
+use super::protocol::{Position, StreamName};
 use super::queue::{FrameKind, Outgoing, SocketHandle};
 use crate::metrics::Metrics;
 use crate::store::{TimelineMessage, VisibilityChange};
@@ -26,7 +25,13 @@ pub enum SubKey {
     Home(i64),
 }
 
-type Subscribers = HashMap<u64, Arc<SocketHandle>>;
+/// One subscription's queue, and the format its frames are built in.
+struct Recipient {
+    socket: Arc<SocketHandle>,
+    format: Format,
+}
+
+type Subscribers = HashMap<u64, Recipient>;
 
 #[derive(Default)]
 struct HomeEntry {
@@ -70,24 +75,26 @@ impl Registry {
         self.subs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Adds a subscription; returns its id and, for the first home subscription of a
-    /// reader, `true`: the caller must load the followees and call [`Registry::set_followees`].
-    pub fn add(&self, key: SubKey, socket: Arc<SocketHandle>) -> (u64, bool) {
+    /// Adds a subscription whose frames are built in `format`; returns its id and, for
+    /// the first home subscription of a reader, `true`: the caller must load the followees
+    /// and call [`Registry::set_followees`].
+    pub fn add(&self, key: SubKey, socket: Arc<SocketHandle>, format: Format) -> (u64, bool) {
+        let recipient = Recipient { socket, format };
         let mut subs = self.lock();
         subs.next_id += 1;
         let id = subs.next_id;
         let mut must_load = false;
         match key {
             SubKey::Public => {
-                subs.public.insert(id, socket);
+                subs.public.insert(id, recipient);
             }
             SubKey::User(author) => {
-                subs.users.entry(author).or_default().insert(id, socket);
+                subs.users.entry(author).or_default().insert(id, recipient);
             }
             SubKey::Home(reader) => {
                 let entry = subs.homes.entry(reader).or_default();
                 must_load = entry.subs.is_empty() && entry.followees.is_none();
-                entry.subs.insert(id, socket);
+                entry.subs.insert(id, recipient);
             }
         }
         (id, must_load)
@@ -186,7 +193,6 @@ impl Registry {
         position: Position,
         metrics: &Metrics,
     ) -> usize {
-        let avatar = avatar_url(&message.email);
         let target = Target {
             author_id: message.author_id,
             author: &message.username,
@@ -196,9 +202,8 @@ impl Registry {
             position,
             at_us,
         };
-        self.fan_out(target, metrics, |stream| {
-            message_frame(stream, message, &avatar, Some(position))
-        })
+        let frames = EventFrames::new(Shown::Message(message), position);
+        self.fan_out(target, metrics, &frames)
     }
 
     /// Queues a hide (a `delete` event) or an unhide (the message again) to every
@@ -211,53 +216,40 @@ impl Registry {
         metrics: &Metrics,
     ) -> usize {
         let message = &change.message;
+        let (kind, shown) = if change.hidden {
+            (FrameKind::Delete, Shown::Delete(message.message_id))
+        } else {
+            (FrameKind::Shown, Shown::Message(message))
+        };
         let target = Target {
             author_id: message.author_id,
             author: &message.username,
             id: message.message_id,
-            kind: if change.hidden {
-                FrameKind::Delete
-            } else {
-                FrameKind::Shown
-            },
+            kind,
             change: Some(change.change_id),
             position,
             at_us,
         };
-        if change.hidden {
-            self.fan_out(target, metrics, |stream| {
-                delete_frame(stream, message.message_id, position)
-            })
-        } else {
-            let avatar = avatar_url(&message.email);
-            self.fan_out(target, metrics, |stream| {
-                message_frame(stream, message, &avatar, Some(position))
-            })
-        }
+        self.fan_out(target, metrics, &EventFrames::new(shown, position))
     }
 
-    /// Queues one frame per stream kind (built once, by `frame`) to every subscription on
-    /// `public`, on `user:AUTHOR`, and on the homes of the author and their followers.
-    fn fan_out(
-        &self,
-        target: Target<'_>,
-        metrics: &Metrics,
-        frame: impl Fn(&str) -> String,
-    ) -> usize {
+    /// Queues one frame per stream kind and format (each built once, by `frames`) to every
+    /// subscription on `public`, on `user:AUTHOR`, and on the homes of the author and
+    /// their followers.
+    fn fan_out(&self, target: Target<'_>, metrics: &Metrics, frames: &EventFrames<'_>) -> usize {
         let subs = self.lock();
         let author = target.author_id;
         let mut delivered = 0;
-        let mut send_all = |targets: &mut dyn Iterator<Item = (&u64, &Arc<SocketHandle>)>,
-                            frame: &Utf8Bytes| {
-            for (&sub, socket) in targets {
-                socket.offer(
+        let mut send_all = |targets: &Subscribers, frames: &mut StreamFrames<'_, '_>| {
+            for (&sub, recipient) in targets {
+                recipient.socket.offer(
                     Outgoing {
                         sub,
                         id: target.id,
                         kind: target.kind,
                         change: target.change,
                         position: target.position,
-                        frame: frame.clone(),
+                        frame: frames.frame(&recipient.format),
                         at_us: target.at_us,
                     },
                     metrics,
@@ -266,12 +258,11 @@ impl Registry {
             }
         };
         if !subs.public.is_empty() {
-            let frame = Utf8Bytes::from(frame("public"));
-            send_all(&mut subs.public.iter(), &frame);
+            send_all(&subs.public, &mut frames.on(StreamName::Public));
         }
         if let Some(targets) = subs.users.get(&author) {
-            let frame = Utf8Bytes::from(frame(&format!("user:{}", target.author)));
-            send_all(&mut targets.iter(), &frame);
+            let stream = StreamName::User(target.author.to_owned());
+            send_all(targets, &mut frames.on(stream));
         }
         let own = subs.homes.get(&author).map(|e| (author, e));
         let followers = subs
@@ -281,22 +272,27 @@ impl Registry {
             .flatten()
             .filter(|&&reader| reader != author)
             .filter_map(|reader| subs.homes.get(reader).map(|e| (*reader, e)));
-        let mut home_frame: Option<Utf8Bytes> = None;
+        // One set of home frames for every reader's home.
+        let mut home_frames = frames.on(StreamName::Home);
         for (_, entry) in own.into_iter().chain(followers) {
-            let frame = home_frame
-                .get_or_insert_with(|| Utf8Bytes::from(frame("home")))
-                .clone();
-            send_all(&mut entry.subs.iter(), &frame);
+            send_all(&entry.subs, &mut home_frames);
         }
         delivered
     }
 
-    /// Number of subscriptions (for tests and the benchmark's sanity checks).
+    /// Number of subscriptions that events reach (for tests and the benchmark's sanity
+    /// checks): a home counts once whom its reader follows is loaded, as until then a post
+    /// of someone they follow does not reach it.
     pub fn len(&self) -> usize {
         let subs = self.lock();
         subs.public.len()
             + subs.users.values().map(HashMap::len).sum::<usize>()
-            + subs.homes.values().map(|e| e.subs.len()).sum::<usize>()
+            + subs
+                .homes
+                .values()
+                .filter(|e| e.followees.is_some())
+                .map(|e| e.subs.len())
+                .sum::<usize>()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -305,93 +301,4 @@ impl Registry {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::realtime::queue::{QueueReceiver, Signal};
-
-    fn message(id: i64, author_id: i64, username: &str) -> TimelineMessage {
-        TimelineMessage {
-            message_id: id,
-            author_id,
-            username: username.into(),
-            email: format!("{username}@x"),
-            text: format!("m{id}"),
-            pub_date: 0,
-        }
-    }
-
-    fn drain(rx: &mut QueueReceiver) -> Vec<(i64, String)> {
-        let mut out = Vec::new();
-        while let Ok(Some(o)) = rx.try_recv() {
-            let v: serde_json::Value = serde_json::from_str(&o.frame).expect("json");
-            out.push((o.id, v["stream"].as_str().expect("stream").to_owned()));
-        }
-        out
-    }
-
-    #[test]
-    fn each_stream_gets_what_it_should() {
-        let metrics = Metrics::new();
-        let reg = Registry::default();
-        let (public, mut public_rx) = SocketHandle::new(16);
-        let (bob, mut bob_rx) = SocketHandle::new(16);
-        let (home, mut home_rx) = SocketHandle::new(16);
-        reg.add(SubKey::Public, public);
-        reg.add(SubKey::User(2), bob);
-        let (_, must_load) = reg.add(SubKey::Home(1), home);
-        assert!(must_load);
-        // A follow seen while the followees load is not lost.
-        reg.follow_changed(1, 3, true);
-        reg.set_followees(1, vec![2]);
-
-        reg.deliver(&message(1, 2, "bob"), 0, Position::default(), &metrics);
-        reg.deliver(&message(2, 3, "carol"), 0, Position::default(), &metrics);
-        reg.deliver(&message(3, 1, "alice"), 0, Position::default(), &metrics);
-        reg.deliver(&message(4, 4, "dave"), 0, Position::default(), &metrics);
-        reg.follow_changed(1, 2, false);
-        reg.deliver(&message(5, 2, "bob"), 0, Position::default(), &metrics);
-
-        assert_eq!(drain(&mut public_rx).len(), 5);
-        assert_eq!(
-            drain(&mut bob_rx),
-            [(1, "user:bob".into()), (5, "user:bob".into())]
-        );
-        assert_eq!(
-            drain(&mut home_rx),
-            [(1, "home".into()), (2, "home".into()), (3, "home".into())]
-        );
-    }
-
-    #[test]
-    fn a_full_queue_kicks_only_that_socket() {
-        let metrics = Metrics::new();
-        let reg = Registry::default();
-        let (slow, mut slow_rx) = SocketHandle::new(2);
-        let (fast, mut fast_rx) = SocketHandle::new(100);
-        reg.add(SubKey::Public, slow.clone());
-        reg.add(SubKey::Public, fast.clone());
-        for id in 1..=10 {
-            reg.deliver(&message(id, 1, "a"), 0, Position::default(), &metrics);
-        }
-        assert!(slow.is_slow());
-        assert_eq!(
-            slow_rx.try_recv().err(),
-            Some(Signal::TooSlow),
-            "closes before its queue"
-        );
-        assert!(!fast.is_slow());
-        assert_eq!(drain(&mut fast_rx).len(), 10);
-        assert_eq!(metrics.ws_slow_disconnects_total.get(), 1);
-    }
-
-    #[test]
-    fn removing_the_last_home_subscription_clears_the_index() {
-        let reg = Registry::default();
-        let (home, _rx) = SocketHandle::new(4);
-        let (id, _) = reg.add(SubKey::Home(1), home);
-        reg.set_followees(1, vec![2, 3]);
-        reg.remove(SubKey::Home(1), id);
-        assert!(reg.is_empty());
-        assert!(reg.lock().followers.is_empty());
-    }
-}
+mod tests;

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use super::delivery::GIVE_UP_AFTER;
+use super::format::{frame, same, Format, Shown};
 use super::hub::Hub;
-use super::protocol::{avatar_url, delete_frame, message_frame, Position, StreamName, MAX_REPLAY};
+use super::protocol::{Position, StreamName, MAX_REPLAY};
 use super::queue::{FrameKind, Outgoing, SocketHandle};
 use super::registry::{Registry, SubKey};
 use crate::store::{Page, StoreResult, TimelineScope, MAX_CHANGE_REPLAY};
@@ -31,6 +32,10 @@ pub struct Subscription {
     replayed: Option<Box<Replay>>,
     /// Where it is registered, so that dropping it unregisters it.
     registry: Arc<Registry>,
+    /// The format its frames are built in, live and replayed; with the name, what tells
+    /// a socket's subscriptions apart (Mastodon's `public` and `public:local` are one
+    /// stream here, in two formats).
+    format: Format,
 }
 
 impl std::fmt::Debug for Subscription {
@@ -64,13 +69,15 @@ pub struct Replayed {
 
 impl Subscription {
     /// Resolves `name` for `reader` (the session's or simulator's user, if any) and
-    /// registers it for `socket`. Registered before any replay: whatever commits meanwhile
-    /// is queued live, and [`Subscription::wants`] drops what the replay also sent.
+    /// registers it for `socket`, its frames built in `format`. Registered before any
+    /// replay: whatever commits meanwhile is queued live, and [`Subscription::wants`] drops
+    /// what the replay also sent.
     pub async fn open(
         hub: &Hub,
         reader: Option<i64>,
         socket: &Arc<SocketHandle>,
         name: StreamName,
+        format: Format,
     ) -> Result<Subscription, String> {
         let store = hub.store();
         let key = match &name {
@@ -86,7 +93,7 @@ impl Subscription {
             },
         };
         let registry = hub.registry();
-        let (id, must_load) = registry.add(key, socket.clone());
+        let (id, must_load) = registry.add(key, socket.clone(), format.clone());
         // Made at once, so it is unregistered even if this future is dropped below.
         let sub = Subscription {
             name,
@@ -94,6 +101,7 @@ impl Subscription {
             id,
             replayed: None,
             registry: registry.clone(),
+            format,
         };
         if let (SubKey::Home(reader), true) = (key, must_load) {
             let followees = store.followee_ids(reader).await.unwrap_or_else(|e| {
@@ -109,7 +117,8 @@ impl Subscription {
     /// frame): where each message it may have shown stands now (a `delete`, or the message
     /// again, for those hidden or shown since, when `since` says which changes it saw),
     /// then the stream's visible messages with id above `since` (at most [`MAX_REPLAY`]).
-    /// Remembered, so the live feed does not send them again.
+    /// Remembered, so the live feed does not send them again. Built in the
+    /// subscription's format, as its live frames are.
     pub async fn replay(&mut self, since: Position, hub: &Hub) -> StoreResult<Vec<Replayed>> {
         // Taken after the subscription was registered: everything up to it was committed
         // before the queries below, so they find it; what they miss comes live.
@@ -143,7 +152,7 @@ impl Subscription {
             }
         });
         let messages_complete = (messages.len() as u64) < MAX_REPLAY;
-        let name = self.name.as_string();
+        let (name, format) = (&self.name, &self.format);
         let mut out = Vec::with_capacity(changes.len() + messages.len());
         let mut state = Replay::default();
         for (k, change) in changes.iter().enumerate() {
@@ -153,21 +162,16 @@ impl Subscription {
                 change: if last { change_claim } else { since.change },
             };
             let message = &change.message;
-            let (kind, frame) = if change.hidden {
-                (
-                    FrameKind::Delete,
-                    delete_frame(&name, message.message_id, position),
-                )
+            let (kind, shown) = if change.hidden {
+                (FrameKind::Delete, Shown::Delete(message.message_id))
             } else {
-                let avatar = avatar_url(&message.email);
-                let frame = message_frame(&name, message, &avatar, Some(position));
-                (FrameKind::Shown, frame)
+                (FrameKind::Shown, Shown::Message(message))
             };
             state.changes.insert(change.change_id);
             out.push(Replayed {
                 position,
                 kind,
-                frame,
+                frame: frame(format, name, shown, position),
             });
         }
         for (k, m) in messages.iter().enumerate() {
@@ -186,12 +190,17 @@ impl Subscription {
             out.push(Replayed {
                 position,
                 kind: FrameKind::Message,
-                frame: message_frame(&name, m, &avatar_url(&m.email), Some(position)),
+                frame: frame(format, name, Shown::Message(m), position),
             });
         }
         state.ended = Some(Instant::now());
         self.replayed = Some(Box::new(state));
         Ok(out)
+    }
+
+    /// Whether this is the subscription to `name` in `format`.
+    pub fn is(&self, name: &StreamName, format: &Format) -> bool {
+        self.name == *name && same(&self.format, format)
     }
 
     /// Whether a live frame must be sent: not if the replay already sent it, or already

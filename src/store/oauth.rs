@@ -257,18 +257,29 @@ impl Store {
         Ok(done.rows_affected > 0)
     }
 
-    /// Of `keys` (token keys, see [`Grant::key`]), those still valid.
+    /// Of `keys` (token keys, see [`Grant::key`]), those still valid: not revoked, and
+    /// not issued before their user's password changed (as [`Store::token_grant`] checks).
     pub async fn live_tokens(&self, keys: &[String]) -> StoreResult<Vec<String>> {
         let mut live = Vec::new();
         for chunk in keys.chunks(1000) {
-            let found: Vec<String> = oauth_token::Entity::find()
+            let found: Vec<(String, Option<String>, Option<String>)> = oauth_token::Entity::find()
                 .select_only()
                 .column(oauth_token::Column::TokenHash)
+                .column(oauth_token::Column::PasswordStamp)
+                .column(user::Column::PwHash)
+                .join(JoinType::LeftJoin, token_user())
                 .filter(oauth_token::Column::TokenHash.is_in(chunk.iter().map(String::as_str)))
                 .into_tuple()
                 .all(self.pools.read())
                 .await?;
-            live.extend(found);
+            live.extend(found.into_iter().filter_map(|(key, stamp, pw_hash)| {
+                // An app's own token has no user, and no stamp to outlive.
+                let valid = match pw_hash {
+                    Some(pw_hash) => stamp.as_deref() == Some(password_stamp(&pw_hash).as_str()),
+                    None => true,
+                };
+                valid.then_some(key)
+            }));
         }
         Ok(live)
     }

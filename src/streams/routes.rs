@@ -1,4 +1,4 @@
-//! The websocket routes: `/ws`, `/api/stream` and `/static/live.js`.
+//! MiniTwit's stream routes: `/ws`, `/api/stream`, `/sse` and `/static/live.js`.
 //!
 //! Everything that can be refused is refused before the upgrade, rendered by `refusal`:
 //! a bad stream name (400), an unknown user (404), `home` without a session or from
@@ -7,24 +7,24 @@
 //! errors are the API's JSON. A stream over the caps on open streams is upgraded and
 //! closed at once with 1013 (docs/protocol.md), so a browser's script sees why.
 
-use std::net::IpAddr;
-
 use poem::http::header::AUTHORIZATION;
 use poem::session::Session;
 use poem::web::Data;
 use poem::{handler, Request, Response};
 
+use super::dialect::Wanted;
 use super::reader::Reader;
 use super::refusal;
-use super::socket::{self, Connection};
+use super::socket::Connection;
+use super::sse::{respond, SseOpen};
+use super::start::{client_bucket, start};
 use super::upgrade::WsUpgrade;
 use crate::error::{AppError, AppResult, Forbidden};
-use crate::limits::{address_bucket, client_ip, Limiter};
+use crate::limits::Limiter;
 use crate::origin::is_cross_origin;
 use crate::query::query_param;
 use crate::rate_limit::RateLimit;
 use crate::realtime::protocol::{Position, StreamName};
-use crate::realtime::runtime;
 use crate::realtime::slots::{Refusal, Slot};
 use crate::state::AppState;
 use crate::web::session::session_user;
@@ -43,11 +43,6 @@ fn since_param(req: &Request) -> AppResult<Option<Position>> {
 
 fn bad_since() -> AppError {
     AppError::invalid("since must be a position the server sent, or a message id")
-}
-
-/// The client's address as the caps on open streams count it: an IPv6 client by its /64.
-pub fn client_bucket(req: &Request, state: &AppState) -> Option<IpAddr> {
-    client_ip(req, &state.settings.trusted_proxies).map(address_bucket)
 }
 
 /// The user a stream names, or 404.
@@ -143,7 +138,11 @@ pub async fn ws_stream(
         Err(refused) => return refused,
     };
     let slot = state.hub.slots().take(client_bucket(req, &state));
-    let initial = asked.name.map(|name| (name, asked.since));
+    let initial = asked.name.map(|stream| Wanted {
+        stream,
+        format: None,
+        since: asked.since,
+    });
     upgrade(ws, &state, asked.reader, initial, slot)
 }
 
@@ -184,18 +183,21 @@ pub async fn api_stream(
             user_id,
             login: None,
         }),
-        Some((StreamName::Home, since)),
+        Some(Wanted {
+            stream: StreamName::Home,
+            format: None,
+            since,
+        }),
         slot,
     ))
 }
 
-/// Answers the upgrade and starts the socket's one task on the socket runtime; the task
-/// awaits the upgraded connection itself, so nothing waits for it on the request runtime.
+/// A MiniTwit socket's upgrade.
 fn upgrade(
     ws: WsUpgrade,
     state: &AppState,
     reader: Option<Reader>,
-    initial: Option<(StreamName, Option<Position>)>,
+    initial: Option<Wanted>,
     slot: Result<Slot, Refusal>,
 ) -> Response {
     let conn = Connection {
@@ -203,11 +205,30 @@ fn upgrade(
         reader,
         initial,
         slot,
+        dialect: None,
+        transport: "websocket",
     };
-    let (response, pending) = ws.accept();
-    // If the socket runtime is gone (process exiting), the socket just closes.
-    drop(runtime::handle().spawn(socket::run(pending, conn)));
-    response
+    start(ws, conn)
+}
+
+/// `GET /sse?stream=S[&since=ID]` (`Last-Event-ID: ID` wins over `since`).
+#[handler]
+pub async fn sse_stream(req: &Request, session: &Session, state: Data<&AppState>) -> Response {
+    let asked = match stream_request(req, session, &state, Some("last-event-id")).await {
+        Ok(asked) => asked,
+        Err(refused) => return refused,
+    };
+    let Some(name) = asked.name else {
+        return refusal::response(&AppError::invalid("stream is required: ?stream=public"));
+    };
+    let opened = SseOpen {
+        reader: asked.reader,
+        name,
+        since: asked.since,
+        dialect: None,
+        transport: "sse",
+    };
+    respond(req, &state, opened).await
 }
 
 /// `GET /static/live.js`.

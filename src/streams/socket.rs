@@ -15,12 +15,11 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::budget::{FrameBudget, ReplayBudget};
 use super::close::{self, Stop};
+use super::dialect::{self, Command, SocketDialect, Wanted};
 use super::reader::{Gauge, Reader};
 use super::upgrade::{PendingSocket, Socket};
 use crate::realtime::logins::LoginHold;
-use crate::realtime::protocol::{
-    error_frame, subscribed_frame, unsubscribed_frame, ClientFrame, Position, StreamName,
-};
+use crate::realtime::protocol::{Position, StreamName};
 use crate::realtime::queue::{count_written, Outgoing, QueueReceiver, Signal};
 use crate::realtime::slots::{Refusal, Slot};
 use crate::realtime::subscription::Subscription;
@@ -37,9 +36,13 @@ pub struct Connection {
     pub hub: Hub,
     pub reader: Option<Reader>,
     /// The stream named in the URL, subscribed before anything else.
-    pub initial: Option<(StreamName, Option<Position>)>,
+    pub initial: Option<Wanted>,
     /// This socket's place under the caps on open streams, or why it has none.
     pub slot: Result<Slot, Refusal>,
+    /// The protocol its client speaks.
+    pub dialect: SocketDialect,
+    /// Its transport label in `minitwit_ws_connections`.
+    pub transport: &'static str,
 }
 
 /// Serves one websocket, from its upgrade until it closes: the one task of an open
@@ -57,13 +60,14 @@ pub fn run(pending: PendingSocket, conn: Connection) -> impl Future<Output = ()>
         (Some(ws), Ok(slot)) => {
             let task = SocketTask {
                 rx: conn.hub.open_queue(),
-                _gauge: Gauge::open(&conn.hub, "websocket"),
+                _gauge: Gauge::open(&conn.hub, conn.transport),
                 ws,
                 hub: conn.hub,
                 reader: conn.reader,
-                initial: conn.initial,
+                initial: conn.initial.map(Box::new),
                 subs: Vec::new(),
                 home_login: None,
+                dialect: conn.dialect,
                 _slot: slot,
             };
             Either::Right(task.run())
@@ -79,12 +83,15 @@ struct SocketTask {
     rx: QueueReceiver,
     hub: Hub,
     reader: Option<Reader>,
-    /// The stream named in the URL, until it is subscribed.
-    initial: Option<(StreamName, Option<Position>)>,
+    /// The stream named in the URL, until it is subscribed (boxed: a pointer for the
+    /// socket's life rather than the request itself).
+    initial: Option<Box<Wanted>>,
     subs: Vec<Subscription>,
     /// Ties its `home` subscription to the session's login, which ends it (boxed: most
     /// sockets have none).
     home_login: Option<Box<LoginHold>>,
+    /// The protocol its client speaks.
+    dialect: SocketDialect,
     /// Holds this socket's place under the caps until it closes.
     _slot: Slot,
     _gauge: Gauge,
@@ -114,10 +121,10 @@ impl SocketTask {
 
     async fn serve(&mut self) -> Stop {
         let mut replays = ReplayBudget::new();
-        if let Some((name, since)) = self.initial.take() {
+        if let Some(wanted) = self.initial.take() {
             // Boxed: subscribing awaits database queries whose state would otherwise be
             // part of every idle socket's task, for its whole life.
-            if let Err(stop) = Box::pin(self.subscribe(name, since, &mut replays)).await {
+            if let Err(stop) = Box::pin(self.subscribe(*wanted, &mut replays)).await {
                 return stop;
             }
         }
@@ -213,24 +220,18 @@ impl SocketTask {
     }
 
     async fn on_frame(&mut self, frame: Message, replays: &mut ReplayBudget) -> Result<(), Stop> {
+        let dialect = dialect::of(&self.dialect);
         let Message::Text(text) = frame else {
-            return self.send(error_frame("frames are JSON text")).await;
+            return self.send_some(dialect.binary()).await;
         };
-        match ClientFrame::parse(&text) {
-            Err(e) => self.send(error_frame(&e)).await,
-            Ok(ClientFrame::Subscribe { stream, since }) => {
-                let since = match since.map(|raw| raw.position()) {
-                    None => None,
-                    Some(Some(position)) => Some(position),
-                    Some(None) => return self.send(error_frame("bad since")).await,
-                };
-                match StreamName::parse(&stream) {
-                    Ok(name) => self.subscribe(name, since, replays).await,
-                    Err(e) => self.send(error_frame(e)).await,
-                }
-            }
-            Ok(ClientFrame::Unsubscribe { stream }) => {
-                if let Some(at) = self.subs.iter().position(|s| s.name.is(&stream)) {
+        match dialect.command(&text) {
+            Err(e) => self.send(dialect.error(&e)).await,
+            Ok(Command::Ignore) => Ok(()),
+            Ok(Command::Subscribe(wanted)) => self.subscribe(wanted, replays).await,
+            Ok(Command::Unsubscribe { raw, stream }) => {
+                let held = stream
+                    .and_then(|(name, format)| self.subs.iter().position(|s| s.is(&name, &format)));
+                if let Some(at) = held {
                     let sub = self.subs.swap_remove(at);
                     if sub.name == StreamName::Home {
                         self.home_login = None;
@@ -238,7 +239,8 @@ impl SocketTask {
                     // Dropping it unregisters it.
                     drop(sub);
                 }
-                self.send(unsubscribed_frame(&stream)).await
+                self.send_some(dialect::of(&self.dialect).unsubscribed(&raw))
+                    .await
             }
         }
     }
@@ -247,26 +249,27 @@ impl SocketTask {
     /// meanwhile is both queued live and maybe in the replay, and the replayed ids drop
     /// the second copy. So replay joins live with no gap and no duplicate. A replay takes
     /// one of `replays`; without one the socket is closed (1008).
-    async fn subscribe(
-        &mut self,
-        name: StreamName,
-        since: Option<Position>,
-        replays: &mut ReplayBudget,
-    ) -> Result<(), Stop> {
-        let label = name.as_string();
-        if self.subs.iter().any(|s| s.name == name) {
-            return self.send(subscribed_frame(&label)).await;
+    async fn subscribe(&mut self, wanted: Wanted, replays: &mut ReplayBudget) -> Result<(), Stop> {
+        let Wanted {
+            stream: name,
+            format,
+            since,
+        } = wanted;
+        let dialect = dialect::of(&self.dialect);
+        if self.subs.iter().any(|s| s.is(&name, &format)) {
+            return self.send_some(dialect.subscribed(&name)).await;
         }
         if self.subs.len() >= MAX_STREAMS {
-            return self.send(error_frame("too many streams")).await;
+            return self.send(dialect.error("too many streams")).await;
         }
         if since.is_some() && !replays.take() {
             return Err(Stop::Replaying);
         }
         let reader = self.reader.as_ref().map(|r| r.user_id);
-        let sub = match Subscription::open(&self.hub, reader, self.rx.handle(), name).await {
+        let sub = match Subscription::open(&self.hub, reader, self.rx.handle(), name, format).await
+        {
             Ok(sub) => sub,
-            Err(e) => return self.send(error_frame(&e)).await,
+            Err(e) => return self.send(dialect.error(&e)).await,
         };
         if sub.name == StreamName::Home {
             if let Some(login) = self.reader.as_ref().and_then(|r| r.login.as_ref()) {
@@ -278,8 +281,9 @@ impl SocketTask {
         }
         // Most sockets hold one stream: room for exactly that, not the four of a first push.
         self.subs.reserve_exact(1);
+        let answer = dialect::of(&self.dialect).subscribed(&sub.name);
         self.subs.push(sub);
-        self.send(subscribed_frame(&label)).await?;
+        self.send_some(answer).await?;
         if let Some(since) = since {
             self.replay(since).await?;
         }
@@ -296,7 +300,8 @@ impl SocketTask {
             Ok(messages) => messages,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot replay a stream");
-                return self.send(error_frame("cannot replay now")).await;
+                let answer = dialect::of(&self.dialect).error("cannot replay now");
+                return self.send(answer).await;
             }
         };
         for replayed in messages {
@@ -308,6 +313,14 @@ impl SocketTask {
 
     fn send(&mut self, text: String) -> impl Future<Output = Result<(), Stop>> + '_ {
         write(&mut self.ws, &self.rx, Message::Text(text.into()))
+    }
+
+    /// Sends `text` if there is one (a protocol without that answer has none).
+    async fn send_some(&mut self, text: Option<String>) -> Result<(), Stop> {
+        match text {
+            Some(text) => self.send(text).await,
+            None => Ok(()),
+        }
     }
 }
 

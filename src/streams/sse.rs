@@ -1,23 +1,22 @@
-//! `GET /sse?stream=S`: the streams of docs/protocol.md as server-sent events, for clients
-//! and proxies without websockets. Same subscriptions, replay, caps and metrics as `/ws`:
-//! each message is `id: N`, `event: message`, `data: <the websocket frame>`; a hidden one
-//! is `event: delete`. `Last-Event-ID` (or `?since=`) resumes like `since`, and a comment
-//! keeps the connection alive every ping interval (25 s). A reader that falls behind is
-//! cut off (its browser reconnects by itself with `Last-Event-ID`); a `home` whose login
-//! ended (logout, expiry) ends, and the browser's reconnect is refused (401).
+//! A stream as server-sent events, for clients and proxies without websockets: MiniTwit's
+//! `/sse` (docs/protocol.md: each message is `id: N`, `event: message`, `data: <the
+//! websocket frame>`; a hidden one is `event: delete`) and Mastodon's, each in its
+//! dialect (`super::dialect`). Same subscriptions, replay, caps and metrics as a
+//! websocket. `Last-Event-ID` (or `?since=`) resumes like `since`, and a comment keeps the
+//! connection alive every ping interval (25 s). A reader that falls behind is cut off (a
+//! browser reconnects by itself with `Last-Event-ID`); a `home` whose login ended (logout,
+//! expiry, a revoked token) ends.
 
 use std::time::Duration;
 
-use poem::session::Session;
-use poem::web::Data;
-use poem::{handler, Body, Request, Response};
+use poem::{Body, Request, Response};
 use tokio::sync::{mpsc, oneshot};
 
+use super::dialect::{self, SseDialect};
 use super::reader::{Gauge, Reader};
 use super::refusal;
-use super::routes::{client_bucket, stream_request};
-use crate::error::AppError;
-use crate::realtime::protocol::{error_frame, Position, StreamName};
+use super::start::client_bucket;
+use crate::realtime::protocol::{Position, StreamName};
 use crate::realtime::queue::{count_written, Signal};
 use crate::realtime::runtime;
 use crate::realtime::slots::Slot;
@@ -32,17 +31,20 @@ const BODY_BUFFER: usize = 16;
 /// How long one event may wait for the client to read before the stream is cut off.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// `GET /sse?stream=S[&since=ID]` (`Last-Event-ID: ID` wins over `since`).
-#[handler]
-pub async fn sse_stream(req: &Request, session: &Session, state: Data<&AppState>) -> Response {
-    let asked = match stream_request(req, session, &state, Some("last-event-id")).await {
-        Ok(asked) => asked,
-        Err(refused) => return refused,
-    };
-    let Some(name) = asked.name else {
-        return refusal::response(&AppError::invalid("stream is required: ?stream=public"));
-    };
-    let slot = match state.hub.slots().take(client_bucket(req, &state)) {
+/// What an SSE response streams, checked by its route.
+pub struct SseOpen {
+    pub reader: Option<Reader>,
+    pub name: StreamName,
+    pub since: Option<Position>,
+    pub dialect: SseDialect,
+    /// Its transport label in `minitwit_ws_connections`.
+    pub transport: &'static str,
+}
+
+/// Takes the stream's slot under the caps (503 past them) and answers with the event
+/// stream once it is registered.
+pub async fn respond(req: &Request, state: &AppState, opened: SseOpen) -> Response {
+    let slot = match state.hub.slots().take(client_bucket(req, state)) {
         Ok(slot) => slot,
         Err(refusal) => {
             state
@@ -56,9 +58,11 @@ pub async fn sse_stream(req: &Request, session: &Session, state: Data<&AppState>
     let (tx, rx) = mpsc::channel(BODY_BUFFER);
     let stream = SseStream {
         hub: state.hub.clone(),
-        reader: asked.reader,
-        name,
-        since: asked.since,
+        reader: opened.reader,
+        name: opened.name,
+        since: opened.since,
+        dialect: opened.dialect,
+        transport: opened.transport,
         _slot: slot,
     };
     // On the socket runtime, like websockets; if it is gone the stream just ends.
@@ -80,22 +84,14 @@ pub async fn sse_stream(req: &Request, session: &Session, state: Data<&AppState>
         .body(Body::from_bytes_stream(body))
 }
 
-/// One event in the text format: `id:` (the stream's position, for messages and
-/// deletes), `event:`, `data:`, blank line. The data is one line of JSON (serde_json
-/// escapes newlines).
-fn event_text(id: Option<Position>, event: &str, data: &str) -> String {
-    match id {
-        Some(id) => format!("id: {id}\nevent: {event}\ndata: {data}\n\n"),
-        None => format!("event: {event}\ndata: {data}\n\n"),
-    }
-}
-
 /// One SSE response's subscription, fed to its body through a channel.
 struct SseStream {
     hub: Hub,
     reader: Option<Reader>,
     name: StreamName,
     since: Option<Position>,
+    dialect: SseDialect,
+    transport: &'static str,
     /// Holds this stream's place under the caps until it ends.
     _slot: Slot,
 }
@@ -104,13 +100,15 @@ impl SseStream {
     /// Feeds `tx`; `subscribed` is told once the stream is registered with the hub.
     async fn run(self, tx: mpsc::Sender<String>, subscribed: oneshot::Sender<()>) {
         let hub = self.hub.clone();
-        let _gauge = Gauge::open(&hub, "sse");
+        let _gauge = Gauge::open(&hub, self.transport);
+        let dialect = dialect::sse(&self.dialect);
         let mut rx = hub.open_queue();
         let reader = self.reader.as_ref().map(|r| r.user_id);
-        let mut sub = match Subscription::open(&hub, reader, rx.handle(), self.name).await {
+        let format = dialect.format().clone();
+        let mut sub = match Subscription::open(&hub, reader, rx.handle(), self.name, format).await {
             Ok(sub) => sub,
             Err(e) => {
-                let _ = tx.send(event_text(None, "error", &error_frame(&e))).await;
+                let _ = tx.send(dialect.error(&e)).await;
                 return;
             }
         };
@@ -129,11 +127,7 @@ impl SseStream {
         match replay {
             Ok(messages) => {
                 for replayed in messages {
-                    let event = event_text(
-                        Some(replayed.position),
-                        replayed.kind.as_str(),
-                        &replayed.frame,
-                    );
+                    let event = dialect.event(replayed.position, replayed.kind, &replayed.frame);
                     if !emit(&tx, event).await {
                         return;
                     }
@@ -163,11 +157,7 @@ impl SseStream {
                     if !sub.wants(&outgoing) {
                         continue;
                     }
-                    let event = event_text(
-                        Some(outgoing.position),
-                        outgoing.kind.as_str(),
-                        &outgoing.frame,
-                    );
+                    let event = dialect.event(outgoing.position, outgoing.kind, &outgoing.frame);
                     if !emit(&tx, event).await {
                         break;
                     }

@@ -1,4 +1,4 @@
-//! The websocket handshake of `/ws` and `/api/stream`, done here rather than by poem's
+//! The websocket handshake of `/ws`, `/api/stream` and Mastodon's `/api/v1/streaming`, done here rather than by poem's
 //! `WebSocket` extractor, for what each open socket costs (README.md, "Websocket streams"):
 //!
 //! - poem's `on_upgrade` runs the socket inside a task it spawns on the request runtime.
@@ -41,6 +41,8 @@ pub struct WsUpgrade {
     accept: HeaderValue,
     /// Resolves to the connection once the `101` answer went out.
     on_upgrade: OnUpgrade,
+    /// The subprotocol the answer selects, if any (`Sec-WebSocket-Protocol`).
+    protocol: Option<HeaderValue>,
 }
 
 impl<'a> FromRequest<'a> for WsUpgrade {
@@ -68,20 +70,34 @@ impl<'a> FromRequest<'a> for WsUpgrade {
         let accept = HeaderValue::from_str(&derive_accept_key(key.as_bytes()))
             .map_err(|_| WebSocketError::InvalidProtocol)?;
         let on_upgrade = req.take_upgrade().map_err(WebSocketError::from)?;
-        Ok(WsUpgrade { accept, on_upgrade })
+        Ok(WsUpgrade {
+            accept,
+            on_upgrade,
+            protocol: None,
+        })
     }
 }
 
 impl WsUpgrade {
+    /// Selects `protocol`, one of those the client offered: a browser fails a connection
+    /// whose answer selects none of its offers.
+    pub fn with_protocol(mut self, protocol: HeaderValue) -> WsUpgrade {
+        self.protocol = Some(protocol);
+        self
+    }
+
     /// The `101 Switching Protocols` answer, and the upgrade to await (in the socket's
     /// task) for the websocket. The upgrade fails if the answer is not sent.
     pub fn accept(self) -> (Response, PendingSocket) {
-        let response = Response::builder()
+        let mut response = Response::builder()
             .status(StatusCode::SWITCHING_PROTOCOLS)
             .header(header::CONNECTION, "upgrade")
             .header(header::UPGRADE, "websocket")
-            .header(header::SEC_WEBSOCKET_ACCEPT, self.accept)
-            .body(Body::empty());
+            .header(header::SEC_WEBSOCKET_ACCEPT, self.accept);
+        if let Some(protocol) = self.protocol {
+            response = response.header(header::SEC_WEBSOCKET_PROTOCOL, protocol);
+        }
+        let response = response.body(Body::empty());
         (response, PendingSocket(self.on_upgrade))
     }
 }

@@ -9,8 +9,8 @@ use super::extract::MaybeSessionUser;
 use super::form::Form;
 use super::session::{flash, log_in, log_out, redirect};
 use super::{html, page_context};
+use crate::actions::login::{check_password, LoginRefused};
 use crate::actions::registration::{register_user, Registration};
-use crate::domain::Password;
 use crate::error::AppError;
 use crate::error::AppResult;
 use crate::state::AppState;
@@ -39,23 +39,15 @@ pub async fn login(
     }
     let form = Form::read(body).await?;
     let username = form.get("username");
-    let Some(user) = state.store.user_by_name(username).await? else {
-        return login_page(session, username, Some("Invalid username"));
-    };
-    let matches = match Password::parse(form.get("password")) {
-        // Argon2 takes milliseconds of CPU and 19 MiB: in one of the bounded hash slots.
-        Ok(password) => {
-            let pw_hash = user.pw_hash.clone();
-            state
-                .hashing
-                .run(move |memory| password.verify_in(&pw_hash, memory))
-                .await?
+    let user = match check_password(&state, username, form.get("password")).await? {
+        Ok(user) => user,
+        Err(LoginRefused::UnknownUser) => {
+            return login_page(session, username, Some("Invalid username"))
         }
-        Err(_) => false,
+        Err(LoginRefused::WrongPassword) => {
+            return login_page(session, username, Some("Invalid password"))
+        }
     };
-    if !matches {
-        return login_page(session, username, Some("Invalid password"));
-    }
     log_in(&state, session, user.id).await?;
     flash(session, "You were logged in");
     Ok(redirect("/"))

@@ -3,7 +3,8 @@
 //! ([`routes`]) with its policy and its error rendering declared once.
 //!
 //! - [`timeline`]: `/`, `/public`, `/{username}`, paged by id.
-//! - [`auth`]: `/login`, `/register`, `/logout`.
+//! - [`auth`]: `/login`, `/register`, `/logout`; [`authorize`]: the OAuth consent page of
+//!   the Mastodon-compatible API.
 //! - [`actions`]: `/add_message`, `/{username}/follow`, `/{username}/unfollow`.
 //! - [`moderation`]: `/messages/{id}/hide` and `/unhide`, for moderators.
 //! - [`session`]: the logged-in user and flashes; [`extract`]: who is visiting, as
@@ -15,6 +16,7 @@
 
 mod actions;
 mod auth;
+mod authorize;
 pub mod error;
 pub mod extract;
 mod form;
@@ -56,6 +58,11 @@ pub fn routes() -> impl Endpoint<Output = Response> {
             "/register",
             get(auth::register_form)
                 .post(auth::register.with(RateLimit::per_ip(Limiter::Register))),
+        )
+        .at(
+            "/oauth/authorize",
+            get(authorize::authorize_page)
+                .post(authorize::authorize.with(RateLimit::per_ip(Limiter::Login))),
         )
         .at("/add_message", post(actions::add_message))
         .at("/messages/:id/hide", post(moderation::hide))

@@ -23,6 +23,14 @@ static TEMPLATES: LazyLock<Tera> = LazyLock::new(|| {
             include_str!("../../templates/register.html"),
         ),
         ("error.html", include_str!("../../templates/error.html")),
+        (
+            "authorize.html",
+            include_str!("../../templates/authorize.html"),
+        ),
+        (
+            "authorized.html",
+            include_str!("../../templates/authorized.html"),
+        ),
     ])
     // The templates are part of the binary: a syntax error is caught by the first test.
     .expect("embedded templates parse");

@@ -3,8 +3,8 @@
 //! readers, the live page in headless Chromium, the delivery guarantee under injected
 //! network faults, and the cached pages following the events of every instance.
 
-mod client;
-mod cluster;
+pub mod client;
+pub mod cluster;
 mod edges;
 mod integrity;
 mod limits;

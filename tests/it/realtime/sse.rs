@@ -24,12 +24,21 @@ pub(crate) struct SseClient {
 
 impl SseClient {
     pub(crate) async fn open(app: &TestApp, query: &str, headers: &[(&str, &str)]) -> SseClient {
-        let mut request = app.http.get(app.url(&format!("/sse?{query}")));
+        SseClient::at(app, &format!("/sse?{query}"), headers).await
+    }
+
+    /// Opens the event stream at `path_and_query` (Mastodon's, for one).
+    pub(crate) async fn at(
+        app: &TestApp,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+    ) -> SseClient {
+        let mut request = app.http.get(app.url(path_and_query));
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
         let res = request.send().await.expect("sse");
-        assert_eq!(res.status(), 200, "{query}");
+        assert_eq!(res.status(), 200, "{path_and_query}");
         let content_type = res.headers()["content-type"].to_str().expect("ascii");
         assert!(
             content_type.starts_with("text/event-stream"),
