@@ -42,7 +42,9 @@ function check(condition, message) {
 }
 
 const step = (title) => console.log(`== ${title}`);
-const ok = (message) => console.log(`ok: ${message}`);
+const started = Date.now();
+const ok = (message) =>
+  console.log(`ok: [${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${message}`);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const idsOf = (statuses) => statuses.map((s) => String(s.id));
 const newestFirst = (ids) => [...ids].sort((a, b) => (BigInt(b) > BigInt(a) ? 1 : -1));

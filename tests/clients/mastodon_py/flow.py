@@ -47,12 +47,15 @@ def check(condition, message):
         raise Failure(message)
 
 
+STARTED = time.monotonic()
+
+
 def step(title):
     print(f"== {title}", flush=True)
 
 
 def ok(message):
-    print(f"ok: {message}", flush=True)
+    print(f"ok: [{time.monotonic() - STARTED:5.1f}s] {message}", flush=True)
 
 
 def expect_api_error(status, action, what):
@@ -177,6 +180,12 @@ def wait_until_listening(poster, collectors, label):
         f"{label}: no probe status reached every stream: "
         + "; ".join(f"{c.name} got {list(c.updates)} problems {c.problems}" for c in collectors)
     )
+
+
+def close_in_background(handle):
+    """Mastodon.py's SSE close() waits for the reading thread's lock, which it holds until
+    the next byte arrives (the server's heartbeat, seconds away): let it close on its own."""
+    threading.Thread(target=handle.close, daemon=True).start()
 
 
 def sse_diagnosis(base, token, path):
@@ -318,7 +327,7 @@ def main(base):
         ) from failure
     finally:
         for handle in handles:
-            handle.close()
+            close_in_background(handle)
 
     step("streaming over a websocket")
     user, public = Collector("websocket user"), Collector("websocket public")

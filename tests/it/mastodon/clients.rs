@@ -173,6 +173,8 @@ async fn run_flow(name: &str, mut command: Command, stage: &Stage) {
     let status = tokio::time::timeout(FLOW_DEADLINE, conversation).await;
     let _ = child.start_kill();
     let stderr = stderr.await.unwrap_or_default();
+    // Shown with `--nocapture`: how long each step took.
+    eprintln!("{name} flow:\n{transcript}");
     let passed = matches!(&status, Ok(status) if status.success())
         && transcript.lines().any(|line| line.starts_with("PASS"));
     assert!(
