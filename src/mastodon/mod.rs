@@ -12,6 +12,7 @@
 //! - [`paging`]: `max_id`/`since_id`/`min_id`/`limit` and the `Link` header.
 //! - [`streaming`]: the streaming API, websocket and server-sent events.
 //! - [`stubs`]: what clients call on login that MiniTwit has no concept of.
+//! - [`openapi`]: the OpenAPI document of these routes.
 //! - [`params`]: query, form and JSON parameters read alike; [`error`], [`cors`].
 
 mod accounts;
@@ -21,6 +22,7 @@ pub mod entities;
 pub mod error;
 mod instance;
 mod oauth;
+mod openapi;
 mod paging;
 mod params;
 mod statuses;
@@ -128,6 +130,7 @@ pub fn routes(public_url: &Arc<str>) -> impl Endpoint<Output = Response> {
         .at("/api/v1/lists", get(stubs::empty_list))
         .at("/api/v1/filters", get(stubs::empty_list))
         .at("/api/v2/filters", get(stubs::empty_list))
+        .at("/api/v1/openapi.json", get(openapi::document))
         .around(limit_body)
         .around(error::render_errors)
         .around(cors::cors)
