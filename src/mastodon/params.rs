@@ -1,7 +1,9 @@
 //! A request's parameters as Mastodon reads them: the query string, then a form or JSON
 //! body (clients send either), flattened to (name, value) pairs. JSON arrays become
 //! repeated `name[]` pairs and numbers or booleans their text, so every handler reads one
-//! shape whatever the client sent.
+//! shape whatever the client sent. A NUL anywhere in them is refused here, where they are
+//! parsed: PostgreSQL refuses U+0000 in text, so one that reached a query (an app's name,
+//! a client id) would be a 500 there and a stored NUL on SQLite.
 
 use poem::http::header;
 use poem::Request;
@@ -27,16 +29,31 @@ impl Params {
         Params(pairs)
     }
 
-    /// The query string's parameters, then the body's (`application/json`, or a form).
-    /// The body was already bounded by the router's body limit.
+    /// The query string's parameters, then the body's (`application/json`, or a form);
+    /// a NUL in any name or value is a 400. The body was already bounded by the router's
+    /// body limit.
     pub async fn read(req: &Request, body: poem::Body) -> AppResult<Params> {
-        let mut params = Params::query(req);
+        let params = Params::query(req).with_body(req, body).await?;
+        let has_nul = params
+            .0
+            .iter()
+            .any(|(name, value)| name.contains('\0') || value.contains('\0'));
+        if has_nul {
+            return Err(AppError::invalid(
+                "parameters cannot contain NUL characters",
+            ));
+        }
+        Ok(params)
+    }
+
+    /// These parameters followed by the body's.
+    async fn with_body(mut self, req: &Request, body: poem::Body) -> AppResult<Params> {
         let bytes = body
             .into_vec()
             .await
             .map_err(|_| AppError::invalid("the request body could not be read"))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(params);
+            return Ok(self);
         }
         let is_json = req
             .headers()
@@ -50,14 +67,13 @@ impl Params {
                 return Err(AppError::invalid("the JSON body must be an object"));
             };
             for (name, value) in fields {
-                params.push_json(name, value);
+                self.push_json(name, value);
             }
         } else {
-            params
-                .0
+            self.0
                 .extend(url::form_urlencoded::parse(&bytes).into_owned());
         }
-        Ok(params)
+        Ok(self)
     }
 
     fn push_json(&mut self, name: String, value: Value) {
@@ -130,5 +146,23 @@ mod tests {
         assert_eq!(params.get("status"), Some("a b"));
         assert_eq!(params.list("id"), ["3", "4"]);
         assert!(params.id("status").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_nul_anywhere_is_refused() {
+        let form = Request::builder().uri("/x".parse().expect("uri")).finish();
+        for body in ["client_name=a%00b", "a%00=b"] {
+            assert!(Params::read(&form, poem::Body::from(body)).await.is_err());
+        }
+        let json = Request::builder()
+            .uri("/x".parse().expect("uri"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .finish();
+        let body = poem::Body::from(r#"{"redirect_uris":["ok","a\u0000"]}"#);
+        assert!(Params::read(&json, body).await.is_err());
+        let query = Request::builder()
+            .uri("/x?token=a%00".parse().expect("uri"))
+            .finish();
+        assert!(Params::read(&query, poem::Body::empty()).await.is_err());
     }
 }

@@ -128,7 +128,13 @@ impl Store {
         Ok((model.into(), secret))
     }
 
+    /// The app with `client_id`. Client ids are hex: one with a NUL names no app, without
+    /// a query (PostgreSQL would answer it with an error), whichever door it came through
+    /// (the consent page reads it straight from its query string).
     pub async fn app_by_client_id(&self, client_id: &str) -> StoreResult<Option<OauthApp>> {
+        if client_id.contains('\0') {
+            return Ok(None);
+        }
         Ok(oauth_app::Entity::find()
             .filter(oauth_app::Column::ClientId.eq(client_id))
             .one(self.pools.read())

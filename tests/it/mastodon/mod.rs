@@ -5,6 +5,7 @@
 
 mod browser;
 mod clients;
+mod junk;
 mod oauth;
 mod rest;
 mod streaming;
