@@ -237,9 +237,9 @@ fn realtime_hub(settings: &Settings, store: &Store, metrics: &Metrics) -> Result
 }
 
 /// The store's cached pages follow the events of every instance: a post, hide or show
-/// makes the pages that could show the message stale, as does the bus coming back after
-/// an outage (the hides it missed come from the database a moment later; until then the
-/// pages are read fresh).
+/// makes the pages that could show the message stale, a follow or unfollow its follower's
+/// home page, and the bus coming back after an outage all of them (the hides it missed
+/// come from the database a moment later; until then the pages are read fresh).
 fn invalidate_pages(store: &Store, noticed: realtime::Noticed<'_>) {
     use realtime::{Event, Noticed};
     match noticed {
@@ -249,8 +249,9 @@ fn invalidate_pages(store: &Store, noticed: realtime::Noticed<'_>) {
         Noticed::Event(Event::VisibilityChanged(change)) => {
             store.messages_changed(Some(change.message.author_id))
         }
-        // No cached page depends on who follows whom.
-        Noticed::Event(Event::Followed { .. } | Event::Unfollowed { .. }) => {}
+        Noticed::Event(Event::Followed { who, .. } | Event::Unfollowed { who, .. }) => {
+            store.follows_changed(*who)
+        }
         Noticed::Gap => store.messages_changed(None),
     }
 }

@@ -16,6 +16,8 @@
 use std::borrow::Cow;
 use std::marker::PhantomData;
 
+use bytes::Bytes;
+
 use poem::http::StatusCode;
 use poem::{FromRequest, IntoResponse, Request, RequestBody, Response};
 use poem_openapi::payload::Payload;
@@ -150,6 +152,14 @@ pub trait JsonAnswer: Serialize + Send {
     fn size_hint(&self) -> usize {
         128
     }
+
+    /// The JSON itself. An answer that keeps what it rendered for the next reader (a
+    /// cached timeline page) hands that out instead of writing it again.
+    fn to_json(&self) -> serde_json::Result<Bytes> {
+        let mut body = Vec::with_capacity(self.size_hint());
+        serde_json::to_writer(&mut body, self)?;
+        Ok(Bytes::from(body))
+    }
 }
 
 impl<T: JsonAnswer> Payload for Json<T> {
@@ -166,9 +176,8 @@ impl<T: JsonAnswer> Payload for Json<T> {
 
 impl<T: JsonAnswer> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
-        let mut body = Vec::with_capacity(self.0.size_hint());
-        match serde_json::to_writer(&mut body, &self.0) {
-            Ok(()) => Response::builder()
+        match self.0.to_json() {
+            Ok(body) => Response::builder()
                 .content_type(Self::CONTENT_TYPE)
                 .body(body),
             Err(e) => {

@@ -1,5 +1,6 @@
 //! `/api/msgs` and `/api/msgs/{username}`: read timelines and post messages.
 
+use bytes::Bytes;
 use poem_openapi::param::Query;
 use poem_openapi::{Object, OpenApi};
 use serde::{Deserialize, Serialize, Serializer};
@@ -12,7 +13,7 @@ use super::latest::Latest;
 use super::{count, State};
 use crate::actions::posting::post_message;
 use crate::error::AppResult;
-use crate::store::{NewestPage, TimelineScope, User};
+use crate::store::{NewestPage, Rendering, TimelineScope, User};
 
 /// One message as the simulator reads it (the documented shape; [`Messages`] writes it
 /// from the rows).
@@ -58,6 +59,18 @@ impl JsonAnswer for Messages {
             .iter()
             .map(|m| m.text.len() + m.username.len() + 64)
             .sum::<usize>()
+    }
+
+    /// Written once per cached page (and length) for every reader of it.
+    fn to_json(&self) -> serde_json::Result<Bytes> {
+        let Some(page) = &self.0 else {
+            return Ok(Bytes::from_static(b"[]"));
+        };
+        page.rendered(Rendering::SimulatorMessages, |_| {
+            let mut body = Vec::with_capacity(self.size_hint());
+            serde_json::to_writer(&mut body, self)?;
+            Ok(Bytes::from(body))
+        })
     }
 }
 

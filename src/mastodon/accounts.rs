@@ -8,11 +8,11 @@ use super::auth::{optional_reader, user, Need};
 use super::entities::{Account, AccountOf, RelationshipView};
 use super::paging::{paged_response, requested_range};
 use super::params::Params;
-use super::{json, statuses_array};
+use super::{json, statuses_body};
 use crate::actions::follows::{follow, unfollow};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::store::{TimelineScope, User};
+use crate::store::{NewestPage, TimelineScope, User};
 
 /// The 404 for an account id or name that names nobody.
 fn unknown_account() -> AppError {
@@ -103,7 +103,7 @@ pub async fn statuses(
     let params = Params::query(req);
     let range = requested_range(&params)?;
     let page = match params.get("pinned") {
-        Some("true" | "1") => Vec::new(),
+        Some("true" | "1") => NewestPage::uncached(Vec::new()),
         _ => {
             state
                 .store
@@ -113,7 +113,7 @@ pub async fn statuses(
     };
     let path = format!("/api/v1/accounts/{}/statuses", user.id);
     Ok(paged_response(
-        statuses_array(&page, &state.public_url),
+        statuses_body(&page, &state.public_url),
         &page,
         &range,
         &state.public_url,

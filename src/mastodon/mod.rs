@@ -32,6 +32,8 @@ mod timelines;
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use poem::{get, post, Endpoint, EndpointExt, Response, Route};
 use serde::Serialize;
 
@@ -40,7 +42,7 @@ pub use oauth::{parse_scopes, pkce_matches, scopes_within, OUT_OF_BAND};
 use crate::limits::limit_body;
 use crate::overload::Limiter;
 use crate::rate_limit::RateLimit;
-use crate::store::TimelineMessage;
+use crate::store::{NewestPage, Rendering, TimelineMessage};
 
 /// The path prefixes this surface answers under; `startup` mounts the router at each.
 pub const PREFIXES: [&str; 4] = ["/api/v1", "/api/v2", "/.well-known", "/nodeinfo"];
@@ -67,6 +69,19 @@ fn statuses_array(page: &[TimelineMessage], base: &str) -> String {
     }
     out.push(']');
     out
+}
+
+/// A timeline page as the JSON array of its statuses: written once per page the store's
+/// caches keep, since a status's JSON depends only on its row and `base` (the same for
+/// every reader of this instance).
+fn statuses_body(page: &NewestPage, base: &str) -> Bytes {
+    let rendered = page.rendered(Rendering::MastodonStatuses, |rows| {
+        Ok::<_, std::convert::Infallible>(Bytes::from(statuses_array(rows, base)))
+    });
+    match rendered {
+        Ok(body) => body,
+        Err(never) => match never {},
+    }
 }
 
 /// Every route of the surface, by its full path (it is mounted without stripping its

@@ -2,6 +2,7 @@
 //! `since_id`, `min_id` and `limit` in, an absolute `Link` header out that keeps `limit`,
 //! so a client's `fetch_next` or async iterator walks the whole timeline.
 
+use bytes::Bytes;
 use poem::{IntoResponse, Response};
 
 use super::params::Params;
@@ -28,10 +29,10 @@ pub fn requested_range(params: &Params) -> AppResult<IdRange> {
     })
 }
 
-/// `page` (newest first) as a JSON array of `items`, with the `Link` header of the pages
+/// `page` (newest first) as `items`, its JSON array, with the `Link` header of the pages
 /// before and after it at `base` + `path`; an empty page has none.
 pub fn paged_response(
-    items: String,
+    items: Bytes,
     page: &[TimelineMessage],
     range: &IdRange,
     base: &str,

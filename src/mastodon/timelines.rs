@@ -7,7 +7,7 @@ use poem::{handler, Request, Response};
 use super::auth::{optional_reader, user, Need};
 use super::paging::{paged_response, requested_range};
 use super::params::Params;
-use super::statuses_array;
+use super::statuses_body;
 use crate::error::AppResult;
 use crate::state::AppState;
 use crate::store::TimelineScope;
@@ -23,7 +23,7 @@ async fn timeline(
     let range = requested_range(&params)?;
     let page = state.store.timeline_range(scope, range).await?;
     Ok(paged_response(
-        statuses_array(&page, &state.public_url),
+        statuses_body(&page, &state.public_url),
         &page,
         &range,
         &state.public_url,

@@ -8,7 +8,7 @@ use sea_orm::{
 
 use super::entities::{follow, message, user};
 use super::messages::message_select;
-use super::{Page, Store, StoreResult, TimelineMessage, TimelineScope, User};
+use super::{NewestPage, Page, Store, StoreResult, TimelineMessage, TimelineScope, User};
 
 /// An account's counts and the dates around them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, FromQueryResult)]
@@ -146,12 +146,16 @@ impl Store {
 
     /// The visible messages of `scope` within `range`, newest first. Keyset-paged on the
     /// message id like every timeline ([`Store::timeline`]), so a page deep in the past
-    /// costs what the first does; the second bound, if any, only trims the page.
+    /// costs what the first does; the second bound, if any, only trims the page. The
+    /// newest page (no bound at all) is the one the caches keep ([`Store::newest_page`]).
     pub async fn timeline_range(
         &self,
         scope: TimelineScope,
         range: IdRange,
-    ) -> StoreResult<Vec<TimelineMessage>> {
+    ) -> StoreResult<NewestPage> {
+        if range.max_id.is_none() && range.since_id.is_none() && range.min_id.is_none() {
+            return self.newest_page(scope, range.limit).await;
+        }
         let mut page = match range.min_id {
             Some(min_id) => {
                 let mut rows = self
@@ -181,6 +185,6 @@ impl Store {
             range.max_id.is_none_or(|max| m.message_id < max)
                 && range.since_id.is_none_or(|since| m.message_id > since)
         });
-        Ok(page)
+        Ok(NewestPage::uncached(page))
     }
 }

@@ -13,18 +13,25 @@ impl Store {
     /// Records that `who` follows `whom`; a pair already recorded is left as it is.
     /// `latest` (the simulator's) is committed with it.
     pub async fn follow(&self, who: i64, whom: i64, latest: Option<i64>) -> StoreResult<()> {
-        self.writes
+        let done = self
+            .writes
             .write(Change::Follow { who, whom }, latest)
-            .await?;
+            .await;
+        // Stale even if the write failed: it may have committed before the error.
+        self.follows_changed(who);
+        done?;
         Ok(())
     }
 
     /// Removes the pair if present; unfollowing someone not followed is not an error.
     /// `latest` (the simulator's) is committed with it.
     pub async fn unfollow(&self, who: i64, whom: i64, latest: Option<i64>) -> StoreResult<()> {
-        self.writes
+        let done = self
+            .writes
             .write(Change::Unfollow { who, whom }, latest)
-            .await?;
+            .await;
+        self.follows_changed(who);
+        done?;
         Ok(())
     }
 

@@ -64,7 +64,7 @@ impl Store {
         };
         let done = self.writes.write(change, latest).await;
         // Stale even if the insert failed: it may have committed before the error.
-        self.public_page.invalidate();
+        self.messages_changed(Some(author.id));
         let Written::Posted(message_id) = done? else {
             let missing = sea_orm::DbErr::Custom("a post committed without its id".into());
             return Err(super::StoreError::Db(missing));
@@ -86,7 +86,7 @@ impl Store {
     ) -> StoreResult<Vec<TimelineMessage>> {
         match (scope, page) {
             (
-                TimelineScope::Public | TimelineScope::User(_),
+                _,
                 Page::Newest {
                     limit,
                     before: None,
@@ -98,7 +98,8 @@ impl Store {
 
     /// The newest `limit` messages of `scope`, newest first. The public page and users'
     /// pages come from memory while no message of theirs was posted, hidden or shown since
-    /// they were read (see [`Store::messages_changed`]); home pages are read each time.
+    /// they were read (see [`Store::messages_changed`]); home pages while no message at all
+    /// changed and their reader's follows did not (see [`Store::follows_changed`]).
     pub async fn newest_page(&self, scope: TimelineScope, limit: u64) -> StoreResult<NewestPage> {
         let page = Page::Newest {
             limit,
@@ -115,17 +116,36 @@ impl Store {
                 Ok(self.public_page.store(generation, limit, rows))
             }
             TimelineScope::User(author) if limit <= user_pages::MOST_ROWS => {
-                if let Some(cached) = self.user_pages.get(author, limit) {
-                    return Ok(cached);
-                }
-                let generation = self.user_pages.generation(author);
-                let rows = self.query_timeline(scope, page).await?;
-                Ok(self.user_pages.store(author, generation, limit, rows))
+                self.kept_page(&self.user_pages, author, scope, limit).await
+            }
+            TimelineScope::Home(reader) if limit <= user_pages::MOST_ROWS => {
+                self.kept_page(&self.home_pages, reader, scope, limit).await
             }
             _ => Ok(NewestPage::uncached(
                 self.query_timeline(scope, page).await?,
             )),
         }
+    }
+
+    /// The newest `limit` messages of `scope` from `pages`, where it is kept under `key`
+    /// (its author or its reader), or read and kept there.
+    async fn kept_page(
+        &self,
+        pages: &user_pages::UserPages,
+        key: i64,
+        scope: TimelineScope,
+        limit: u64,
+    ) -> StoreResult<NewestPage> {
+        if let Some(cached) = pages.get(key, limit) {
+            return Ok(cached);
+        }
+        let generation = pages.generation(key);
+        let page = Page::Newest {
+            limit,
+            before: None,
+        };
+        let rows = self.query_timeline(scope, page).await?;
+        Ok(pages.store(key, generation, limit, rows))
     }
 
     async fn query_timeline(
@@ -174,6 +194,14 @@ impl Store {
     pub fn messages_changed(&self, author: Option<i64>) {
         self.public_page.invalidate();
         self.user_pages.invalidate(author);
+        // Whose home shows the author's messages is not known here: every home page.
+        self.home_pages.invalidate(None);
+    }
+
+    /// `who` followed or unfollowed someone, here or on another instance: their cached
+    /// home page is stale. Called after the change committed, as for messages.
+    pub fn follows_changed(&self, who: i64) {
+        self.home_pages.invalidate(Some(who));
     }
 
     /// The database's plan for a timeline query, one line per step, to show that it is an

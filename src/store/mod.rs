@@ -2,8 +2,9 @@
 //!
 //! [`Pools`] says which pool each kind of query runs on, per backend (`pools`); failures
 //! to open or migrate the database are [`SetupError`]s (`setup`). The newest pages of the
-//! public and of each user's timeline are kept in memory ([`NewestPage`]: `public_cache`,
-//! `user_pages`) until the events of [`Store::messages_changed`] make them stale.
+//! public timeline, of each user's and of each reader's home are kept in memory
+//! ([`NewestPage`]: `public_cache`, `user_pages`) until the events of
+//! [`Store::messages_changed`] and [`Store::follows_changed`] make them stale.
 
 mod accounts;
 mod backup;
@@ -11,6 +12,7 @@ mod bulk;
 mod digest;
 mod entities;
 mod follows;
+mod grant_cache;
 mod group_commit;
 mod latest;
 mod messages;
@@ -36,7 +38,7 @@ pub use backup::BackupError;
 pub use bulk::BulkMessage;
 pub use messages::{Page, TimelineMessage, TimelineScope};
 pub use moderation::{NewestIds, VisibilityChange, MAX_CHANGE_REPLAY};
-pub use newest_page::NewestPage;
+pub use newest_page::{NewestPage, Rendering};
 pub use oauth::{password_stamp, AuthorizationCode, Grant, NewApp, OauthApp};
 pub use pools::Pools;
 pub use sessions::SessionToken;
@@ -114,6 +116,11 @@ pub struct Store {
     public_page: public_cache::PublicCache,
     /// The newest page of recently read users, each shared until its author's next post.
     user_pages: user_pages::UserPages,
+    /// The newest home page of recent readers, by reader: kept until any message changes
+    /// or the reader's follows do.
+    home_pages: user_pages::UserPages,
+    /// What recently used access tokens grant, for a second at most.
+    grants: grant_cache::GrantCache,
 }
 
 impl Store {
@@ -131,6 +138,8 @@ impl Store {
             users_by_name: Default::default(),
             public_page: Default::default(),
             user_pages: Default::default(),
+            home_pages: Default::default(),
+            grants: Default::default(),
         })
     }
 

@@ -138,7 +138,7 @@ impl Store {
             .await?
             .last_insert_id;
         txn.commit().await?;
-        self.public_page.invalidate();
+        self.messages_changed(Some(found.author_id));
         Ok(Some(VisibilityChange {
             change_id,
             hidden,

@@ -17,11 +17,34 @@ pub struct NewestPage {
     len: usize,
 }
 
+/// What a surface renders from a cached page for every reader alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rendering {
+    /// The HTML page an anonymous reader gets (`/public`, `/{user}`).
+    AnonymousPage,
+    /// The JSON array of the simulator API's `GET /api/msgs` and `/api/msgs/{u}`.
+    SimulatorMessages,
+    /// The JSON array of statuses of the Mastodon-compatible API (docs/mastodon.md).
+    MastodonStatuses,
+}
+
+impl Rendering {
+    const COUNT: usize = 3;
+
+    fn slot(self) -> usize {
+        match self {
+            Rendering::AnonymousPage => 0,
+            Rendering::SimulatorMessages => 1,
+            Rendering::MastodonStatuses => 2,
+        }
+    }
+}
+
 struct Shared {
     rows: Vec<TimelineMessage>,
-    /// A body rendered from the first `.0` rows (the anonymous HTML page), kept with the
-    /// rows so that it is dropped, and rendered again, exactly when they are.
-    rendered: OnceLock<(usize, Bytes)>,
+    /// Per [`Rendering`], a body rendered from the first `.0` rows, kept with the rows so
+    /// that it is dropped, and rendered again, exactly when they are.
+    rendered: [OnceLock<(usize, Bytes)>; Rendering::COUNT],
 }
 
 impl NewestPage {
@@ -31,26 +54,28 @@ impl NewestPage {
         NewestPage {
             shared: Arc::new(Shared {
                 rows,
-                rendered: OnceLock::new(),
+                rendered: Default::default(),
             }),
             len,
         }
     }
 
-    /// What `render` makes of these rows, rendered once for every reader of the same page.
-    /// `render` must depend on the rows alone (nothing about the reader).
+    /// What `render` makes of these rows as `rendering`, rendered once for every reader
+    /// of the same page. `render` must depend on the rows alone (nothing about the reader).
     pub fn rendered<E>(
         &self,
+        rendering: Rendering,
         render: impl FnOnce(&[TimelineMessage]) -> Result<Bytes, E>,
     ) -> Result<Bytes, E> {
-        if let Some((len, body)) = self.shared.rendered.get() {
+        let slot = &self.shared.rendered[rendering.slot()];
+        if let Some((len, body)) = slot.get() {
             if *len == self.len {
                 return Ok(body.clone());
             }
         }
         let body = render(self)?;
         // Two readers may render at once: the bodies are the same, either one is kept.
-        let _ = self.shared.rendered.set((self.len, body.clone()));
+        let _ = slot.set((self.len, body.clone()));
         Ok(body)
     }
 }
@@ -152,12 +177,32 @@ mod tests {
             renders.set(renders.get() + 1);
             Ok::<_, ()>(Bytes::from(format!("{}", rows.len())))
         };
+        let html = Rendering::AnonymousPage;
         let page = entry.serve(0, Duration::from_secs(1), 10).expect("served");
-        assert_eq!(page.rendered(render), Ok(Bytes::from("10")));
+        assert_eq!(page.rendered(html, render), Ok(Bytes::from("10")));
         let again = entry.serve(0, Duration::from_secs(1), 10).expect("served");
-        assert_eq!(again.rendered(render), Ok(Bytes::from("10")));
+        assert_eq!(again.rendered(html, render), Ok(Bytes::from("10")));
         assert_eq!(renders.get(), 1, "rendered once");
         let longer = entry.serve(0, Duration::from_secs(1), 20).expect("served");
-        assert_eq!(longer.rendered(render), Ok(Bytes::from("20")));
+        assert_eq!(longer.rendered(html, render), Ok(Bytes::from("20")));
+    }
+
+    #[test]
+    fn each_rendering_is_kept_apart() {
+        let entry = Entry::new(0, 30, rows(30));
+        let page = entry.serve(0, Duration::from_secs(1), 20).expect("served");
+        let html = page.rendered(Rendering::AnonymousPage, |_| {
+            Ok::<_, ()>(Bytes::from("<p>"))
+        });
+        let json = page.rendered(Rendering::MastodonStatuses, |_| {
+            Ok::<_, ()>(Bytes::from("[]"))
+        });
+        assert_eq!(
+            (html, json),
+            (Ok(Bytes::from("<p>")), Ok(Bytes::from("[]")))
+        );
+        let again = entry.serve(0, Duration::from_secs(1), 20).expect("served");
+        let cached = again.rendered(Rendering::MastodonStatuses, |_| Err(()));
+        assert_eq!(cached, Ok(Bytes::from("[]")), "not rendered again");
     }
 }

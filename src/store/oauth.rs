@@ -208,10 +208,15 @@ impl Store {
         Ok(token)
     }
 
-    /// What `token` grants, read fresh; `None` for an unknown or revoked token, or one
-    /// issued before its user's password changed.
+    /// What `token` grants; `None` for an unknown or revoked token, or one issued before
+    /// its user's password changed. A grant read in the last second is not read again
+    /// (`grant_cache`): a revocation here holds at once, one elsewhere within that second.
     pub async fn token_grant(&self, token: &str) -> StoreResult<Option<Grant>> {
         let key = sha256_hex(token);
+        if let Some(grant) = self.grants.get(&key) {
+            return Ok(Some(grant));
+        }
+        let generation = self.grants.generation();
         let row = oauth_token::Entity::find()
             .select_only()
             .columns([
@@ -247,20 +252,25 @@ impl Store {
             (Some(_), ..) => return Ok(None),
             _ => None,
         };
-        Ok(Some(Grant {
+        let grant = Grant {
             user,
             app_id: row.app_id,
             scopes: row.scopes,
             key,
-        }))
+        };
+        self.grants.store(generation, &grant);
+        Ok(Some(grant))
     }
 
     /// Revokes `token`; `false` if there was no such token.
     pub async fn revoke_token(&self, token: &str) -> StoreResult<bool> {
-        let done = oauth_token::Entity::delete_by_id(sha256_hex(token))
+        let key = sha256_hex(token);
+        let done = oauth_token::Entity::delete_by_id(key.as_str())
             .exec(self.pools.write())
-            .await?;
-        Ok(done.rows_affected > 0)
+            .await;
+        // Forgotten even if the delete failed: it may have committed before the error.
+        self.grants.revoked(&key);
+        Ok(done?.rows_affected > 0)
     }
 
     /// Of `keys` (token keys, see [`Grant::key`]), those still valid: not revoked, and

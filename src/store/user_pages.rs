@@ -6,6 +6,10 @@
 //! messages bumps it, on this instance and (through the realtime bus) on every other, so a
 //! post that commits while a query runs leaves no stale page behind. A show that does not
 //! say whose message it was bumps every author's generation at once.
+//!
+//! The store keeps each recent reader's home page in a second one, keyed by reader: every
+//! message change bumps all of them (whose home shows the author is not known here), and a
+//! follow or unfollow the follower's.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

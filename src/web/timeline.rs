@@ -19,7 +19,7 @@ use crate::error::AppError;
 use crate::error::AppResult;
 use crate::realtime::protocol::Position;
 use crate::state::AppState;
-use crate::store::{NewestPage, Page, TimelineMessage, TimelineScope, User};
+use crate::store::{NewestPage, Page, Rendering, TimelineMessage, TimelineScope, User};
 
 /// Messages per page, as the classic app shows them.
 const PER_PAGE: u64 = 30;
@@ -142,8 +142,9 @@ impl Timeline {
         if reader.is_none() && flashes.is_empty() {
             // Nothing on the page is about the reader, so one rendering serves every such
             // reader until the store's page changes (the rendering is kept with its rows).
-            let body =
-                page.rendered(|rows| self.body(rows, None, &[], false, position).map(Bytes::from))?;
+            let body = page.rendered(Rendering::AnonymousPage, |rows| {
+                self.body(rows, None, &[], false, position).map(Bytes::from)
+            })?;
             return Ok(html_body(body));
         }
         let moderator = match reader {

@@ -3,14 +3,12 @@
 //! finds no 5xx and no response that contradicts the document.
 
 use std::collections::BTreeSet;
-use std::process::Command;
-use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::common::browser::Chromium;
 use crate::common::{Backend, TestApp, TestDb, SIM_AUTH};
-use crate::ops::tool_or_skip;
+use crate::ops::schemathesis;
 
 async fn document(app: &TestApp) -> Value {
     let res = app
@@ -195,13 +193,7 @@ async fn the_docs_page_shows_the_operations_without_any_other_host() {
 /// schemathesis generates requests from the document and checks the answers against it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_server_error_and_no_undocumented_response() {
-    let Some(schemathesis) = tool_or_skip(
-        "SCHEMATHESIS_BIN",
-        &crate::ops::repo_path(".ci/venv/bin/schemathesis")
-            .display()
-            .to_string(),
-        "the schemathesis run",
-    ) else {
+    let Some(schemathesis) = schemathesis::binary("the schemathesis run") else {
         return;
     };
     let db = TestDb::new(Backend::Sqlite).await;
@@ -210,51 +202,16 @@ async fn schemathesis_finds_no_server_error_and_no_undocumented_response() {
     for name in ["alice", "bob"] {
         assert_eq!(app.register(name).await.status(), 204);
     }
-    let url = app.url("/api/openapi.json");
-    let report = tempfile::tempdir().expect("temp dir");
-    // Requests name a user who exists, so generated bodies reach the handlers' own checks
-    // instead of stopping at "Unknown user" (the router test covers 404s).
-    std::fs::write(
-        report.path().join("schemathesis.toml"),
-        "[parameters]\n\"path.username\" = \"alice\"\n",
-    )
-    .expect("config");
-    let out = tokio::time::timeout(
-        Duration::from_secs(240),
-        tokio::process::Command::from({
-            let mut cmd = Command::new(&schemathesis);
-            cmd.arg("run")
-                .arg(&url)
-                .args([
-                    "--checks",
-                    "not_a_server_error,status_code_conformance,response_schema_conformance",
-                    "--header",
-                    &format!("Authorization: {SIM_AUTH}"),
-                    // Bounded: a handful of cases per operation and phase keeps CI fast.
-                    "--max-examples",
-                    "10",
-                    "--seed",
-                    "1",
-                    "--generation-database",
-                    "none",
-                    "--request-timeout",
-                    "5",
-                    "--no-color",
-                ])
-                .current_dir(report.path());
-            cmd
-        })
-        .output(),
-    )
-    .await
-    .expect("schemathesis finished within 4 minutes")
-    .expect("schemathesis runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "schemathesis found problems:\n{text}");
+    let text = schemathesis::Run {
+        document_url: app.url("/api/openapi.json"),
+        headers: vec![format!("Authorization: {SIM_AUTH}")],
+        // Requests name a user who exists, so generated bodies reach the handlers' own
+        // checks instead of stopping at "Unknown user" (the router test covers 404s).
+        config: "[parameters]\n\"path.username\" = \"alice\"\n",
+        what: "the simulator API",
+    }
+    .passes(&schemathesis)
+    .await;
     // It did test the operations (not an empty run that passes).
     assert!(text.contains("/msgs/{username}"), "{text}");
     app.stop().await;

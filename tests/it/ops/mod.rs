@@ -10,7 +10,9 @@ mod configs;
 mod dashboards;
 mod error_reports;
 mod logs;
+mod mastodon_docs;
 mod metrics;
+mod schemathesis;
 mod sink;
 
 use std::path::PathBuf;

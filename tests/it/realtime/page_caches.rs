@@ -1,20 +1,32 @@
-//! The first pages served from memory (`/api/msgs`, `/api/msgs/{u}`, and `/public` and
-//! `/{u}` for anonymous readers) change as soon as a message is posted, hidden or shown,
-//! on this instance or on another one; a reader with a login or with flashes still gets a
-//! page of their own, and a page from the cache is the page that would be rendered now.
+//! The first pages served from memory (`/api/msgs`, `/api/msgs/{u}`, `/public` and `/{u}`
+//! for anonymous readers, the Mastodon public timeline, and each reader's home on `/` and
+//! through the Mastodon API) change as soon as a message is posted, hidden or shown, or the
+//! reader follows or unfollows, on this instance or on another one; a reader with a login
+//! or with flashes still gets a page of their own, and a page from the cache is the page
+//! that would be rendered now.
 
 use std::time::{Duration, Instant};
 
 use crate::common::faults::Fault;
 use crate::common::web::WebClient;
 use crate::common::{self, Backend, TestApp, TestDb};
+use crate::mastodon::Client;
 use crate::on_both_backends;
 use crate::realtime::cluster::{
     shared_backends, two_instances, two_instances_a_behind_a_redis_proxy, wait_for_ready,
 };
 
 /// The views served from caches, all showing author's messages.
-const VIEWS: [&str; 4] = ["/api/msgs", "/api/msgs/author", "/public", "/author"];
+const VIEWS: [&str; 5] = [
+    "/api/msgs",
+    "/api/msgs/author",
+    "/public",
+    "/author",
+    "/api/v1/timelines/public",
+];
+
+/// A reader's home, on the classic page and through the Mastodon API.
+const HOMES: [&str; 2] = ["/", "/api/v1/timelines/home"];
 
 /// A page as an anonymous reader gets it.
 async fn anonymous(app: &TestApp, path: &str) -> String {
@@ -29,6 +41,7 @@ async fn views_showing(app: &TestApp, text: &str) -> Vec<&'static str> {
     let mut showing = Vec::new();
     for path in VIEWS {
         let body = match path.strip_prefix("/api") {
+            Some(mastodon) if mastodon.starts_with("/v1/") => anonymous(app, path).await,
             Some(api) => {
                 let res = app.get_api(api).await;
                 assert_eq!(res.status(), 200, "{path}");
@@ -41,6 +54,43 @@ async fn views_showing(app: &TestApp, text: &str) -> Vec<&'static str> {
         }
     }
     showing
+}
+
+/// Which of reader's homes (signed in on `web`, with a token in `mastodon`) show `text`.
+async fn homes_showing(web: &WebClient, mastodon: &Client<'_>, text: &str) -> Vec<&'static str> {
+    let page = web.get("/").await;
+    assert!(page.contains("sign out [reader]"), "{}", page.body);
+    let res = mastodon.get("/api/v1/timelines/home").await;
+    assert_eq!(res.status(), 200);
+    let api = res.text().await.expect("body");
+    HOMES
+        .into_iter()
+        .zip([page.body, api])
+        .filter(|(_, body)| body.contains(text))
+        .map(|(path, _)| path)
+        .collect()
+}
+
+/// Polls until exactly `expected` of reader's homes show `text`, as `eventually_showing`.
+async fn eventually_at_home(
+    web: &WebClient,
+    mastodon: &Client<'_>,
+    text: &str,
+    expected: &[&str],
+    within: Duration,
+) {
+    let deadline = Instant::now() + within;
+    loop {
+        let showing = homes_showing(web, mastodon, text).await;
+        if showing == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{text:?} shown at home by {showing:?}, expected {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Polls `app` until exactly `expected` show `text`. Another instance learns of a change
@@ -145,8 +195,46 @@ async fn readers_with_a_login_or_flashes_get_their_own_page(app: TestApp) {
     assert_eq!(anonymous(&app, "/author").await, profile);
 }
 
+/// Reader signed in on the web and with a Mastodon token, at `app`.
+async fn reader_at(app: &TestApp) -> (WebClient, Client<'_>) {
+    let web = WebClient::new(app);
+    web.login("reader", "secret").await;
+    (web, Client::log_in(app, "reader", "read").await)
+}
+
+async fn a_follow_a_post_a_hide_and_an_unfollow_change_a_cached_home_at_once(app: TestApp) {
+    assert_eq!(app.register("author").await.status(), 204);
+    assert_eq!(app.register("reader").await.status(), 204);
+    assert_eq!(app.tweet("author", "first words").await.status(), 204);
+    let (web, mastodon) = reader_at(&app).await;
+    // Read once before each change, so the home cache holds a page.
+    assert!(homes_showing(&web, &mastodon, "first words")
+        .await
+        .is_empty());
+
+    assert_eq!(app.follow("reader", "author").await.status(), 204);
+    assert_eq!(homes_showing(&web, &mastodon, "first words").await, HOMES);
+
+    assert_eq!(app.tweet("author", "second words").await.status(), 204);
+    assert_eq!(homes_showing(&web, &mastodon, "second words").await, HOMES);
+
+    let id = newest_id(&app).await;
+    hide(&app, id, true).await;
+    assert!(homes_showing(&web, &mastodon, "second words")
+        .await
+        .is_empty());
+    hide(&app, id, false).await;
+    assert_eq!(homes_showing(&web, &mastodon, "second words").await, HOMES);
+
+    assert_eq!(app.unfollow("reader", "author").await.status(), 204);
+    assert!(homes_showing(&web, &mastodon, "first words")
+        .await
+        .is_empty());
+}
+
 on_both_backends!(
     a_post_a_hide_and_a_show_change_every_cached_view_at_once,
+    a_follow_a_post_a_hide_and_an_unfollow_change_a_cached_home_at_once,
     an_anonymous_page_from_the_cache_is_the_page_rendered_now,
     readers_with_a_login_or_flashes_get_their_own_page,
 );
@@ -173,6 +261,38 @@ async fn a_post_a_hide_and_a_show_on_one_instance_change_the_views_of_the_other(
 
     hide(&a, id, false).await;
     eventually_showing(&b, "second words", &VIEWS, soon).await;
+    a.stop().await;
+    b.stop().await;
+    db.drop_db().await;
+}
+
+/// The reader's home on B, cached there, follows what happens on A: their follow, a post
+/// of whom they follow, a hide and their unfollow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follow_and_a_post_on_one_instance_change_the_cached_home_on_the_other() {
+    let Some(redis) = shared_backends("the two-instance home cache test") else {
+        return;
+    };
+    let db = TestDb::new(Backend::Postgres).await;
+    let (a, b) = two_instances(&db.url, &redis).await;
+    let soon = Duration::from_secs(1);
+    assert_eq!(a.register("author").await.status(), 204);
+    assert_eq!(a.register("reader").await.status(), 204);
+    assert_eq!(a.tweet("author", "first words").await.status(), 204);
+    let (web, mastodon) = reader_at(&b).await;
+    assert!(homes_showing(&web, &mastodon, "first words")
+        .await
+        .is_empty());
+
+    assert_eq!(a.follow("reader", "author").await.status(), 204);
+    eventually_at_home(&web, &mastodon, "first words", &HOMES, soon).await;
+    assert_eq!(a.tweet("author", "second words").await.status(), 204);
+    eventually_at_home(&web, &mastodon, "second words", &HOMES, soon).await;
+    let id = newest_id(&a).await;
+    hide(&a, id, true).await;
+    eventually_at_home(&web, &mastodon, "second words", &[], soon).await;
+    assert_eq!(a.unfollow("reader", "author").await.status(), 204);
+    eventually_at_home(&web, &mastodon, "first words", &[], soon).await;
     a.stop().await;
     b.stop().await;
     db.drop_db().await;
