@@ -36,7 +36,8 @@
 //! - [`clock`]: the one wall clock; [`query`]: query-string parameters;
 //!   [`session_cookie`]: the session cookie's name and settings.
 //! - [`health`], [`telemetry`] (logs, and the one request middleware: ids, spans, the
-//!   `request finished` line and the HTTP metrics): the operational edges.
+//!   `request finished` line and the HTTP metrics): the operational edges; [`log_writer`]
+//!   writes the log lines from a thread of its own.
 //! - [`backup`]: `minitwit backup` and the server's scheduled SQLite backups.
 //! - [`error_reports`]: panics and logged errors sent to Sentry when `SENTRY_DSN` is set.
 
@@ -54,6 +55,7 @@ pub mod error_chain;
 pub mod error_reports;
 pub mod health;
 pub mod limits;
+pub mod log_writer;
 pub mod mastodon;
 pub mod metrics;
 pub mod origin;

@@ -33,6 +33,7 @@ async fn main() -> ExitCode {
             minitwit::backup::backup_command(&settings.database_url, &args.path).await
         }
     };
+    minitwit::log_writer::flush();
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

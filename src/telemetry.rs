@@ -27,7 +27,7 @@ pub fn init(settings: &Settings) {
     use tracing_subscriber::Layer;
 
     let filter = EnvFilter::try_new(&settings.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = tracing_subscriber::fmt::layer().with_writer(crate::log_writer::background_stderr());
     let fmt = match settings.log_format {
         LogFormat::Json => fmt
             .json()
