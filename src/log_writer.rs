@@ -121,7 +121,7 @@ mod tests {
 
     impl Write for Recorded {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().push(buf.to_vec());
+            self.0.lock().expect("lock").push(buf.to_vec());
             Ok(buf.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
@@ -135,23 +135,23 @@ mod tests {
         for k in 0..100 {
             queue
                 .send(Queued::Line(format!("line {k}\n").into_bytes()))
-                .unwrap();
+                .expect("queued");
         }
         let (done, written) = sync_channel(1);
-        queue.send(Queued::Flush(done)).unwrap();
+        queue.send(Queued::Flush(done)).expect("ok");
         let out = Recorded::default();
         let writer = {
             let out = out.clone();
             std::thread::spawn(move || write_lines(lines, out))
         };
         written.recv_timeout(FLUSH_TIMEOUT).expect("flushed");
-        let calls = out.0.lock().unwrap().clone();
+        let calls = out.0.lock().expect("lock").clone();
         let text: String = calls.iter().map(|c| String::from_utf8_lossy(c)).collect();
         let expected: String = (0..100).map(|k| format!("line {k}\n")).collect();
         assert_eq!(text, expected);
         assert_eq!(calls.len(), 1, "100 queued lines, one write");
         drop(queue);
-        writer.join().unwrap();
+        writer.join().expect("ok");
     }
 
     #[test]
@@ -162,14 +162,14 @@ mod tests {
             let out = out.clone();
             std::thread::spawn(move || write_lines(lines, out))
         };
-        queue.send(Queued::Line(b"alone\n".to_vec())).unwrap();
+        queue.send(Queued::Line(b"alone\n".to_vec())).expect("ok");
         let deadline = std::time::Instant::now() + FLUSH_TIMEOUT;
-        while out.0.lock().unwrap().is_empty() {
+        while out.0.lock().expect("lock").is_empty() {
             assert!(std::time::Instant::now() < deadline, "never written");
             std::thread::sleep(Duration::from_millis(1));
         }
-        assert_eq!(out.0.lock().unwrap().concat(), b"alone\n");
+        assert_eq!(out.0.lock().expect("lock").concat(), b"alone\n");
         drop(queue);
-        writer.join().unwrap();
+        writer.join().expect("ok");
     }
 }
