@@ -146,15 +146,23 @@ impl Sender {
         };
         let url = format!("{}{path}?latest={}", self.base, action.id);
         let started = Instant::now();
-        let status = self
+        let status = match self
             .client
             .post(url)
             .header("Authorization", &self.authorization)
             .json(&body)
             .send()
             .await
-            .ok()
-            .map(|res| res.status().as_u16());
+        {
+            // The body is read to its end, as the course's simulator (Python `requests`)
+            // does: a response dropped unread closes its connection, and the next action
+            // would pay for a new one.
+            Ok(res) => {
+                let status = res.status().as_u16();
+                res.bytes().await.ok().map(|_| status)
+            }
+            Err(_) => None,
+        };
         Outcome {
             id: action.id,
             command: action.command.name(),
@@ -202,5 +210,94 @@ pub async fn run(
             errors.len(),
             report.outcomes.len()
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::*;
+
+    /// Answers every request on `stream` with a 400 and a JSON body, as MiniTwit answers a
+    /// failed action, keeping the connection open.
+    async fn answer_all(mut stream: TcpStream) {
+        let mut buffer = Vec::new();
+        loop {
+            let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
+                let mut chunk = [0u8; 4096];
+                match stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                }
+                continue;
+            };
+            let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|line| line.strip_prefix("content-length:"))
+                .and_then(|value| value.trim().parse().ok())
+                .unwrap_or(0);
+            while buffer.len() < end + 4 + length {
+                let mut chunk = [0u8; 4096];
+                match stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                }
+            }
+            buffer.drain(..end + 4 + length);
+            let body = br#"{"status":400,"error_msg":"already followed"}"#;
+            let head = format!(
+                "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n\
+                 content-length: {}\r\n\r\n",
+                body.len()
+            );
+            if stream.write_all(head.as_bytes()).await.is_err()
+                || stream.write_all(body).await.is_err()
+            {
+                return;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sequential_replay_keeps_one_connection_even_when_actions_fail() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(answer_all(stream));
+            }
+        });
+        let actions: Vec<Action> = (1..=20)
+            .map(|id| Action {
+                id,
+                user: "alice".into(),
+                command: Command::Follow {
+                    target: "bob".into(),
+                },
+            })
+            .collect();
+        let options = SimOptions {
+            base_url: format!("http://{address}/api"),
+            concurrency: 1,
+            authorization: SIMULATOR_AUTH.to_owned(),
+        };
+        let report = replay(actions, &options).await.expect("replay");
+        assert!(
+            report.outcomes.iter().all(|o| o.status == Some(400)),
+            "every action is answered 400"
+        );
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            1,
+            "a failed action's answer must not cost the next action a new connection"
+        );
     }
 }
