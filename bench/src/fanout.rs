@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpSocket;
 use tokio::process::{Child, Command};
+
+use crate::child::{cpu_secs, start_floor, wait_ready, Server};
 use tokio_tungstenite::tungstenite::Message;
 
 const SIM_AUTH: &str = "Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUh";
@@ -113,17 +115,6 @@ struct Shared {
     frames: AtomicU64,
     subscribed: AtomicU64,
     closed: AtomicU64,
-}
-
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
 }
 
 /// One run's figures, for the comparison with the floor.
@@ -269,7 +260,10 @@ async fn measure(args: &Args, kind: Kind) -> Result<Report, String> {
     let posts = (args.rate * args.duration as f64).round() as u64;
     let period = Duration::from_secs_f64(1.0 / args.rate);
     let started = Instant::now();
-    let cpu_before: Vec<f64> = servers.iter().map(|s| cpu_secs(&s.child)).collect();
+    let cpu_before: Vec<f64> = servers
+        .iter()
+        .map(|s| s.child.id().map_or(0.0, cpu_secs))
+        .collect();
     let frames_before = shared.frames.load(Ordering::Relaxed);
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -309,7 +303,7 @@ async fn measure(args: &Args, kind: Kind) -> Result<Report, String> {
     let cpu_used: f64 = servers
         .iter()
         .zip(&cpu_before)
-        .map(|(s, before)| cpu_secs(&s.child) - before)
+        .map(|(s, before)| s.child.id().map_or(0.0, cpu_secs) - before)
         .sum();
 
     println!(
@@ -380,41 +374,6 @@ async fn measure(args: &Args, kind: Kind) -> Result<Report, String> {
     Ok(report)
 }
 
-/// Starts `bench floor-server` (this binary) on `addr` and waits until it answers.
-async fn start_floor(addr: SocketAddr) -> Result<Server, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let child = Command::new(exe)
-        .args(["floor-server", "--bind", &addr.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("cannot start the floor server: {e}"))?;
-    wait_ready(Server { child, addr }).await
-}
-
-/// User plus system CPU time of a child process so far, in seconds (0 if unreadable).
-/// `/proc/<pid>/stat` counts in clock ticks, 100 a second on Linux.
-fn cpu_secs(child: &Child) -> f64 {
-    let Some(pid) = child.id() else { return 0.0 };
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    // Fields after the command name (which may hold spaces) start at field 3: state.
-    let Some(rest) = stat.rfind(')').map(|at| &stat[at + 1..]) else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of the whole line: 12th and 13th here.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
 async fn start_server(
     args: &Args,
     addr: SocketAddr,
@@ -446,24 +405,6 @@ async fn start_server(
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", args.server.display()))?;
     wait_ready(Server { child, addr }).await
-}
-
-/// Polls `/readyz` until the server answers 2xx (30 s at most).
-async fn wait_ready(server: Server) -> Result<Server, String> {
-    let addr = server.addr;
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(res) = http.get(format!("http://{addr}/readyz")).send().await {
-            if res.status().is_success() {
-                return Ok(server);
-            }
-        }
-        if Instant::now() > deadline {
-            return Err(format!("server on {addr} not ready within 30 s"));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 type Ws =

@@ -4,6 +4,10 @@
 //! and a post endpoint that builds each frame once — no database, no registry, no queue.
 //! `bench fanout --floor` runs it as a child process (`bench floor-server`), so its RSS and
 //! CPU are measured the way MiniTwit's are.
+//!
+//! It is also the floor of `bench scenario --floor`: it answers every simulator action
+//! (register, tweet, follow, unfollow) the way a server with nothing to store would, by
+//! parsing the request's JSON and its `?latest=` and answering 204.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -16,7 +20,7 @@ use minitwit::streams::upgrade::websocket_config;
 use poem::http::StatusCode;
 use poem::listener::TcpListener;
 use poem::web::websocket::{Message, WebSocket};
-use poem::web::{Data, Json, Path};
+use poem::web::{Data, Json, Path, Query};
 use poem::{get, handler, post, EndpointExt, IntoResponse, Response, Route, Server};
 use tokio::sync::broadcast;
 
@@ -34,18 +38,22 @@ pub struct Args {
 struct Floor {
     frames: broadcast::Sender<Arc<str>>,
     next_id: Arc<AtomicI64>,
+    /// The simulator's last `latest`, kept as MiniTwit keeps it (in memory here).
+    latest: Arc<AtomicI64>,
 }
 
 pub async fn run(args: Args) -> Result<(), String> {
     let floor = Floor {
         frames: broadcast::channel(CHANNEL).0,
         next_id: Arc::new(AtomicI64::new(1)),
+        latest: Arc::new(AtomicI64::new(-1)),
     };
     let app = Route::new()
         .at("/ws", get(stream))
         .at("/readyz", get(ready))
         .at("/api/register", post(register))
         .at("/api/msgs/:username", post(publish))
+        .at("/api/fllws/:username", post(follow))
         .data(floor);
     Server::new(TcpListener::bind(args.bind))
         .run(app)
@@ -58,8 +66,38 @@ fn ready() -> &'static str {
     "ready"
 }
 
+/// The simulator's `?latest=` on every action.
+#[derive(serde::Deserialize)]
+struct Latest {
+    latest: Option<i64>,
+}
+
+impl Floor {
+    fn record(&self, latest: &Latest) {
+        if let Some(latest) = latest.latest {
+            self.latest.store(latest, Ordering::Relaxed);
+        }
+    }
+}
+
 #[handler]
-fn register() -> StatusCode {
+fn register(
+    Query(latest): Query<Latest>,
+    Json(_user): Json<serde_json::Value>,
+    floor: Data<&Floor>,
+) -> StatusCode {
+    floor.record(&latest);
+    StatusCode::NO_CONTENT
+}
+
+#[handler]
+fn follow(
+    Path(_username): Path<String>,
+    Query(latest): Query<Latest>,
+    Json(_change): Json<serde_json::Value>,
+    floor: Data<&Floor>,
+) -> StatusCode {
+    floor.record(&latest);
     StatusCode::NO_CONTENT
 }
 
@@ -72,9 +110,11 @@ struct Post {
 #[handler]
 fn publish(
     Path(username): Path<String>,
+    Query(latest): Query<Latest>,
     Json(post): Json<Post>,
     floor: Data<&Floor>,
 ) -> StatusCode {
+    floor.record(&latest);
     let message = TimelineMessage {
         message_id: floor.next_id.fetch_add(1, Ordering::Relaxed),
         author_id: 1,

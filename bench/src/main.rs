@@ -3,6 +3,7 @@
 //!
 //! Build in release first: `cargo build --release -p minitwit -p bench`.
 
+mod child;
 mod fanout;
 mod floor;
 mod http;
