@@ -12,6 +12,7 @@
 //! write (a foreign key, a broken row) fails only its own request.
 
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use prometheus::Histogram;
 use sea_orm::sqlx::pool::PoolConnection;
@@ -28,6 +29,11 @@ use super::{Pools, StoreError, StoreResult};
 const MAX_BATCH: usize = 128;
 /// Writes waiting for the writer before senders wait too (backpressure, bounded memory).
 const QUEUE: usize = 4096;
+/// How long the SQLite writer keeps its connection once no write is queued.
+const SQLITE_IDLE_HOLD: Duration = Duration::from_millis(2);
+/// How long the SQLite writer keeps its connection at most while writes keep coming,
+/// before the other users of the one write connection (registrations, sessions) get it.
+const SQLITE_MAX_HOLD: Duration = Duration::from_millis(10);
 
 /// One change to the database.
 #[derive(Debug, Clone)]
@@ -159,21 +165,36 @@ async fn run(
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut held = None;
+    let mut held_since = Instant::now();
     loop {
+        // SQLite's one write connection also serves registrations, sessions and
+        // moderation, so the writer gives it back when writes pause. Not after every
+        // batch: sqlx pings a connection through the driver's thread each time it is given
+        // back, two more thread hand-offs for a write that came alone, and a client's next
+        // write usually arrives within SQLITE_IDLE_HOLD.
+        let holds_sqlite = matches!(held, Some(Held::Sqlite(_)));
         let received = tokio::select! {
             biased;
             _ = stopping.wait_for(|asked| *asked) => return,
             // Cancel-safe: nothing is taken from the queue unless this branch completes.
             received = queue.recv_many(&mut batch, MAX_BATCH) => received,
+            _ = tokio::time::sleep(SQLITE_IDLE_HOLD), if holds_sqlite => {
+                held = None;
+                continue;
+            }
         };
         if received == 0 {
             return;
         }
-        commit(&pools, &mut held, &commits, std::mem::take(&mut batch)).await;
-        if matches!(held, Some(Held::Sqlite(_))) && queue.is_empty() {
-            // SQLite's one write connection also serves registrations, sessions and
-            // moderation: hand it back whenever no post or follow is waiting.
+        if holds_sqlite && held_since.elapsed() >= SQLITE_MAX_HOLD {
+            // Under steady writes the queue never pauses: give the connection back now
+            // and then, so that a registration waiting for it goes first.
             held = None;
+        }
+        let was_held = held.is_some();
+        commit(&pools, &mut held, &commits, std::mem::take(&mut batch)).await;
+        if !was_held {
+            held_since = Instant::now();
         }
     }
 }
@@ -618,6 +639,53 @@ mod tests {
         db.drop_db().await;
     }
 
+    /// The writer keeps SQLite's one write connection while writes keep coming, but a
+    /// registration (which needs that connection too) still gets it in time: under
+    /// back-to-back posts from eight clients, every registration succeeds, none waits for
+    /// the pool's acquire timeout.
+    async fn registrations_get_the_write_connection_under_steady_posts(backend: Backend) {
+        use crate::domain::{Email, Username};
+
+        let (db, store, ids) = store_with_users(backend, &["poster"]).await;
+        let poster = ids[0];
+        let posting = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let mut clients = Vec::new();
+        for _ in 0..8 {
+            let (store, posting) = (store.clone(), posting.clone());
+            clients.push(tokio::spawn(async move {
+                let mut posted = 0u32;
+                while posting.load(std::sync::atomic::Ordering::Relaxed) {
+                    store
+                        .writes
+                        .write(post(poster, "steady"), None)
+                        .await
+                        .expect("a post");
+                    posted += 1;
+                }
+                posted
+            }));
+        }
+        for i in 0..20 {
+            let name = Username::parse(&format!("newcomer{i}")).expect("name");
+            let email = Email::parse(&format!("newcomer{i}@example.com")).expect("email");
+            let started = Instant::now();
+            let created = store.create_user(&name, &email, "hash", None).await;
+            assert!(
+                created.is_ok(),
+                "registration {i} failed after {:?} while posts kept coming",
+                started.elapsed()
+            );
+        }
+        posting.store(false, std::sync::atomic::Ordering::Relaxed);
+        let mut posted = 0;
+        for client in clients {
+            posted += client.await.expect("client");
+        }
+        assert!(posted > 0, "the posts ran beside the registrations");
+        store.close().await;
+        db.drop_db().await;
+    }
+
     /// `sqlite` and `postgres` variants of an async `fn name(backend: Backend)` (the
     /// latter skipped, saying why, without `TEST_DATABASE_URL`).
     macro_rules! on_both_backends {
@@ -641,6 +709,7 @@ mod tests {
     }
 
     on_both_backends!(the_store_closes_after_writes);
+    on_both_backends!(registrations_get_the_write_connection_under_steady_posts);
     on_both_backends!(a_failing_write_fails_alone);
     on_both_backends!(a_mixed_batch_applies_in_arrival_order);
 
