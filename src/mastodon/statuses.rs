@@ -57,6 +57,12 @@ pub async fn create(req: &Request, body: Body, state: Data<&AppState>) -> AppRes
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY);
+    // Held until the post is remembered: a copy of this request sent meanwhile waits,
+    // then finds it.
+    let _key_guard = match key {
+        Some(key) => Some(state.store.lock_idempotency_key(me.id, key).await),
+        None => None,
+    };
     if let Some(key) = key {
         if let Some(id) = state.store.idempotent_status(me.id, key).await? {
             if let Some(found) = state.store.message_by_id(id).await? {

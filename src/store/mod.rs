@@ -14,6 +14,7 @@ mod entities;
 mod follows;
 mod grant_cache;
 mod group_commit;
+mod key_locks;
 mod latest;
 mod messages;
 mod moderation;
@@ -36,6 +37,7 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, RuntimeErr, SqlErr, State
 pub use accounts::{AccountStats, IdRange, Relationship, StoredMessage};
 pub use backup::BackupError;
 pub use bulk::BulkMessage;
+pub use key_locks::KeyGuard;
 pub use messages::{Page, TimelineMessage, TimelineScope};
 pub use moderation::{NewestIds, VisibilityChange, MAX_CHANGE_REPLAY};
 pub use newest_page::{NewestPage, Rendering};
@@ -121,6 +123,8 @@ pub struct Store {
     home_pages: user_pages::UserPages,
     /// What recently used access tokens grant, for a second at most.
     grants: grant_cache::GrantCache,
+    /// The `Idempotency-Key`s of posts in progress on this instance.
+    idempotency_keys: key_locks::KeyLocks,
 }
 
 impl Store {
@@ -140,6 +144,7 @@ impl Store {
             user_pages: Default::default(),
             home_pages: Default::default(),
             grants: Default::default(),
+            idempotency_keys: Default::default(),
         })
     }
 

@@ -10,6 +10,7 @@ on_both_backends!(
     tokens_act_for_their_user_within_their_scopes,
     timelines_page_through_link_headers_without_gaps_or_repeats,
     statuses_post_once_per_idempotency_key_and_delete_as_hidden,
+    simultaneous_posts_with_one_idempotency_key_post_once,
     follow_changes_the_home_timeline_and_the_relationship,
 );
 
@@ -184,6 +185,39 @@ async fn timelines_page_through_link_headers_without_gaps_or_repeats(app: TestAp
     );
     assert_eq!(ann.get("/api/v1/accounts/999999").await.status(), 404);
     assert_eq!(ann.get("/api/v1/accounts/abc/statuses").await.status(), 404);
+    app.stop().await;
+}
+
+/// A client that sends its post again before the first answer came (a double tap, a retry
+/// on a slow network) gets one status, not two: the requests with one key wait in turn.
+async fn simultaneous_posts_with_one_idempotency_key_post_once(app: TestApp) {
+    let ann = Client::for_new_user(&app, "ann", "read write").await;
+    let posts = (0..8).map(|_| async {
+        let res = app
+            .http
+            .post(app.url("/api/v1/statuses"))
+            .bearer_auth(&ann.token)
+            .header("Idempotency-Key", "double-tap")
+            .json(&serde_json::json!({"status": "only once"}))
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(res.status(), 200);
+        let status: Value = res.json().await.expect("json");
+        status["id"].as_str().expect("id").to_owned()
+    });
+    let answered = futures_util::future::join_all(posts).await;
+    assert!(
+        answered.iter().all(|id| *id == answered[0]),
+        "every request answers the one status: {answered:?}"
+    );
+    let public: Value = ann
+        .get("/api/v1/timelines/public")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ids(&public).len(), 1, "posted once");
     app.stop().await;
 }
 
