@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::json;
 use super::params::Params;
-use crate::actions::login::check_password;
+use crate::actions::login::{check_password, LoginRefused};
 use crate::clock::unix_now;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -244,7 +244,7 @@ pub fn pkce_matches(challenge: &str, verifier: &str) -> bool {
 }
 
 /// The password grant (a MiniTwit allowance for tools and tests): the app's credentials
-/// and the user's.
+/// and the user's, named by username or by an email that is theirs alone.
 async fn password_grant(state: &AppState, params: &Params) -> AppResult<Response> {
     let Some(app) = authenticated_app(state, params).await? else {
         return Ok(invalid_client());
@@ -259,8 +259,19 @@ async fn password_grant(state: &AppState, params: &Params) -> AppResult<Response
     }
     let username = params.get("username").unwrap_or("");
     let password = params.get("password").unwrap_or("");
-    let Ok(user) = check_password(state, username, password).await? else {
-        return Ok(invalid_grant());
+    let user = match check_password(state, username, password).await? {
+        Ok(user) => user,
+        // Mastodon names the user by email here (Mastodon.py's `log_in` asks for it).
+        Err(LoginRefused::UnknownUser) => {
+            let Some(owner) = state.store.sole_user_with_email(username).await? else {
+                return Ok(invalid_grant());
+            };
+            let Ok(user) = check_password(state, &owner.username, password).await? else {
+                return Ok(invalid_grant());
+            };
+            user
+        }
+        Err(LoginRefused::WrongPassword) => return Ok(invalid_grant()),
     };
     let token = state
         .store

@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use sea_orm::{ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+};
 
 use super::entities::user;
 use super::{is_unique_violation, Store, StoreError, StoreResult};
@@ -91,6 +93,20 @@ impl Store {
             self.users_by_name.insert(user.clone());
         }
         Ok(found)
+    }
+
+    /// The one user whose email is `email`; none when nobody's is, or several share it
+    /// (MiniTwit, unlike Mastodon, does not make emails unique).
+    pub async fn sole_user_with_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let mut found = user::Entity::find()
+            .filter(user::Column::Email.eq(email))
+            .limit(2)
+            .all(self.pools.read())
+            .await?;
+        Ok(match found.len() {
+            1 => found.pop().map(User::from),
+            _ => None,
+        })
     }
 
     pub async fn user_id_by_name(&self, username: &str) -> StoreResult<Option<i64>> {

@@ -8,7 +8,10 @@ use sha2::{Digest, Sha256};
 use crate::common::{self, TestApp};
 use crate::on_both_backends;
 
-on_both_backends!(a_code_from_the_consent_page_becomes_a_token_once_with_its_verifier);
+on_both_backends!(
+    a_code_from_the_consent_page_becomes_a_token_once_with_its_verifier,
+    the_password_grant_takes_the_email_as_mastodon_does,
+);
 
 const REDIRECT: &str = "http://127.0.0.1:5999/callback";
 
@@ -215,5 +218,65 @@ async fn a_code_from_the_consent_page_becomes_a_token_once_with_its_verifier(app
         .await
         .expect("token");
     assert_eq!(res.status(), 401, "no client secret");
+    app.stop().await;
+}
+
+/// Mastodon's password grant names the user by email (Mastodon.py's `log_in` documents
+/// `username` as "the user's e-mail address"); MiniTwit takes the username or, failing
+/// that, an email that belongs to exactly one user.
+async fn the_password_grant_takes_the_email_as_mastodon_does(app: TestApp) {
+    assert_eq!(app.register("ann").await.status(), 204);
+    for (name, email) in [("bob", "shared@example.com"), ("cy", "shared@example.com")] {
+        let res = app
+            .post_api(
+                "/register",
+                serde_json::json!({"username": name, "email": email, "pwd": "secret"}),
+            )
+            .await;
+        assert_eq!(res.status(), 204);
+    }
+    let (client_id, client_secret) = super::register_app(&app).await;
+    let grant = |username: &'static str, password: &'static str| {
+        app.http
+            .post(app.url("/oauth/token"))
+            .form(&[
+                ("grant_type", "password"),
+                ("client_id", &client_id),
+                ("client_secret", &client_secret),
+                ("username", username),
+                ("password", password),
+                ("scope", "read"),
+            ])
+            .send()
+    };
+
+    let by_email = grant("ann@example.com", "secret").await.expect("token");
+    assert_eq!(by_email.status(), 200);
+    let token: Value = by_email.json().await.expect("json");
+    let me: Value = app
+        .http
+        .get(app.url("/api/v1/accounts/verify_credentials"))
+        .bearer_auth(token["access_token"].as_str().expect("token"))
+        .send()
+        .await
+        .expect("me")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        me["username"], "ann",
+        "the token acts for the email's owner"
+    );
+
+    // A wrong password, and an email two users share, are refused like a wrong name.
+    for (username, password) in [
+        ("ann@example.com", "wrong"),
+        ("shared@example.com", "secret"),
+    ] {
+        let refused = grant(username, password).await.expect("token");
+        assert_eq!(refused.status(), 400, "{username}");
+        let body: Value = refused.json().await.expect("json");
+        assert_eq!(body["error"], "invalid_grant", "{username}");
+    }
     app.stop().await;
 }
