@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpSocket;
 use tokio::process::{Child, Command};
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::child::{cpu_secs, start_floor, wait_ready, Server};
-use tokio_tungstenite::tungstenite::Message;
 
 const SIM_AUTH: &str = "Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUh";
 /// Sockets per source address (below the ~28k ephemeral ports of one address).

@@ -13,8 +13,7 @@ pub enum LoginRefused {
     WrongPassword,
 }
 
-/// The user called `username` if `password` is theirs. Argon2id takes milliseconds of CPU
-/// and 19 MiB, so it runs in one of the bounded hash slots.
+/// The user called `username` if `password` is theirs.
 pub async fn check_password(
     state: &AppState,
     username: &str,
@@ -23,17 +22,21 @@ pub async fn check_password(
     let Some(user) = state.store.user_by_name(username).await? else {
         return Ok(Err(LoginRefused::UnknownUser));
     };
+    Ok(match password_is_theirs(state, &user, password).await? {
+        true => Ok(user),
+        false => Err(LoginRefused::WrongPassword),
+    })
+}
+
+/// Whether `password` is `user`'s. Argon2id takes milliseconds of CPU and 19 MiB, so it
+/// runs in one of the bounded hash slots.
+pub async fn password_is_theirs(state: &AppState, user: &User, password: &str) -> AppResult<bool> {
     let Ok(password) = Password::parse(password) else {
-        return Ok(Err(LoginRefused::WrongPassword));
+        return Ok(false);
     };
     let pw_hash = user.pw_hash.clone();
-    let matches = state
+    Ok(state
         .hashing
         .run(move |memory| password.verify_in(&pw_hash, memory))
-        .await?;
-    Ok(if matches {
-        Ok(user)
-    } else {
-        Err(LoginRefused::WrongPassword)
-    })
+        .await?)
 }

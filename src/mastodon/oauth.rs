@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::json;
 use super::params::Params;
-use crate::actions::login::{check_password, LoginRefused};
+use crate::actions::login::password_is_theirs;
 use crate::clock::unix_now;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -259,20 +259,17 @@ async fn password_grant(state: &AppState, params: &Params) -> AppResult<Response
     }
     let username = params.get("username").unwrap_or("");
     let password = params.get("password").unwrap_or("");
-    let user = match check_password(state, username, password).await? {
-        Ok(user) => user,
-        // Mastodon names the user by email here (Mastodon.py's `log_in` asks for it).
-        Err(LoginRefused::UnknownUser) => {
-            let Some(owner) = state.store.sole_user_with_email(username).await? else {
-                return Ok(invalid_grant());
-            };
-            let Ok(user) = check_password(state, &owner.username, password).await? else {
-                return Ok(invalid_grant());
-            };
-            user
-        }
-        Err(LoginRefused::WrongPassword) => return Ok(invalid_grant()),
+    // Mastodon names the user by email here (Mastodon.py's `log_in` asks for it).
+    let user = match state.store.user_by_name(username).await? {
+        Some(user) => Some(user),
+        None => state.store.sole_user_with_email(username).await?,
     };
+    let Some(user) = user else {
+        return Ok(invalid_grant());
+    };
+    if !password_is_theirs(state, &user, password).await? {
+        return Ok(invalid_grant());
+    }
     let token = state
         .store
         .create_token(Some(app.app_id), Some(&user), &scopes)

@@ -313,11 +313,7 @@ impl Store {
     /// Waits until no other request of this instance is posting for `user_id` under
     /// `key`; hold the guard across [`Store::idempotent_status`], the post and
     /// [`Store::remember_idempotent_status`].
-    pub async fn lock_idempotency_key(
-        &self,
-        user_id: i64,
-        key: &str,
-    ) -> super::key_locks::KeyGuard {
+    pub async fn lock_idempotency_key(&self, user_id: i64, key: &str) -> super::KeyGuard {
         self.idempotency_keys.lock(user_id, key).await
     }
 
