@@ -255,7 +255,7 @@ async fn execute(
                     .await
                     .map_err(store_error)?,
             ),
-            Pools::Postgres { main } => Held::Postgres(
+            Pools::Postgres { main, .. } => Held::Postgres(
                 main.get_postgres_connection_pool()
                     .acquire()
                     .await

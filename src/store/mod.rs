@@ -22,6 +22,7 @@ mod newest_page;
 mod oauth;
 mod pools;
 mod public_cache;
+mod readers;
 mod sessions;
 mod setup;
 mod stats;

@@ -4,7 +4,8 @@
 //! writer, so writes queue in-process in FIFO order instead of spinning in SQLite's busy
 //! handler, whose sleeps would dominate tail latency. PostgreSQL uses one pool for reads and
 //! writes. Posts, follows and the simulator's `latest` reach either through the group
-//! commit writer (`group_commit`).
+//! commit writer (`group_commit`); reads go through [`Readers`], which keeps its
+//! connections between queries.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -15,12 +16,19 @@ use sea_orm::sqlx::sqlite::{
 };
 use sea_orm::{DatabaseConnection, SqlxPostgresConnector, SqlxSqliteConnector};
 
+use super::readers::Readers;
 use super::SetupError;
 
 /// How long a request waits for a pooled connection before it is answered with 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long SQLite waits on a lock held by another process before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// SQLite's reader connections (WAL lets each read beside the writer).
+const SQLITE_READERS: u32 = 4;
+/// PostgreSQL's connections in all, and how many of them reads may keep: the rest stay
+/// free for the writer, registrations and sessions.
+const POSTGRES_CONNECTIONS: u32 = 16;
+const POSTGRES_READERS: u32 = 12;
 
 /// The pools of one backend; each role ([`read`](Pools::read), [`write`](Pools::write))
 /// names the pool it runs on, and each pool appears here once, so closing and counting
@@ -28,14 +36,18 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub enum Pools {
     Sqlite {
-        /// Readers, beside the writer thanks to WAL; also runs the background checkpoints.
+        /// The readers' pool, beside the writer thanks to WAL.
         read: DatabaseConnection,
+        /// Reads on `read`'s connections; also runs the background checkpoints.
+        readers: Readers,
         /// The one writer: every write, `latest` included.
         write: DatabaseConnection,
     },
     Postgres {
-        /// Reads and writes.
+        /// Writes, and the connections reads take.
         main: DatabaseConnection,
+        /// Reads on up to [`POSTGRES_READERS`] of `main`'s connections.
+        readers: Readers,
     },
 }
 
@@ -71,7 +83,7 @@ impl Pools {
             .await
             .map_err(open)?;
         let read = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(SQLITE_READERS)
             .test_before_acquire(false)
             .min_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -79,6 +91,7 @@ impl Pools {
             .await
             .map_err(open)?;
         Ok(Pools::Sqlite {
+            readers: Readers::sqlite(read.clone(), SQLITE_READERS as usize, ACQUIRE_TIMEOUT),
             read: SqlxSqliteConnector::from_sqlx_sqlite_pool(read),
             write: SqlxSqliteConnector::from_sqlx_sqlite_pool(write),
         })
@@ -88,7 +101,7 @@ impl Pools {
     pub async fn postgres(url: &str) -> Result<Pools, SetupError> {
         let options = PgConnectOptions::from_str(url).map_err(SetupError::BadUrl)?;
         let main = PgPoolOptions::new()
-            .max_connections(16)
+            .max_connections(POSTGRES_CONNECTIONS)
             // sqlx pings a connection when it goes back to the pool and drops it if broken;
             // a second ping before every query would cost every query a round trip.
             .test_before_acquire(false)
@@ -98,15 +111,15 @@ impl Pools {
             .await
             .map_err(SetupError::Postgres)?;
         Ok(Pools::Postgres {
+            readers: Readers::postgres(main.clone(), POSTGRES_READERS as usize, ACQUIRE_TIMEOUT),
             main: SqlxPostgresConnector::from_sqlx_postgres_pool(main),
         })
     }
 
     /// Where queries that only read run.
-    pub fn read(&self) -> &DatabaseConnection {
+    pub fn read(&self) -> &Readers {
         match self {
-            Pools::Sqlite { read, .. } => read,
-            Pools::Postgres { main, .. } => main,
+            Pools::Sqlite { readers, .. } | Pools::Postgres { readers, .. } => readers,
         }
     }
 
@@ -121,8 +134,8 @@ impl Pools {
     /// Every pool, once.
     fn each(&self) -> Vec<&DatabaseConnection> {
         match self {
-            Pools::Sqlite { read, write } => vec![read, write],
-            Pools::Postgres { main } => vec![main],
+            Pools::Sqlite { read, write, .. } => vec![read, write],
+            Pools::Postgres { main, .. } => vec![main],
         }
     }
 
@@ -139,6 +152,8 @@ impl Pools {
 
     /// Closes every pool.
     pub async fn close(self) {
+        // A pool closes once every connection handed out is back.
+        self.read().let_go();
         for pool in self.each() {
             let _ = pool.clone().close().await;
         }

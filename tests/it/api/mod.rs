@@ -8,4 +8,5 @@ mod latest;
 mod messages;
 mod register;
 mod restart;
+mod round_trips;
 mod scenario;

@@ -1,7 +1,8 @@
 //! Faults the way networks make them: a TCP proxy a test puts between an instance and
 //! PostgreSQL or Redis. It passes bytes through, or delays every chunk by a random time
 //! (order kept within a connection), or stalls (holds bytes, TCP stays up), or cuts every
-//! connection and refuses new ones, until told otherwise.
+//! connection and refuses new ones, until told otherwise. It also counts the chunks the
+//! upstream sent back: each is one answer to a round trip the instance made.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,6 +34,8 @@ pub struct FaultProxy {
     pub addr: SocketAddr,
     fault: watch::Sender<Fault>,
     accept: JoinHandle<()>,
+    /// Chunks read from the upstream and passed on, over every connection.
+    answers: Arc<AtomicU64>,
 }
 
 impl FaultProxy {
@@ -42,6 +45,8 @@ impl FaultProxy {
         let addr = listener.local_addr().expect("proxy address");
         let (fault, watching) = watch::channel(Fault::None);
         let connections = Arc::new(AtomicU64::new(0));
+        let answers = Arc::new(AtomicU64::new(0));
+        let counted = answers.clone();
         let accept = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let fault = watching.clone();
@@ -50,6 +55,7 @@ impl FaultProxy {
                     continue;
                 }
                 let n = connections.fetch_add(1, Ordering::Relaxed);
+                let counted = counted.clone();
                 tokio::spawn(async move {
                     let Ok(server) = TcpStream::connect(upstream).await else {
                         return;
@@ -60,8 +66,8 @@ impl FaultProxy {
                     let (server_read, server_write) = server.into_split();
                     // Both directions end together: a cut closes the whole connection.
                     tokio::select! {
-                        _ = pump(client_read, server_write, fault.clone(), n * 2) => {}
-                        _ = pump(server_read, client_write, fault, n * 2 + 1) => {}
+                        _ = pump(client_read, server_write, fault.clone(), n * 2, None) => {}
+                        _ = pump(server_read, client_write, fault, n * 2 + 1, Some(counted)) => {}
                     }
                 });
             }
@@ -70,6 +76,7 @@ impl FaultProxy {
             addr,
             fault,
             accept,
+            answers,
         }
     }
 
@@ -93,6 +100,12 @@ impl FaultProxy {
     pub fn set(&self, fault: Fault) {
         self.fault.send_replace(fault);
     }
+
+    /// How many chunks the upstream has sent back so far. A request-answer protocol
+    /// answers each round trip in one chunk on loopback (a large answer may take more).
+    pub fn answers(&self) -> u64 {
+        self.answers.load(Ordering::Relaxed)
+    }
 }
 
 impl Drop for FaultProxy {
@@ -103,12 +116,14 @@ impl Drop for FaultProxy {
     }
 }
 
-/// Copies `from` to `to` chunk by chunk, applying the current fault to each chunk.
+/// Copies `from` to `to` chunk by chunk, applying the current fault to each chunk, and
+/// counts the chunks in `chunks` if given.
 async fn pump(
     mut from: OwnedReadHalf,
     mut to: OwnedWriteHalf,
     mut fault: watch::Receiver<Fault>,
     stream: u64,
+    chunks: Option<Arc<AtomicU64>>,
 ) {
     let mut buf = vec![0u8; 16 * 1024];
     let mut rng: Option<(u64, rand::rngs::StdRng)> = None;
@@ -143,6 +158,9 @@ async fn pump(
                     }
                 }
             }
+        }
+        if let Some(chunks) = &chunks {
+            chunks.fetch_add(1, Ordering::Relaxed);
         }
         if to.write_all(&buf[..n]).await.is_err() {
             return;
