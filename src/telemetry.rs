@@ -22,12 +22,21 @@ use crate::metrics::Metrics;
 /// Installs the global subscriber; a second call (as in tests) is a no-op. With
 /// `SENTRY_DSN`, ERROR lines are also reported (`error_reports`).
 pub fn init(settings: &Settings) {
+    use std::io::IsTerminal;
+
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::Layer;
 
     let filter = EnvFilter::try_new(&settings.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let fmt = tracing_subscriber::fmt::layer().with_writer(crate::log_writer::background_stderr());
+    // Colours only on a terminal: in a pipe or a file (docker logs, journald) escape codes
+    // are noise in every line, and bytes to format and write for every request. NO_COLOR
+    // (https://no-color.org) turns them off on a terminal too.
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_ansi(colour)
+        .with_writer(crate::log_writer::background_stderr());
     let fmt = match settings.log_format {
         LogFormat::Json => fmt
             .json()

@@ -158,3 +158,35 @@ async fn json_logs_carry_the_request_id_and_no_secrets() {
     drop(server);
     db.drop_db().await;
 }
+
+/// The default, human-readable format colours its fields only on a terminal: written to a
+/// pipe or a file (`docker logs`, journald, `2> minitwit.log`), escape codes would be
+/// noise in every line, and bytes to format and write for every request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readable_logs_to_a_pipe_carry_no_colour_codes() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let mut process = crate::common::server_process(&db.url, &[("LOG_FORMAT", "pretty")]);
+    let res = reqwest::get(format!("{}/api/latest", process.base))
+        .await
+        .expect("latest");
+    let id = res.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let mut seen = Vec::new();
+    while let Ok(line) = process.logs.recv_timeout(Duration::from_secs(10)) {
+        let done = line.contains("request finished") && line.contains(&id);
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    let all = seen.join("\n");
+    assert!(
+        all.contains("request finished"),
+        "no line for the request:\n{all}"
+    );
+    assert!(!all.contains('\u{1b}'), "escape codes in the log:\n{all:?}");
+    process.kill_9();
+    db.drop_db().await;
+}
