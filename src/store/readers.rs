@@ -6,10 +6,12 @@
 //! [`Readers`] runs SeaORM's queries (it is a [`ConnectionTrait`]) on at most `slots`
 //! connections taken from the pool as needed. A connection goes back to its slot only after
 //! a query that completed; one whose query failed or was cancelled midway (a client that
-//! hung up) is given back to the pool instead, whose ping closes it if it is broken.
+//! hung up) is given back to the pool instead, whose ping closes it if it is broken. Every
+//! [`KEEP_FOR`] a kept connection is given back too, so that the pool's own limits (its
+//! maximum lifetime, 30 minutes by default) still recycle it.
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sea_orm::sqlx::pool::PoolConnection;
 use sea_orm::sqlx::{self, Database, Executor, IntoArguments, Pool, Postgres, Sqlite};
@@ -19,6 +21,10 @@ use sea_orm::{
 };
 use sea_query_binder::SqlxValues;
 use tokio::sync::Semaphore;
+
+/// How long a connection is kept before it goes back to the pool once (and is taken
+/// again, unless the pool closed it).
+pub const KEEP_FOR: Duration = Duration::from_secs(10 * 60);
 
 /// The read connections of one backend; cheap to clone.
 #[derive(Clone)]
@@ -30,13 +36,13 @@ pub enum Readers {
 impl Readers {
     /// Reads on SQLite `pool`, on at most `slots` of its connections.
     pub fn sqlite(pool: Pool<Sqlite>, slots: usize, acquire_timeout: Duration) -> Readers {
-        Readers::Sqlite(Arc::new(Kept::new(pool, slots, acquire_timeout)))
+        Readers::Sqlite(Arc::new(Kept::new(pool, slots, acquire_timeout, KEEP_FOR)))
     }
 
     /// Reads on PostgreSQL `pool`, on at most `slots` of its connections (the rest are left
     /// to writes).
     pub fn postgres(pool: Pool<Postgres>, slots: usize, acquire_timeout: Duration) -> Readers {
-        Readers::Postgres(Arc::new(Kept::new(pool, slots, acquire_timeout)))
+        Readers::Postgres(Arc::new(Kept::new(pool, slots, acquire_timeout, KEEP_FOR)))
     }
 
     /// Gives every kept connection back to the pool, and each one still in use once its
@@ -92,18 +98,31 @@ impl ConnectionTrait for Readers {
 pub struct Kept<DB: Database> {
     pool: Pool<DB>,
     /// The free slots; `free` has a permit for each.
-    slots: Mutex<Vec<Option<PoolConnection<DB>>>>,
+    slots: Mutex<Vec<Option<Taken<DB>>>>,
     free: Semaphore,
     acquire_timeout: Duration,
+    keep_for: Duration,
+}
+
+/// A connection out of the pool, and since when.
+struct Taken<DB: Database> {
+    conn: PoolConnection<DB>,
+    since: Instant,
 }
 
 impl<DB: Database> Kept<DB> {
-    fn new(pool: Pool<DB>, slots: usize, acquire_timeout: Duration) -> Kept<DB> {
+    fn new(
+        pool: Pool<DB>,
+        slots: usize,
+        acquire_timeout: Duration,
+        keep_for: Duration,
+    ) -> Kept<DB> {
         Kept {
             pool,
             slots: Mutex::new((0..slots).map(|_| None).collect()),
             free: Semaphore::new(slots),
             acquire_timeout,
+            keep_for,
         }
     }
 
@@ -126,9 +145,17 @@ impl<DB: Database> Kept<DB> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop();
-        lease.conn = match slot.flatten() {
-            Some(conn) => Some(conn),
-            None => Some(self.pool.acquire().await.map_err(acquire_error)?),
+        // One kept too long goes back to the pool here (dropped): the pool tests it, and
+        // closes it past its lifetime.
+        let kept = slot
+            .flatten()
+            .filter(|kept| kept.since.elapsed() < self.keep_for);
+        lease.conn = match kept {
+            Some(kept) => Some(kept),
+            None => Some(Taken {
+                conn: self.pool.acquire().await.map_err(acquire_error)?,
+                since: Instant::now(),
+            }),
         };
         Ok(lease)
     }
@@ -201,7 +228,7 @@ fn acquire_error(err: sqlx::Error) -> DbErr {
 /// was cancelled), or finished with an error, it gives the connection back to the pool and
 /// leaves the slot empty.
 struct Lease<'a, DB: Database> {
-    conn: Option<PoolConnection<DB>>,
+    conn: Option<Taken<DB>>,
     /// Whether the query ran to the end without an error.
     completed: bool,
     home: &'a Kept<DB>,
@@ -209,9 +236,11 @@ struct Lease<'a, DB: Database> {
 
 impl<DB: Database> Lease<'_, DB> {
     fn connection(&mut self) -> &mut DB::Connection {
-        self.conn
-            .as_deref_mut()
+        &mut self
+            .conn
+            .as_mut()
             .expect("a lease holds its connection until it ends")
+            .conn
     }
 
     /// Keeps the connection for the next query if `done` succeeded, and maps its error.
@@ -311,6 +340,32 @@ mod tests {
             .expect("the connection of a cancelled read goes back to the pool");
         assert_eq!(number(&readers, "SELECT 42").await.expect("read"), 42);
         assert_eq!(number(&readers, &slow(1000)).await.expect("read"), 1000);
+    }
+
+    #[tokio::test]
+    async fn a_connection_kept_past_its_time_goes_back_to_the_pool() {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .max_lifetime(Duration::from_millis(100))
+            .connect_with(SqliteConnectOptions::from_str("sqlite::memory:").expect("url"))
+            .await
+            .expect("pool");
+        let kept = Kept::new(pool, 1, Duration::from_secs(5), Duration::from_millis(100));
+        let readers = Readers::Sqlite(Arc::new(kept));
+        // Each in-memory connection is a database of its own: the mark shows which one.
+        readers
+            .execute_unprepared("CREATE TEMP TABLE mark (x)")
+            .await
+            .expect("mark");
+        let count = "SELECT COUNT(*) FROM mark";
+        assert_eq!(
+            number(&readers, count).await.expect("the same connection"),
+            0
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Given back, the pool closed it (past its lifetime): a new one has no mark.
+        let err = number(&readers, count).await;
+        assert!(err.is_err(), "the old connection is still kept: {err:?}");
     }
 
     #[tokio::test]
