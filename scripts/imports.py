@@ -44,6 +44,7 @@ LAYERS = [
             "origin",
             "browser_policy",
             "overload",
+            "log_writer",
         },
     ),
     ("store", {"store", "metrics"}),
