@@ -227,40 +227,41 @@ mod tests {
     async fn answer_all(mut stream: TcpStream) {
         let mut buffer = Vec::new();
         loop {
-            let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
-                let mut chunk = [0u8; 4096];
-                match stream.read(&mut chunk).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            if let Some(request) = whole_request(&buffer) {
+                buffer.drain(..request);
+                let body = br#"{"status":400,"error_msg":"already followed"}"#;
+                let head = format!(
+                    "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n\
+                     content-length: {}\r\n\r\n",
+                    body.len()
+                );
+                if stream.write_all(head.as_bytes()).await.is_err()
+                    || stream.write_all(body).await.is_err()
+                {
+                    return;
                 }
                 continue;
-            };
-            let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
-            let length: usize = head
-                .lines()
-                .find_map(|line| line.strip_prefix("content-length:"))
-                .and_then(|value| value.trim().parse().ok())
-                .unwrap_or(0);
-            while buffer.len() < end + 4 + length {
-                let mut chunk = [0u8; 4096];
-                match stream.read(&mut chunk).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-                }
             }
-            buffer.drain(..end + 4 + length);
-            let body = br#"{"status":400,"error_msg":"already followed"}"#;
-            let head = format!(
-                "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n\
-                 content-length: {}\r\n\r\n",
-                body.len()
-            );
-            if stream.write_all(head.as_bytes()).await.is_err()
-                || stream.write_all(body).await.is_err()
-            {
-                return;
+            let mut chunk = [0u8; 4096];
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
             }
         }
+    }
+
+    /// The length of the first request in `buffer` (head and `Content-Length` body), once
+    /// all of it has arrived.
+    fn whole_request(buffer: &[u8]) -> Option<usize> {
+        let end = buffer.windows(4).position(|w| w == b"\r\n\r\n")?;
+        let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length:"))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or(0);
+        let whole = end + 4 + length;
+        (buffer.len() >= whole).then_some(whole)
     }
 
     #[tokio::test]

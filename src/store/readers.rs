@@ -66,8 +66,8 @@ impl ConnectionTrait for Readers {
 
     async fn execute(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
         match self {
-            Readers::Sqlite(kept) => kept.execute(&stmt).await,
-            Readers::Postgres(kept) => kept.execute(&stmt).await,
+            Readers::Sqlite(kept) => kept.execute(stmt).await,
+            Readers::Postgres(kept) => kept.execute(stmt).await,
         }
     }
 
@@ -80,15 +80,15 @@ impl ConnectionTrait for Readers {
 
     async fn query_one(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         match self {
-            Readers::Sqlite(kept) => kept.query_one(&stmt).await,
-            Readers::Postgres(kept) => kept.query_one(&stmt).await,
+            Readers::Sqlite(kept) => kept.query_one(stmt).await,
+            Readers::Postgres(kept) => kept.query_one(stmt).await,
         }
     }
 
     async fn query_all(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         match self {
-            Readers::Sqlite(kept) => kept.query_all(&stmt).await,
-            Readers::Postgres(kept) => kept.query_all(&stmt).await,
+            Readers::Sqlite(kept) => kept.query_all(stmt).await,
+            Readers::Postgres(kept) => kept.query_all(stmt).await,
         }
     }
 }
@@ -180,9 +180,9 @@ where
     QueryResult: From<DB::Row>,
     ExecResult: From<DB::QueryResult>,
 {
-    async fn execute(&self, stmt: &Statement) -> Result<ExecResult, DbErr> {
+    async fn execute(&self, mut stmt: Statement) -> Result<ExecResult, DbErr> {
         let mut lease = self.lease().await?;
-        let done = bound(stmt).execute(lease.connection()).await;
+        let done = bound(&mut stmt).execute(lease.connection()).await;
         lease.finish(done.map(ExecResult::from), DbErr::Exec)
     }
 
@@ -192,27 +192,27 @@ where
         lease.finish(done.map(ExecResult::from), DbErr::Exec)
     }
 
-    async fn query_one(&self, stmt: &Statement) -> Result<Option<QueryResult>, DbErr> {
+    async fn query_one(&self, mut stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         let mut lease = self.lease().await?;
-        let done = bound(stmt).fetch_optional(lease.connection()).await;
+        let done = bound(&mut stmt).fetch_optional(lease.connection()).await;
         lease.finish(done.map(|row| row.map(QueryResult::from)), DbErr::Query)
     }
 
-    async fn query_all(&self, stmt: &Statement) -> Result<Vec<QueryResult>, DbErr> {
+    async fn query_all(&self, mut stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         let mut lease = self.lease().await?;
-        let done = bound(stmt).fetch_all(lease.connection()).await;
+        let done = bound(&mut stmt).fetch_all(lease.connection()).await;
         let rows = done.map(|rows| rows.into_iter().map(QueryResult::from).collect());
         lease.finish(rows, DbErr::Query)
     }
 }
 
-/// `stmt` as an sqlx query with its values bound.
-fn bound<DB>(stmt: &Statement) -> sqlx::query::Query<'_, DB, SqlxValues>
+/// `stmt` as an sqlx query with its values bound (moved out of it, not copied).
+fn bound<DB>(stmt: &mut Statement) -> sqlx::query::Query<'_, DB, SqlxValues>
 where
     DB: Database,
     for<'q> SqlxValues: IntoArguments<'q, DB>,
 {
-    let values = stmt.values.clone().unwrap_or(sea_orm::Values(Vec::new()));
+    let values = stmt.values.take().unwrap_or(sea_orm::Values(Vec::new()));
     sqlx::query_with(&stmt.sql, SqlxValues(values))
 }
 

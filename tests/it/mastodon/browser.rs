@@ -88,16 +88,7 @@ async fn a_web_client_gets_a_token_through_the_consent_page_in_chromium() {
         .json()
         .await
         .expect("json");
-    let me: Value = app
-        .http
-        .get(app.url("/api/v1/accounts/verify_credentials"))
-        .bearer_auth(token["access_token"].as_str().expect("token"))
-        .send()
-        .await
-        .expect("me")
-        .json()
-        .await
-        .expect("json");
+    let me = super::account_of(&app, &token).await;
     assert_eq!(me["username"], "ann");
 
     // Signed in now: the page asks only for consent.

@@ -119,6 +119,11 @@ impl<'a> Client<'a> {
             .expect("delete")
     }
 
+    /// The JSON answer to a GET of `path`.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.get(path).await.json().await.expect("json")
+    }
+
     /// Posts `text`; returns the status.
     pub async fn post_status(&self, text: &str) -> Value {
         let res = self.post("/api/v1/statuses", &[("status", text)]).await;
@@ -136,6 +141,19 @@ impl<'a> Client<'a> {
             .expect("json");
         me["id"].as_str().expect("id").to_owned()
     }
+}
+
+/// The account an OAuth token answer's `access_token` acts for.
+pub async fn account_of(app: &TestApp, token: &Value) -> Value {
+    app.http
+        .get(app.url("/api/v1/accounts/verify_credentials"))
+        .bearer_auth(token["access_token"].as_str().expect("token"))
+        .send()
+        .await
+        .expect("me")
+        .json()
+        .await
+        .expect("json")
 }
 
 /// The `rel` URL of a `Link` header, if any.

@@ -170,16 +170,7 @@ async fn a_code_from_the_consent_page_becomes_a_token_once_with_its_verifier(app
     assert_eq!(res.status(), 200);
     let token: Value = res.json().await.expect("json");
     assert_eq!(token["scope"], "read write");
-    let me: Value = app
-        .http
-        .get(app.url("/api/v1/accounts/verify_credentials"))
-        .bearer_auth(token["access_token"].as_str().expect("token"))
-        .send()
-        .await
-        .expect("me")
-        .json()
-        .await
-        .expect("json");
+    let me = super::account_of(&app, &token).await;
     assert_eq!(me["username"], "ann");
     assert_eq!(
         token_for(code).await.expect("token").status(),
@@ -253,16 +244,7 @@ async fn the_password_grant_takes_the_email_as_mastodon_does(app: TestApp) {
     let by_email = grant("ann@example.com", "secret").await.expect("token");
     assert_eq!(by_email.status(), 200);
     let token: Value = by_email.json().await.expect("json");
-    let me: Value = app
-        .http
-        .get(app.url("/api/v1/accounts/verify_credentials"))
-        .bearer_auth(token["access_token"].as_str().expect("token"))
-        .send()
-        .await
-        .expect("me")
-        .json()
-        .await
-        .expect("json");
+    let me = super::account_of(&app, &token).await;
     assert_eq!(
         me["username"], "ann",
         "the token acts for the email's owner"

@@ -211,12 +211,7 @@ async fn simultaneous_posts_with_one_idempotency_key_post_once(app: TestApp) {
         answered.iter().all(|id| *id == answered[0]),
         "every request answers the one status: {answered:?}"
     );
-    let public: Value = ann
-        .get("/api/v1/timelines/public")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let public = ann.get_json("/api/v1/timelines/public").await;
     assert_eq!(ids(&public).len(), 1, "posted once");
     app.stop().await;
 }
@@ -246,12 +241,7 @@ async fn statuses_post_once_per_idempotency_key_and_delete_as_hidden(app: TestAp
         .expect("json");
     assert_eq!(first["id"], again["id"]);
     assert_eq!(first["content"], "<p>line one<br>line &lt;two&gt;</p>");
-    let public: Value = ann
-        .get("/api/v1/timelines/public")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let public = ann.get_json("/api/v1/timelines/public").await;
     assert_eq!(ids(&public).len(), 1, "posted once");
 
     // Bad input is a clear 4xx with JSON.

@@ -50,6 +50,15 @@ impl Server {
     }
 }
 
+/// The `X-Request-Id` the server answered with.
+fn request_id(res: &reqwest::Response) -> String {
+    res.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("X-Request-Id")
+        .to_owned()
+}
+
 fn finished_with_id(id: &str) -> impl Fn(&serde_json::Value) -> bool + '_ {
     move |v| v["message"] == "request finished" && v["request_id"] == id
 }
@@ -70,12 +79,7 @@ async fn json_logs_carry_the_request_id_and_no_secrets() {
         .await
         .expect("register");
     assert_eq!(res.status(), 204);
-    let id = res
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .expect("X-Request-Id")
-        .to_owned();
+    let id = request_id(&res);
     let parsed = uuid::Uuid::parse_str(&id).expect("the id is a UUID");
     assert_eq!(parsed.get_version_num(), 4);
     let line = server
@@ -92,10 +96,7 @@ async fn json_logs_carry_the_request_id_and_no_secrets() {
         .send()
         .await
         .expect("latest");
-    let other_id = other.headers()["x-request-id"]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
+    let other_id = request_id(&other);
     assert_ne!(other_id, id);
 
     // An id from the proxy (nginx's $request_id: 32 hex digits) is kept.
@@ -118,10 +119,7 @@ async fn json_logs_carry_the_request_id_and_no_secrets() {
         .send()
         .await
         .expect("healthz");
-    let replaced = res.headers()["x-request-id"]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
+    let replaced = request_id(&res);
     assert!(uuid::Uuid::parse_str(&replaced).is_ok(), "{replaced}");
     assert!(server.wait_for(finished_with_id(&replaced)).is_some());
 
@@ -132,10 +130,7 @@ async fn json_logs_carry_the_request_id_and_no_secrets() {
         .send()
         .await
         .expect("login");
-    let login_id = res.headers()["x-request-id"]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
+    let login_id = request_id(&res);
     assert!(server.wait_for(finished_with_id(&login_id)).is_some());
 
     // Credentials travel in headers and bodies and are never written out.
@@ -146,10 +141,7 @@ async fn json_logs_carry_the_request_id_and_no_secrets() {
         .await
         .expect("metrics");
     assert_eq!(res.status(), 200);
-    let metrics_id = res.headers()["x-request-id"]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
+    let metrics_id = request_id(&res);
     assert!(server.wait_for(finished_with_id(&metrics_id)).is_some());
     let all = server.seen.join("\n");
     for secret in [PASSWORD, METRICS_TOKEN, "super_safe!", &SIM_AUTH[6..]] {
@@ -169,10 +161,7 @@ async fn readable_logs_to_a_pipe_carry_no_colour_codes() {
     let res = reqwest::get(format!("{}/api/latest", process.base))
         .await
         .expect("latest");
-    let id = res.headers()["x-request-id"]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
+    let id = request_id(&res);
     let mut seen = Vec::new();
     while let Ok(line) = process.logs.recv_timeout(Duration::from_secs(10)) {
         let done = line.contains("request finished") && line.contains(&id);
